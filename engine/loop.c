@@ -157,40 +157,51 @@ static bool drained(c1m_loop_t *loop)
     return loop->stats.conns == 0 && loop->jobs_in_flight == 0;
 }
 
-int c1m_loop_run(c1m_loop_t *loop)
+int c1m_loop_run_once(c1m_loop_t *loop, int timeout_ms)
 {
     struct epoll_event events[C1M_EVENTS_MAX];
+    int t = next_timeout_ms(loop);
+    if (timeout_ms >= 0 && (t < 0 || timeout_ms < t))
+        t = timeout_ms;
+    int n = epoll_wait(loop->epfd, events, C1M_EVENTS_MAX, t);
+    loop->now_ms = c1m_now_ms();
+    if (n < 0) {
+        if (errno == EINTR)
+            return 0;
+        c1m_error("loop %u: epoll_wait: %s", loop->id, strerror(errno));
+        return -errno;
+    }
+    for (int i = 0; i < n; i++) {
+        c1m_io_t *io = events[i].data.ptr;
+        switch (io->kind) {
+        case C1M_IO_CONN:
+            handle_conn(loop, (c1m_conn_t *)io, events[i].events);
+            break;
+        case C1M_IO_LISTENER:
+            handle_listener(loop, (c1m_listener_t *)io);
+            break;
+        case C1M_IO_QUEUE:
+            c1m_queue_run(&loop->queue, loop);
+            break;
+        }
+    }
+    run_timers(loop);
+    end_of_iteration(loop);
+    return n;
+}
+
+int c1m_loop_run(c1m_loop_t *loop)
+{
     loop->now_ms = c1m_now_ms();
     loop->next_tick_ms = loop->now_ms + loop->tick_ms;
     for (;;) {
         if (loop->stopping && (drained(loop) || loop->now_ms >= loop->drain_deadline_ms))
             break;
-        int n = epoll_wait(loop->epfd, events, C1M_EVENTS_MAX, next_timeout_ms(loop));
-        loop->now_ms = c1m_now_ms();
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            c1m_error("loop %u: epoll_wait: %s", loop->id, strerror(errno));
-            return -errno;
-        }
-        for (int i = 0; i < n; i++) {
-            c1m_io_t *io = events[i].data.ptr;
-            switch (io->kind) {
-            case C1M_IO_CONN:
-                handle_conn(loop, (c1m_conn_t *)io, events[i].events);
-                break;
-            case C1M_IO_LISTENER:
-                handle_listener(loop, (c1m_listener_t *)io);
-                break;
-            case C1M_IO_QUEUE:
-                c1m_queue_run(&loop->queue, loop);
-                break;
-            }
-        }
-        run_timers(loop);
-        end_of_iteration(loop);
+        int rc = c1m_loop_run_once(loop, -1);
+        if (rc < 0)
+            return rc;
     }
-    /* Drain deadline passed (or all done): close what is left. */
+    /* Drained (or the drain deadline passed): close what is left. */
     conn_release_all(loop);
     end_of_iteration(loop);
     loop->stopped = true;
@@ -475,6 +486,7 @@ static void connect_done(c1m_conn_t *c)
         err = errno;
     if (err) {
         c->flags &= (uint16_t)~C1M_CONN_CONNECTING;
+        errno = err; /* on_close(C1M_CLOSE_CONNECT) may read why (loop.h) */
         c1m_conn_close(c, C1M_CLOSE_CONNECT);
         return;
     }
@@ -615,7 +627,7 @@ static void conn_flush(c1m_conn_t *c)
 {
     c1m_loop_t *loop = c->loop;
     while (c->out) {
-        ssize_t n = write(c->io.fd, c1m_buf_data(c->out), c1m_buf_size(c->out));
+        ssize_t n = send(c->io.fd, c1m_buf_data(c->out), c1m_buf_size(c->out), MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -674,9 +686,12 @@ int c1m_conn_writev(c1m_conn_t *c, const struct iovec *iov, int iovcnt)
     size_t done = 0;
     if (!c->out && !(c->flags & C1M_CONN_CONNECTING)) {
         ssize_t n;
+        /* send/sendmsg with MSG_NOSIGNAL: a gone peer is an error code,
+         * never a process-wide SIGPIPE. */
+        struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
         do
-            n = iovcnt == 1 ? write(c->io.fd, iov[0].iov_base, iov[0].iov_len)
-                            : writev(c->io.fd, iov, iovcnt);
+            n = iovcnt == 1 ? send(c->io.fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL)
+                            : sendmsg(c->io.fd, &mh, MSG_NOSIGNAL);
         while (n < 0 && errno == EINTR);
         if (n < 0 && errno != EAGAIN) {
             int e = errno;
@@ -844,60 +859,63 @@ static void wait_push(c1m_loop_t *loop, c1m_conn_t *c)
     loop->wait_tail = c;
 }
 
-static void submit_job(c1m_conn_t *c)
+/* Hand c to a worker; false when the queue is full (nothing changed). */
+static bool try_submit(c1m_conn_t *c)
 {
     c1m_loop_t *loop = c->loop;
-    if (loop->wait_head) { /* keep FIFO order behind those already waiting */
-        wait_push(loop, c);
-        conn_update_interest(c);
-        return;
-    }
+    if (loop->workers->n >= loop->workers->cap)
+        return false;
     c1m_job_t *job = calloc(1, sizeof *job);
-    if (!job) {
-        c1m_conn_close(c, C1M_CLOSE_NOMEM);
-        return;
-    }
+    if (!job)
+        return false;
     job->conn = c;
     job->loop = loop;
     job->close_reason = -1;
     job->in = c->in;
     if (c1m_workers_submit(loop->workers, job) < 0) {
-        free(job); /* queue full: park the connection, stop reading it */
-        wait_push(loop, c);
-        conn_update_interest(c);
-        return;
+        free(job);
+        return false;
     }
     c->in = NULL;
     c->flags |= C1M_CONN_BUSY;
     loop->jobs_in_flight++;
     conn_update_interest(c);
+    return true;
+}
+
+static void submit_job(c1m_conn_t *c)
+{
+    /* Keep FIFO order behind those already waiting; when the queue is
+     * full, park the connection and stop reading it (backpressure). */
+    if (c->loop->wait_head || !try_submit(c)) {
+        wait_push(c->loop, c);
+        conn_update_interest(c);
+    }
 }
 
 static void pump_waiting(c1m_loop_t *loop)
 {
     while (loop->wait_head) {
         c1m_conn_t *c = loop->wait_head;
-        if (c->flags & C1M_CONN_CLOSED) { /* closed while waiting: release now */
-            loop->wait_head = c->next;
-            if (!loop->wait_head)
-                loop->wait_tail = NULL;
+        bool closed = c->flags & C1M_CONN_CLOSED;
+        if (!closed && !(c->flags & C1M_CONN_DEAD)) {
             c->flags &= (uint16_t)~C1M_CONN_WAITING;
-            c->next = loop->released;
-            loop->released = c;
-            continue;
+            if (!try_submit(c)) {
+                c->flags |= C1M_CONN_WAITING;
+                return;
+            }
         }
-        if (loop->workers->n >= loop->workers->cap)
-            return;
         loop->wait_head = c->next;
         if (!loop->wait_head)
             loop->wait_tail = NULL;
         c->next = NULL;
         c->flags &= (uint16_t)~C1M_CONN_WAITING;
-        if (c->flags & C1M_CONN_DEAD) {
+        if (closed) { /* closed while waiting: release it now */
+            c->next = loop->released;
+            loop->released = c;
+        } else if (c->flags & C1M_CONN_DEAD) {
             c1m_conn_close(c, C1M_CLOSE_RESET);
-            continue;
         }
-        submit_job(c);
     }
 }
 

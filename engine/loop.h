@@ -102,6 +102,10 @@ void c1m_loop_destroy(c1m_loop_t *loop);
 
 /* Run until stopped and drained. Returns 0 or a negative errno. */
 int c1m_loop_run(c1m_loop_t *loop);
+/* One iteration: wait at most timeout_ms (-1: until an event or timer),
+ * dispatch, run timers, close and recycle. Returns the number of events or
+ * a negative errno. For tests and for embedding in another loop. */
+int c1m_loop_run_once(c1m_loop_t *loop, int timeout_ms);
 /* Start run() on a new thread. */
 int c1m_loop_start_thread(c1m_loop_t *loop);
 int c1m_loop_join(c1m_loop_t *loop);
@@ -121,7 +125,8 @@ c1m_conn_t *c1m_loop_adopt(c1m_loop_t *loop, int fd, const c1m_proto_t *proto, u
 
 /* Client side: non-blocking connect from `src` (may be NULL) to `dst`;
  * proto->on_open runs when connected, on_close(C1M_CLOSE_CONNECT) when
- * it fails. Returns the connection or NULL with errno set. */
+ * it fails (errno then holds the connect error, e.g. ECONNREFUSED, when
+ * on_close starts). Returns the connection or NULL with errno set. */
 struct sockaddr;
 c1m_conn_t *c1m_loop_connect(c1m_loop_t *loop, const struct sockaddr *src,
                              const struct sockaddr *dst, unsigned addrlen,

@@ -1,0 +1,324 @@
+/* testclient: an independent epoll client for the engine's integration
+ * tests. Deliberately written without libc1m so that it checks the server
+ * from the outside. Every mode is bounded in time.
+ *
+ *   testclient echo  PORT CONNS SECONDS SIZE   closed loop, verified echo
+ *   testclient ts8   PORT CONNS SECONDS        8-byte frames sent in split
+ *                                              pieces (3+5, 1+7, ...)
+ *   testclient reset PORT CONNS                send, then close with RST
+ *   testclient half  PORT CONNS SIZE           send, shutdown(WR), expect
+ *                                              the whole echo then EOF
+ *   testclient noread PORT SECONDS             send without ever reading
+ *   testclient hold  PORT CONNS SECONDS        connect and stay idle
+ *
+ * Output: one line of key=value pairs. Exit 0 when the run was clean for
+ * the mode (no mismatch, no lost reply, no stalled connection), 1 if not.
+ * Sources: 127.0.0.2 + ports from 20000 (explicit, fast at scale).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct tconn {
+    int fd;
+    int idx;
+    uint32_t seq;     /* messages completed */
+    uint32_t got;     /* bytes of the current reply received */
+    uint32_t sent;    /* bytes of the current request sent */
+    int dead;         /* reset / closed */
+    double last_reply;
+} tconn_t;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int port, nconns, size = 8;
+static double seconds;
+static tconn_t *conns;
+static int ep;
+
+static unsigned char pattern(int idx, uint32_t seq, uint32_t i)
+{
+    return (unsigned char)((idx * 131u + seq * 31u + i * 7u) ^ (i >> 3));
+}
+
+static int dial(int i)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = htons((uint16_t)(20000 + i % 40000)) };
+    /* A source address of its own per run (from the pid), so that ports in
+     * TIME_WAIT from an earlier run never collide with this one. */
+    src.sin_addr.s_addr = htonl(0x7f000000u | ((uint32_t)(getpid() % 250 + 2) << 16) |
+                                ((uint32_t)(i / 40000) << 8) | 2u);
+    if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0) {
+        close(fd);
+        return -1;
+    }
+    struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+    if (connect(fd, (struct sockaddr *)&dst, sizeof dst) < 0) {
+        close(fd);
+        return -1;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+static int connect_all(void)
+{
+    conns = calloc((size_t)nconns, sizeof *conns);
+    int failed = 0;
+    for (int i = 0; i < nconns; i++) {
+        conns[i].idx = i;
+        conns[i].fd = dial(i);
+        if (conns[i].fd < 0) {
+            failed++;
+            conns[i].dead = 1;
+        }
+    }
+    return failed;
+}
+
+/* Send the current message of c (blocking socket, small messages). For
+ * ts8 the 8 bytes go in two writes with a pause between, so the server
+ * sees frames split across reads. */
+static int send_msg(tconn_t *c, int split)
+{
+    unsigned char buf[65536];
+    for (int i = 0; i < size; i++)
+        buf[i] = pattern(c->idx, c->seq, (uint32_t)i);
+    if (split) {
+        int cut = 1 + (int)((c->idx + c->seq) % 7);
+        if (write(c->fd, buf, (size_t)cut) != cut)
+            return -1;
+        if (c->seq == 0)
+            usleep(1000); /* the first frame is sure to arrive in two reads */
+        if (write(c->fd, buf + cut, (size_t)(size - cut)) != size - cut)
+            return -1;
+        return 0;
+    }
+    return write(c->fd, buf, (size_t)size) == size ? 0 : -1;
+}
+
+static int run_echo(int split)
+{
+    int failed = connect_all();
+    ep = epoll_create1(0);
+    for (int i = 0; i < nconns; i++) {
+        if (conns[i].dead)
+            continue;
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &conns[i] };
+        epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev);
+        if (send_msg(&conns[i], split) < 0)
+            conns[i].dead = 1;
+        else
+            conns[i].sent = 1;
+    }
+    long mismatches = 0, replies = 0, resets = 0;
+    double t0 = now_s(), end = t0 + seconds;
+    for (int i = 0; i < nconns; i++)
+        conns[i].last_reply = t0;
+    int stop_sending = 0;
+    struct epoll_event evs[256];
+    unsigned char buf[65536];
+    for (;;) {
+        double t = now_s();
+        if (t >= end && !stop_sending)
+            stop_sending = 1;
+        if (stop_sending && t >= end + 2.0)
+            break;
+        int outstanding = 0;
+        if (stop_sending) {
+            for (int i = 0; i < nconns; i++)
+                outstanding += !conns[i].dead && conns[i].got < (uint32_t)size && conns[i].sent;
+            if (!outstanding)
+                break;
+        }
+        int n = epoll_wait(ep, evs, 256, 100);
+        for (int k = 0; k < n; k++) {
+            tconn_t *c = evs[k].data.ptr;
+            ssize_t r = read(c->fd, buf, sizeof buf);
+            if (r <= 0) {
+                if (r < 0 && errno == EAGAIN)
+                    continue;
+                c->dead = 1;
+                resets++;
+                epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+                continue;
+            }
+            for (ssize_t i = 0; i < r; i++) {
+                if (c->got >= (uint32_t)size || buf[i] != pattern(c->idx, c->seq, c->got))
+                    mismatches++;
+                c->got++;
+            }
+            if (c->got == (uint32_t)size) {
+                replies++;
+                c->seq++;
+                c->got = 0;
+                c->sent = 0;
+                c->last_reply = now_s();
+                if (!stop_sending) {
+                    if (send_msg(c, split) < 0) {
+                        c->dead = 1;
+                        continue;
+                    }
+                    c->sent = 1;
+                }
+            }
+        }
+    }
+    long lost = 0, stalled = 0;
+    double t_end = now_s();
+    for (int i = 0; i < nconns; i++) {
+        if (conns[i].dead)
+            continue;
+        if (conns[i].sent)
+            lost++; /* a request still without its complete reply */
+        if (t_end - conns[i].last_reply > 3.5) /* no reply in the last second of the run */
+            stalled++;
+    }
+    printf("mode=%s conns=%d connect_failed=%d replies=%ld mismatches=%ld lost=%ld resets=%ld "
+           "stalled=%ld tps=%.0f\n",
+           split ? "ts8" : "echo", nconns, failed, replies, mismatches, lost, resets, stalled,
+           replies / seconds);
+    return failed || mismatches || lost ? 1 : 0;
+}
+
+static int run_reset(void)
+{
+    int failed = connect_all();
+    for (int i = 0; i < nconns; i++) {
+        if (conns[i].dead)
+            continue;
+        send_msg(&conns[i], 0);
+        struct linger lg = { 1, 0 }; /* close() sends RST */
+        setsockopt(conns[i].fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        close(conns[i].fd);
+    }
+    printf("mode=reset conns=%d connect_failed=%d\n", nconns, failed);
+    return failed ? 1 : 0;
+}
+
+static int run_half(void)
+{
+    int failed = connect_all(), bad = 0;
+    for (int i = 0; i < nconns; i++)
+        if (!conns[i].dead && (send_msg(&conns[i], 0) < 0 || shutdown(conns[i].fd, SHUT_WR) < 0))
+            bad++;
+    for (int i = 0; i < nconns; i++) {
+        if (conns[i].dead)
+            continue;
+        struct timeval tv = { 5, 0 };
+        setsockopt(conns[i].fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        unsigned char buf[65536];
+        uint32_t got = 0;
+        for (;;) {
+            ssize_t r = read(conns[i].fd, buf, sizeof buf);
+            if (r <= 0) {
+                if (r < 0)
+                    bad++; /* timeout: the server neither echoed nor closed */
+                break;
+            }
+            for (ssize_t k = 0; k < r; k++, got++)
+                if (got >= (uint32_t)size || buf[k] != pattern(i, 0, got))
+                    bad++;
+        }
+        if (got != (uint32_t)size)
+            bad++;
+        close(conns[i].fd);
+    }
+    printf("mode=half conns=%d connect_failed=%d bad=%d\n", nconns, failed, bad);
+    return failed || bad ? 1 : 0;
+}
+
+static int run_noread(void)
+{
+    nconns = 1;
+    connect_all();
+    if (conns[0].dead)
+        return 1;
+    int fd = conns[0].fd;
+    struct timeval tv = { 0, 200000 };
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    static char buf[65536];
+    memset(buf, 'x', sizeof buf);
+    long long total = 0;
+    double end = now_s() + seconds;
+    while (now_s() < end) {
+        ssize_t w = write(fd, buf, sizeof buf);
+        if (w > 0)
+            total += w;
+        else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            break;
+    }
+    printf("mode=noread sent=%lld\n", total);
+    close(fd);
+    return 0;
+}
+
+static int run_hold(void)
+{
+    int failed = connect_all();
+    printf("mode=hold conns=%d connect_failed=%d\n", nconns, failed);
+    fflush(stdout);
+    double end = now_s() + seconds;
+    while (now_s() < end)
+        usleep(50000);
+    return failed ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 3) {
+        fprintf(stderr, "usage: see the comment at the top of testclient.c\n");
+        return 2;
+    }
+    const char *mode = argv[1];
+    port = atoi(argv[2]);
+    nconns = argc > 3 ? atoi(argv[3]) : 1;
+    if (!strcmp(mode, "echo") && argc == 6) {
+        seconds = atof(argv[4]);
+        size = atoi(argv[5]);
+        return run_echo(0);
+    }
+    if (!strcmp(mode, "ts8") && argc == 5) {
+        seconds = atof(argv[4]);
+        size = 8;
+        return run_echo(1);
+    }
+    if (!strcmp(mode, "reset") && argc == 4)
+        return run_reset();
+    if (!strcmp(mode, "half") && argc == 5) {
+        size = atoi(argv[4]);
+        return run_half();
+    }
+    if (!strcmp(mode, "noread") && argc == 4) {
+        seconds = atof(argv[3]);
+        return run_noread();
+    }
+    if (!strcmp(mode, "hold") && argc == 5) {
+        seconds = atof(argv[4]);
+        return run_hold();
+    }
+    fprintf(stderr, "testclient: bad arguments\n");
+    return 2;
+}

@@ -1,0 +1,291 @@
+/* engine/loop + conn: connection bookkeeping on socketpairs, driven one
+ * iteration at a time with c1m_loop_run_once(). */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "engine/loop.h"
+#include "engine/workers.h"
+#include "proto/echo.h"
+
+static int closes[C1M_CLOSE__COUNT];
+static int opens;
+
+static int t_open(c1m_conn_t *c)
+{
+    opens++;
+    return 0;
+}
+static ssize_t t_echo(c1m_conn_t *c, const char *d, size_t n)
+{
+    c1m_conn_write(c, d, n);
+    return (ssize_t)n;
+}
+static ssize_t t_frames(c1m_conn_t *c, const char *d, size_t n) /* 4-byte frames */
+{
+    size_t whole = n / 4 * 4;
+    if (whole)
+        c1m_conn_write(c, d, whole);
+    return (ssize_t)whole;
+}
+static void t_close(c1m_conn_t *c, int reason)
+{
+    closes[reason]++;
+}
+
+static const c1m_proto_t echo_p = { "t-echo", t_open, t_echo, NULL, t_close };
+static const c1m_proto_t frame_p = { "t-frames", t_open, t_frames, NULL, t_close };
+
+static c1m_loop_t loop;
+
+static int setup(void **state)
+{
+    memset(closes, 0, sizeof closes);
+    opens = 0;
+    c1m_loop_cfg_t cfg;
+    c1m_loop_cfg_defaults(&cfg);
+    cfg.out_high = 64 * 1024;
+    cfg.out_low = 16 * 1024;
+    return c1m_loop_init(&loop, 0, &cfg, &echo_p);
+}
+
+static int teardown(void **state)
+{
+    c1m_loop_destroy(&loop);
+    return 0;
+}
+
+static void pair(int sv[2])
+{
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+}
+
+static void spin(int n)
+{
+    for (int i = 0; i < n; i++)
+        c1m_loop_run_once(&loop, 10);
+}
+
+static void adopt_close_and_reuse(void **state)
+{
+    enum { N = 3000 }; /* more than one slab chunk */
+    int peers[N];
+    c1m_conn_t *cs[N];
+    for (int i = 0; i < N; i++) {
+        int sv[2];
+        pair(sv);
+        cs[i] = c1m_loop_adopt(&loop, sv[0], &echo_p, 0);
+        assert_non_null(cs[i]);
+        peers[i] = sv[1];
+    }
+    assert_int_equal(opens, N);
+    assert_int_equal(loop.stats.conns, N);
+    uint32_t slot0 = cs[0]->slot;
+    for (int i = 0; i < N; i++)
+        close(peers[i]); /* peer goes away: EOF on every connection */
+    for (int k = 0; k < 50 && loop.stats.conns; k++)
+        spin(1);
+    assert_int_equal(loop.stats.conns, 0);
+    assert_int_equal(closes[C1M_CLOSE_PEER], N); /* on_close exactly once each */
+    assert_int_equal(loop.stats.closed, N);
+    /* released slots are reused: no growth for the next connection */
+    uint32_t chunks = loop.nchunks;
+    int sv[2];
+    pair(sv);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &echo_p, 0);
+    assert_non_null(c);
+    assert_int_equal(loop.nchunks, chunks);
+    (void)slot0;
+    close(sv[1]);
+    spin(3);
+    assert_int_equal(loop.stats.conns, 0);
+}
+
+static void partial_frames_kept_until_complete(void **state)
+{
+    int sv[2];
+    pair(sv);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &frame_p, 0);
+    assert_non_null(c);
+    assert_int_equal(write(sv[1], "ab", 2), 2);
+    spin(2);
+    assert_non_null(c->in); /* a partial frame holds a buffer */
+    assert_int_equal(c1m_buf_size(c->in), 2);
+    assert_int_equal(write(sv[1], "cdefg", 5), 5);
+    spin(2);
+    char buf[16];
+    assert_int_equal(read(sv[1], buf, sizeof buf), 4);
+    assert_memory_equal(buf, "abcd", 4);
+    assert_int_equal(c1m_buf_size(c->in), 3);
+    assert_int_equal(write(sv[1], "h", 1), 1);
+    spin(2);
+    assert_int_equal(read(sv[1], buf, sizeof buf), 4);
+    assert_memory_equal(buf, "efgh", 4);
+    assert_null(c->in); /* no partial frame: no buffer */
+    assert_null(c->out);
+    close(sv[1]);
+    spin(3);
+    assert_int_equal(loop.stats.conns, 0);
+}
+
+static void backpressure_pauses_and_resumes(void **state)
+{
+    int sv[2];
+    pair(sv);
+    int small = 4096;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &echo_p, 0);
+    assert_non_null(c);
+    /* The peer writes and never reads: echoes pile up in c->out until the
+     * high watermark pauses reading. */
+    char chunk[8192];
+    memset(chunk, 'z', sizeof chunk);
+    size_t sent = 0;
+    for (int i = 0; i < 400 && !(c->flags & C1M_CONN_PAUSED); i++) {
+        ssize_t w = write(sv[1], chunk, sizeof chunk);
+        if (w > 0)
+            sent += (size_t)w;
+        spin(1);
+    }
+    assert_true(c->flags & C1M_CONN_PAUSED);
+    assert_int_equal(loop.stats.read_pauses, 1);
+    assert_true(c1m_buf_size(c->out) > loop.cfg.out_high);
+    size_t out_at_pause = c1m_buf_size(c->out);
+    /* More input does not grow the buffer while paused. */
+    for (int i = 0; i < 20; i++) {
+        (void)!write(sv[1], chunk, sizeof chunk);
+        spin(1);
+    }
+    assert_int_equal(c1m_buf_size(c->out), out_at_pause);
+    /* Now read everything back: reading resumes, nothing is lost. */
+    size_t got = 0;
+    char rb[65536];
+    for (int i = 0; i < 2000 && (c->out || (c->flags & C1M_CONN_PAUSED) || got < sent); i++) {
+        ssize_t r = read(sv[1], rb, sizeof rb);
+        if (r > 0) {
+            for (ssize_t k = 0; k < r; k++)
+                assert_int_equal(rb[k], 'z');
+            got += (size_t)r;
+        }
+        spin(1);
+    }
+    assert_false(c->flags & C1M_CONN_PAUSED);
+    assert_null(c->out);
+    assert_true(got >= sent);
+    close(sv[1]);
+    spin(3);
+    assert_int_equal(loop.stats.conns, 0);
+    assert_int_equal(loop.stats.dropped_out, 0);
+}
+
+static void write_to_gone_peer_closes_once(void **state)
+{
+    int sv[2];
+    pair(sv);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &echo_p, 0);
+    close(sv[1]);
+    int rc = c1m_conn_write(c, "x", 1);
+    assert_true(rc < 0);
+    assert_false(c1m_conn_is_open(c));
+    assert_int_equal(c1m_conn_write(c, "y", 1), -EPIPE); /* still safe */
+    spin(2);
+    assert_int_equal(loop.stats.conns, 0);
+    assert_int_equal(closes[C1M_CLOSE_RESET], 1);
+}
+
+static void close_from_callback_is_safe(void **state)
+{
+    int sv[2];
+    pair(sv);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &echo_p, 0);
+    c1m_conn_close(c, C1M_CLOSE_LOCAL);
+    c1m_conn_close(c, C1M_CLOSE_LOCAL); /* twice: still one on_close */
+    spin(1);
+    assert_int_equal(closes[C1M_CLOSE_LOCAL], 1);
+    char b;
+    assert_int_equal(read(sv[1], &b, 1), 0); /* the peer sees EOF */
+    close(sv[1]);
+}
+
+/* workerpool: the handler runs on a worker, never twice at once per conn */
+static int active, max_active;
+static pthread_t loop_thread_id;
+static int ran_on_loop;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+static ssize_t w_echo(c1m_conn_t *c, const char *d, size_t n)
+{
+    pthread_mutex_lock(&mu);
+    if (pthread_equal(pthread_self(), loop_thread_id))
+        ran_on_loop++;
+    active++;
+    if (active > max_active)
+        max_active = active;
+    pthread_mutex_unlock(&mu);
+    usleep(200);
+    c1m_conn_write(c, d, n);
+    pthread_mutex_lock(&mu);
+    active--;
+    pthread_mutex_unlock(&mu);
+    return (ssize_t)n;
+}
+static const c1m_proto_t w_p = { "t-worker", NULL, w_echo, NULL, t_close };
+
+static void workerpool_serialises_a_connection(void **state)
+{
+    c1m_workers_t w;
+    assert_int_equal(c1m_workers_start(&w, 4, 2), 0); /* tiny queue: backpressure */
+    loop.workers = &w;
+    loop_thread_id = pthread_self();
+    int sv[2];
+    pair(sv);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &w_p, 0);
+    assert_non_null(c);
+    char msg[64];
+    size_t want = 0, got = 0;
+    for (int i = 0; i < 50; i++) {
+        memset(msg, 'a' + i % 26, sizeof msg);
+        assert_int_equal(write(sv[1], msg, sizeof msg), (ssize_t)sizeof msg);
+        want += sizeof msg;
+        spin(1);
+    }
+    char rb[8192];
+    for (int i = 0; i < 500 && got < want; i++) {
+        spin(1);
+        ssize_t r = read(sv[1], rb, sizeof rb);
+        if (r > 0)
+            got += (size_t)r;
+    }
+    assert_int_equal(got, want); /* every byte came back, nothing dropped */
+    assert_int_equal(max_active, 1); /* one connection: one worker at a time */
+    assert_int_equal(ran_on_loop, 0);
+    close(sv[1]);
+    for (int i = 0; i < 50 && loop.stats.conns; i++)
+        spin(1);
+    assert_int_equal(loop.stats.conns, 0);
+    c1m_workers_stop(&w);
+    loop.workers = NULL;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(adopt_close_and_reuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(partial_frames_kept_until_complete, setup, teardown),
+        cmocka_unit_test_setup_teardown(backpressure_pauses_and_resumes, setup, teardown),
+        cmocka_unit_test_setup_teardown(write_to_gone_peer_closes_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(close_from_callback_is_safe, setup, teardown),
+        cmocka_unit_test_setup_teardown(workerpool_serialises_a_connection, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("conn", tests, NULL, NULL);
+}
