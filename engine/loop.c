@@ -314,6 +314,9 @@ static void handle_listener(c1m_loop_t *loop, c1m_listener_t *l)
             case ECONNABORTED:
             case EPROTO:
                 continue;
+            case EINVAL: /* no longer listening: shut down by its owner */
+                listener_unregister(loop, l);
+                return;
             case EMFILE:
             case ENFILE:
             case ENOBUFS:
@@ -840,8 +843,14 @@ static void begin_drain(c1m_loop_t *loop)
         return;
     loop->stopping = true;
     loop->drain_deadline_ms = loop->now_ms + loop->cfg.drain_ms;
-    for (uint32_t i = 0; i < loop->nlisteners; i++)
-        listener_unregister(loop, loop->listeners[i]);
+    for (uint32_t i = 0; i < loop->nlisteners; i++) {
+        c1m_listener_t *l = loop->listeners[i];
+        listener_unregister(loop, l);
+        /* Refuse new connections now (an inherited listener is the prefork
+         * parent's to stop: its siblings may still be serving). */
+        if (l->owned)
+            shutdown(l->io.fd, SHUT_RD);
+    }
     loop->accept_resume_ms = 0;
     c1m_loop_foreach_conn(loop, drain_conn, NULL);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -133,6 +134,8 @@ int c1m_prefork_run(const c1m_server_cfg_t *cfg)
             for (uint32_t i = 0; i < P; i++)
                 if (kids[i].pid > 0)
                     kill(kids[i].pid, stop_signals > 1 ? SIGKILL : SIGTERM);
+            if (lfd >= 0)
+                shutdown(lfd, SHUT_RD); /* refuse new connections */
         }
         /* Reap every child that ended (SIGCHLD may coalesce). */
         for (;;) {

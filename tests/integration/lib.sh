@@ -1,0 +1,65 @@
+# Shared helpers for the integration scripts (sourced). Each script gets
+# the build directory as $1, starts only its own processes, remembers their
+# PIDs, kills only those, and ends with "N passed, M failed".
+set -u
+B=${1:?usage: $0 BUILD_DIR}
+C1M=$B/c1m
+TC=$B/tests/testclient
+PASS=0
+FAIL=0
+PIDS=()
+
+ok()   { PASS=$((PASS + 1)); echo "ok   - $*"; }
+bad()  { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }
+check() { # check "description" command...
+    local what=$1; shift
+    if "$@"; then ok "$what"; else bad "$what"; fi
+}
+
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    wait 2>/dev/null
+}
+trap cleanup EXIT
+
+# wait_port PORT: until something accepts on 127.0.0.1:PORT (5 s at most)
+wait_port() {
+    for _ in $(seq 100); do
+        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# start_server PORT ARGS...: c1m serve in the background; sets SPID
+start_server() {
+    local port=$1; shift
+    "$C1M" serve --port "$port" --quiet "$@" 2>>"${LOG:-/dev/null}" &
+    SPID=$!
+    PIDS+=("$SPID")
+    wait_port "$port"
+}
+
+# stop_server: SIGTERM, wait at most 15 s; sets SRC to the exit status
+stop_server() {
+    kill -TERM "$SPID" 2>/dev/null
+    for _ in $(seq 150); do
+        kill -0 "$SPID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$SPID" 2>/dev/null; then
+        kill -9 "$SPID"; SRC=137
+    fi
+    wait "$SPID"; SRC=${SRC:-$?}
+}
+
+fd_count() { ls /proc/"$1"/fd 2>/dev/null | wc -l; }
+rss_kb() { awk '/VmRSS/ {print $2}' /proc/"$1"/status; }
+kv() { # kv KEY "line": the value of KEY=value in a key=value line
+    echo "$2" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k {print $2}'
+}
+
+finish() {
+    echo "$PASS passed, $FAIL failed"
+    [ "$FAIL" -eq 0 ]
+}

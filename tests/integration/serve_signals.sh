@@ -1,0 +1,25 @@
+#!/bin/bash
+# SIGTERM under load: the server stops accepting, answers what has
+# arrived, closes, and exits 0; echo clients see no corrupted reply.
+. "$(dirname "$0")/lib.sh"
+for arch in "single" "exclusive --loops 2" "dispatch --loops 2" "workerpool --workers 4" "prefork --procs 2"; do
+    port=$((21200 + RANDOM % 50))
+    # shellcheck disable=SC2086
+    start_server $port --proto echo --arch $arch || { bad "$arch: server did not start"; continue; }
+    out_file=$(mktemp)
+    timeout 30 "$TC" echo $port 1000 3 64 >"$out_file" &
+    cl=$!
+    sleep 1
+    t0=$(date +%s%N)
+    stop_server
+    t1=$(date +%s%N)
+    check "$arch: SIGTERM under load -> exit 0 in $(( (t1 - t0) / 1000000 )) ms" test "$SRC" -eq 0
+    wait $cl
+    out=$(cat "$out_file"); rm -f "$out_file"
+    check "$arch: no mismatch and no half reply ($out)" \
+        test "$(kv mismatches "$out")" = 0 -a "$(kv lost "$out")" = 0
+    check "$arch: the clients saw the connections close" test "$(kv resets "$out")" -gt 0
+    (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null
+    check "$arch: nothing listens after exit" test $? -ne 0
+done
+finish

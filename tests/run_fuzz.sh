@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Run every libFuzzer target built by `make fuzz` (build/fuzz/fuzz_*) for a
+# bounded time each. Seeds come from tests/fuzz/corpus_NAME/ when present
+# (read only: new inputs go to a temporary corpus). Crash reproducers are
+# kept in build/fuzz/artifacts/NAME/. Exit status is non-zero if any target
+# crashed, leaked, timed out or is missing.
+#
+#   tests/run_fuzz.sh [SECONDS] [TARGET...]      (default 20 s, all targets)
+#   FUZZ_TIME=60 tests/run_fuzz.sh
+set -u
+
+cd "$(dirname "$0")/.." || exit 2
+secs=${1:-${FUZZ_TIME:-20}}
+[ $# -gt 0 ] && shift
+
+if [ $# -gt 0 ]; then
+    targets=()
+    for t in "$@"; do targets+=("build/fuzz/${t#build/fuzz/}"); done
+else
+    shopt -s nullglob
+    targets=(build/fuzz/fuzz_*)
+fi
+if [ ${#targets[@]} -eq 0 ]; then
+    echo "run_fuzz: no targets in build/fuzz (run 'make fuzz' first)" >&2
+    exit 2
+fi
+
+failed=0
+for bin in "${targets[@]}"; do
+    name=${bin##*/fuzz_}
+    if [ ! -x "$bin" ]; then
+        echo "== $bin: missing" >&2
+        failed=1
+        continue
+    fi
+    work=$(mktemp -d)
+    art=build/fuzz/artifacts/$name/
+    mkdir -p "$art"
+    seeds=tests/fuzz/corpus_$name
+    corpora=("$work")
+    [ -d "$seeds" ] && corpora+=("$seeds")
+    log=build/fuzz/$name.log
+    echo "== $bin: ${secs}s (seeds: $([ -d "$seeds" ] && echo "$seeds" || echo none))"
+    "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+        -artifact_prefix="$art" -print_final_stats=1 "${corpora[@]}" >"$log" 2>&1
+    rc=$?
+    rm -rf "$work"
+    grep -E '^(Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" | sed 's/^/   /'
+    if [ $rc -ne 0 ]; then
+        echo "== $bin: FAILED (exit $rc), log $log:" >&2
+        tail -n 40 "$log" >&2
+        failed=1
+    else
+        echo "== $bin: ok"
+    fi
+done
+exit $failed
