@@ -495,6 +495,9 @@ static void connect_done(c1m_conn_t *c)
     }
     c->flags &= (uint16_t)~C1M_CONN_CONNECTING;
     c->loop->stats.connected++;
+    /* EPOLLOUT was registered for the connect: mark it so that the update
+     * below removes it (else a level-triggered loop spins on writable). */
+    c->flags |= C1M_CONN_WANT_OUT;
     conn_update_interest(c);
     if (c->proto->on_open && c->proto->on_open(c) < 0)
         c1m_conn_close(c, C1M_CLOSE_LOCAL);
