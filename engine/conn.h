@@ -12,7 +12,12 @@
 #include <sys/uio.h>
 
 #include "core/buf.h"
+#include "core/timer_heap.h"
+#include "core/timer_wheel.h"
 #include "engine/proto.h"
+#define C1M_TIMEOUTS_TYPES_ONLY
+#include "engine/timeouts.h"
+#undef C1M_TIMEOUTS_TYPES_ONLY
 
 typedef struct c1m_loop c1m_loop_t;
 
@@ -39,7 +44,15 @@ enum {
     C1M_CONN_CLIENT     = 1u << 9,  /* opened by connect, not accept */
     C1M_CONN_NO_READ    = 1u << 10, /* EPOLLIN removed from the registered set */
     C1M_CONN_EOF        = 1u << 11, /* peer half-closed its side */
+    C1M_CONN_IN_REQ     = 1u << 12, /* a request is in progress (engine/timeouts.h) */
 };
+
+/* The connection's one timer entry: a wheel entry or a heap entry,
+ * depending on the loop's timer mode (engine/timeouts.h). */
+typedef union c1m_conn_timer {
+    c1m_wheel_entry_t wheel;
+    c1m_heap_entry_t heap;
+} c1m_conn_timer_t;
 
 struct c1m_conn {
     c1m_io_t io;                 /* fd and kind: must stay first */
@@ -53,6 +66,12 @@ struct c1m_conn {
     c1m_buf_t *out;              /* unsent output, NULL when none */
     c1m_conn_t *next;            /* loop lists: pending close, released, worker wait */
     uint64_t user64;             /* protocol scratch that needs no allocation */
+    /* Timeouts (engine/timeouts.h): one entry for the earliest deadline;
+     * deadlines are ms offsets from loop->tmo_base (0 = off); durations in
+     * ms (0 = off). Private to the engine: use the c1m_conn_timeout_* calls. */
+    c1m_conn_timer_t tmo;
+    uint32_t tmo_deadline[C1M_TO__COUNT];
+    uint32_t tmo_ms[C1M_TO__COUNT];
 };
 
 _Static_assert(sizeof(struct c1m_conn) <= 128, "c1m_conn_t must stay small (<= 128 bytes)");

@@ -21,6 +21,7 @@
 #include "core/common.h"
 #include "core/log.h"
 #include "engine/listener.h"
+#include "engine/timeouts.h"
 #include "engine/workers.h"
 
 #define C1M_EVENTS_MAX 512
@@ -77,6 +78,13 @@ int c1m_loop_init(c1m_loop_t *loop, uint32_t id, const c1m_loop_cfg_t *cfg,
         c1m_queue_destroy(&loop->queue);
         goto err;
     }
+    rc = c1m__timeouts_loop_init(loop);
+    if (rc < 0) {
+        free(loop->rbuf);
+        loop->rbuf = NULL;
+        c1m_queue_destroy(&loop->queue);
+        goto err;
+    }
     return 0;
 err:
     close(loop->epfd);
@@ -87,6 +95,7 @@ err:
 void c1m_loop_destroy(c1m_loop_t *loop)
 {
     conn_release_all(loop);
+    c1m__timeouts_loop_destroy(loop);
     for (uint32_t i = 0; i < loop->nchunks; i++)
         free(loop->chunks[i]);
     free(loop->chunks);
@@ -118,6 +127,9 @@ static int next_timeout_ms(c1m_loop_t *loop)
     C1M_CONSIDER(loop->on_tick ? loop->next_tick_ms : 0);
     C1M_CONSIDER(loop->stopping ? loop->drain_deadline_ms : 0);
 #undef C1M_CONSIDER
+    int tt = c1m__timeouts_next_ms(loop); /* connection deadlines, user timers */
+    if (tt >= 0 && (t < 0 || tt < t))
+        t = tt;
     return t > 1000000 ? 1000000 : (int)t;
 }
 
@@ -130,6 +142,18 @@ static void run_timers(c1m_loop_t *loop)
         loop->next_tick_ms = now + loop->tick_ms;
         loop->on_tick(loop);
     }
+    c1m__timeouts_run(loop);
+}
+
+void c1m_loop_timer_start(c1m_loop_t *loop, c1m_timer_t *t, uint64_t delay_ms,
+                          uint64_t period_ms)
+{
+    c1m_timer_start_at(&loop->timers, t, loop->now_ms + delay_ms, period_ms);
+}
+
+void c1m_loop_timer_stop(c1m_loop_t *loop, c1m_timer_t *t)
+{
+    c1m_timer_stop(&loop->timers, t);
 }
 
 /* Close what failed during this iteration, then recycle what was closed:
@@ -366,13 +390,16 @@ static c1m_conn_t *conn_alloc(c1m_loop_t *loop)
             chunk[i].next = loop->free_list;
             loop->free_list = &chunk[i];
         }
+        c1m__timeouts_slots_added(loop, chunk, C1M_SLAB_CHUNK);
         loop->nchunks++;
     }
     c1m_conn_t *c = loop->free_list;
     loop->free_list = c->next;
     uint32_t slot = c->slot;
+    c1m_conn_timer_t tmo = c->tmo; /* set up once per slot (engine/timeouts.c) */
     memset(c, 0, sizeof *c);
     c->slot = slot;
+    c->tmo = tmo;
     c->loop = loop;
     c->io.kind = C1M_IO_CONN;
     return c;
@@ -443,8 +470,13 @@ c1m_conn_t *c1m_loop_adopt(c1m_loop_t *loop, int fd, const c1m_proto_t *proto, u
         return NULL;
     }
     loop->stats.conns++;
-    if (!(flags & C1M_CONN_CONNECTING) && proto->on_open && proto->on_open(c) < 0)
+    c1m__timeouts_open(c);
+    if (flags & C1M_CONN_CONNECTING)
+        return c;
+    if (proto->on_open && proto->on_open(c) < 0)
         c1m_conn_close(c, C1M_CLOSE_LOCAL);
+    else
+        c1m__timeouts_opened(c);
     return c;
 }
 
@@ -495,12 +527,15 @@ static void connect_done(c1m_conn_t *c)
     }
     c->flags &= (uint16_t)~C1M_CONN_CONNECTING;
     c->loop->stats.connected++;
-    /* EPOLLOUT was registered for the connect: mark it so that the update
-     * below removes it (else a level-triggered loop spins on writable). */
+    /* EPOLLOUT was registered for the connect and must go (level-triggered,
+     * a writable socket would be reported on every wait); conn_want only
+     * re-registers on a change of the flags, so mark it wanted first. */
     c->flags |= C1M_CONN_WANT_OUT;
     conn_update_interest(c);
     if (c->proto->on_open && c->proto->on_open(c) < 0)
         c1m_conn_close(c, C1M_CLOSE_LOCAL);
+    else
+        c1m__timeouts_opened(c);
 }
 
 /* ---- connections: events --------------------------------------------- */
@@ -554,7 +589,18 @@ static void conn_read(c1m_conn_t *c)
         ssize_t n = read(c->io.fd, loop->rbuf, loop->cfg.rbuf_size);
         if (n > 0) {
             loop->stats.bytes_in += (uint64_t)n;
+            bool autot = !(c->proto->flags & C1M_PROTO_MANUAL_TIMEOUTS);
+            if (autot) /* progress on reading */
+                c1m_conn_timeout_arm(c, C1M_TO_READ);
             conn_deliver(c, loop->rbuf, (size_t)n);
+            /* no request left in progress: the idle timeout runs (a worker
+             * holding the connection is a request in progress) */
+            if (autot && c1m_conn_is_open(c)) {
+                if (c->flags & (C1M_CONN_BUSY | C1M_CONN_WAITING))
+                    c1m_conn_timeout_clear(c, C1M_TO_IDLE);
+                else if (!(c->flags & C1M_CONN_IN_REQ))
+                    c1m_conn_timeout_arm(c, C1M_TO_IDLE);
+            }
             if (!loop->cfg.edge_triggered)
                 return; /* one read per event: fairness */
             continue;
@@ -654,6 +700,7 @@ static void conn_flush(c1m_conn_t *c)
     }
     if (left)
         return;
+    c1m_conn_timeout_clear(c, C1M_TO_WRITE); /* drained */
     if (c->flags & C1M_CONN_CLOSING) {
         c1m_conn_close(c, c->close_reason);
         return;
@@ -670,6 +717,8 @@ static void conn_queue_out(c1m_conn_t *c)
         c->flags |= C1M_CONN_PAUSED;
         loop->stats.read_pauses++;
     }
+    if (!c->tmo_deadline[C1M_TO_WRITE]) /* output became pending */
+        c1m_conn_timeout_arm(c, C1M_TO_WRITE);
     conn_update_interest(c);
 }
 
@@ -771,6 +820,7 @@ void c1m_conn_close(c1m_conn_t *c, int reason)
     c->flags = (uint16_t)((c->flags & C1M_CONN_WAITING) | C1M_CONN_CLOSED);
     close(c->io.fd); /* also removes it from the epoll set */
     c->io.fd = -1;
+    c1m__timeouts_close(c);
     loop->stats.dropped_out += c1m_buf_size(c->out);
     c1m_buf_free(&c->in);
     c1m_buf_free(&c->out);
@@ -963,6 +1013,8 @@ void c1m__job_done(c1m_loop_t *loop, void *arg, uint64_t u)
     else if (c->flags & C1M_CONN_CLOSING)
         c1m_conn_close_after_flush(c, c->close_reason);
     else if (c1m_conn_is_open(c)) {
+        if (!(c->proto->flags & C1M_PROTO_MANUAL_TIMEOUTS))
+            c1m_conn_timeout_arm(c, C1M_TO_IDLE); /* answered: idle from now */
         conn_update_interest(c);
         if (loop->cfg.edge_triggered)
             conn_read(c);

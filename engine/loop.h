@@ -10,11 +10,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/timer.h"
+#include "core/timer_heap.h"
+#include "core/timer_wheel.h"
 #include "engine/conn.h"
 #include "engine/proto.h"
 #include "engine/queue.h"
 
 typedef struct c1m_workers c1m_workers_t;
+typedef struct c1m_gtimers c1m_gtimers_t;
 typedef struct c1m_listener c1m_listener_t;
 
 typedef struct c1m_loop_cfg {
@@ -26,6 +30,13 @@ typedef struct c1m_loop_cfg {
     uint32_t accept_batch; /* accepts per listener wake-up */
     uint32_t rbuf_size;    /* the loop's shared read buffer */
     uint32_t drain_ms;     /* on shutdown, wait this long for output to flush */
+    /* Connection timeouts (engine/timeouts.h): durations in ms, 0 = off;
+     * indexed by c1m_timeout_kind_t. */
+    uint32_t timeout_ms[C1M_TO__COUNT];
+    c1m_timers_mode_t timers;   /* how connection deadlines are kept */
+    /* C1M_TIMERS_GLOBAL_HEAP: the heap shared by the loops of the process
+     * (NULL: the loop makes a private one). */
+    c1m_gtimers_t *gtimers;
 } c1m_loop_cfg_t;
 
 void c1m_loop_cfg_defaults(c1m_loop_cfg_t *cfg);
@@ -43,6 +54,11 @@ typedef struct c1m_loop_stats {
     uint64_t accept_errors;
     uint64_t dropped_out;   /* unsent bytes discarded by a close on error */
     uint64_t close_reasons[C1M_CLOSE__COUNT];
+    /* connection timers (engine/timeouts.h) */
+    uint64_t timer_inserts;   /* entry (re-)filed in the wheel or heap */
+    uint64_t timer_lazy;      /* deadline changes that were only a store */
+    uint64_t timer_early;     /* entry fired before any deadline: re-armed */
+    uint64_t timer_forwards;  /* global heap: entries passed to their owner loop */
 } c1m_loop_stats_t;
 
 /* Called with a freshly accepted fd; the default adopts it on this loop.
@@ -91,6 +107,16 @@ struct c1m_loop {
     c1m_conn_t *wait_head, *wait_tail; /* conns waiting for a job slot */
     uint32_t jobs_in_flight;
 
+    /* Timers (engine/timeouts.h): connection deadlines are ms offsets from
+     * tmo_base; the entry lives in `wheel`, `heap` or the shared `gtimers`
+     * depending on cfg.timers; user timers live in `timers`. */
+    uint64_t tmo_base;
+    c1m_wheel_t wheel;
+    c1m_wheel_t timers;
+    c1m_heap_t heap;
+    c1m_gtimers_t *gtimers;
+    bool gtimers_owned;
+
     pthread_t thread;
     void *user;
     c1m_loop_stats_t stats;
@@ -131,6 +157,14 @@ struct sockaddr;
 c1m_conn_t *c1m_loop_connect(c1m_loop_t *loop, const struct sockaddr *src,
                              const struct sockaddr *dst, unsigned addrlen,
                              const c1m_proto_t *proto, void *ud);
+
+/* General timers on the loop (loop thread only): t (c1m_timer_init'ed,
+ * core/timer.h) runs delay_ms after the loop's now, then every period_ms
+ * (0 = one-shot). Same precision as the wheel: never early, late by less
+ * than 1/8 of the delay. Restarting a running timer moves it. */
+void c1m_loop_timer_start(c1m_loop_t *loop, c1m_timer_t *t, uint64_t delay_ms,
+                          uint64_t period_ms);
+void c1m_loop_timer_stop(c1m_loop_t *loop, c1m_timer_t *t);
 
 /* Visit every live connection of the loop (loop thread only). */
 void c1m_loop_foreach_conn(c1m_loop_t *loop, void (*fn)(c1m_conn_t *c, void *arg), void *arg);

@@ -65,8 +65,7 @@ int c1m_prefork_run(const c1m_server_cfg_t *cfg)
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    c1m_signals_block(&sigs);
 
     /* The listener, opened once and inherited by every child; with
      * --prefork-reuseport each child binds its own, and the parent only
@@ -123,7 +122,7 @@ int c1m_prefork_run(const c1m_server_cfg_t *cfg)
         if (stopping && live == 0)
             break;
         struct timespec ts = { 0, 100 * 1000000 };
-        int sig = sigtimedwait(&sigs, NULL, &ts);
+        int sig = c1m_signals_wait(&sigs, &ts);
         uint64_t now_ms = c1m_now_ms();
         if (sig == SIGTERM || sig == SIGINT) {
             stop_signals++;

@@ -45,6 +45,17 @@ typedef struct c1m_proto {
     /* The connection is closed; free c->ud. Called exactly once per
      * connection that was opened. */
     void (*on_close)(c1m_conn_t *c, int reason);
+    /* C1M_PROTO_* flags. */
+    unsigned flags;
+    /* A timeout of kind `kind` (c1m_timeout_kind_t) expired (optional).
+     * Return 1 if the protocol handled it (e.g. wrote a 408 and called
+     * c1m_conn_close_after_flush), 0 to let the engine close the
+     * connection with C1M_CLOSE_TIMEOUT_READ + kind. */
+    int (*on_timeout)(c1m_conn_t *c, int kind);
 } c1m_proto_t;
+
+/* The protocol manages READ and IDLE itself (engine/timeouts.h); the engine
+ * then keeps only WRITE automatic. */
+#define C1M_PROTO_MANUAL_TIMEOUTS 0x1u
 
 #endif

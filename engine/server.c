@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/meter.h"
 #include "engine/listener.h"
+#include "engine/timeouts.h"
 #include "engine/workers.h"
 
 static const char *const arch_names[C1M_ARCH__COUNT] = {
@@ -99,11 +100,16 @@ void c1m_server_log_metrics(const char *who, const c1m_loop_stats_t *s, c1m_mete
 {
     c1m_meter_update(m, s->msgs, now_ns);
     c1m_info("metrics: %s ops count=%llu rate1=%.1f rate5=%.1f rate15=%.1f mean=%.1f "
-             "conns=%llu accepted=%llu closed=%llu paused=%llu accept_errors=%llu",
+             "conns=%llu accepted=%llu closed=%llu paused=%llu accept_errors=%llu "
+             "timeouts_read=%llu timeouts_write=%llu timeouts_idle=%llu timeouts_header=%llu",
              who, (unsigned long long)s->msgs, m->rate1, m->rate5, m->rate15,
              c1m_meter_mean(m, now_ns), (unsigned long long)s->conns,
              (unsigned long long)s->accepted, (unsigned long long)s->closed,
-             (unsigned long long)s->read_pauses, (unsigned long long)s->accept_errors);
+             (unsigned long long)s->read_pauses, (unsigned long long)s->accept_errors,
+             (unsigned long long)s->close_reasons[C1M_CLOSE_TIMEOUT_READ],
+             (unsigned long long)s->close_reasons[C1M_CLOSE_TIMEOUT_WRITE],
+             (unsigned long long)s->close_reasons[C1M_CLOSE_TIMEOUT_IDLE],
+             (unsigned long long)s->close_reasons[C1M_CLOSE_TIMEOUT_HEADER]);
 }
 
 /* ---- dispatch: the acceptor hands fds to worker loops ----------------- */
@@ -176,6 +182,8 @@ typedef struct c1m_server {
     c1m_workers_t workers;
     bool has_workers;
     c1m_dispatch_t dispatch;
+    c1m_gtimers_t gtimers;   /* --timers global-heap: shared by every loop */
+    bool has_gtimers;
 } c1m_server_t;
 
 static int open_listener(c1m_server_t *s, c1m_listener_t *l, bool reuseport)
@@ -212,6 +220,8 @@ static void server_teardown(c1m_server_t *s)
     free(s->listeners);
     free(s->loops);
     free(s->dispatch.assigned);
+    if (s->has_gtimers)
+        c1m_gtimers_destroy(&s->gtimers);
 }
 
 static int server_setup(c1m_server_t *s)
@@ -238,6 +248,14 @@ static int server_setup(c1m_server_t *s)
      * which loop accepts, so each loop gets the whole process budget split
      * evenly, rounded up. */
     lcfg.max_conns = (uint32_t)((per_proc + s->nloops - 1) / s->nloops);
+    if (lcfg.timers == C1M_TIMERS_GLOBAL_HEAP) {
+        /* one heap, one mutex for every loop of the process (acceptor too) */
+        int rc = c1m_gtimers_init(&s->gtimers, s->nloops + 1);
+        if (rc < 0)
+            return rc;
+        s->has_gtimers = true;
+        lcfg.gtimers = &s->gtimers;
+    }
 
     for (uint32_t i = 0; i < s->nloops; i++) {
         int rc = c1m_loop_init(&s->loops[i], i, &lcfg, cfg->proto);
@@ -312,14 +330,43 @@ static void sum_stats(c1m_server_t *s, c1m_loop_stats_t *sum)
         c1m_loop_stats_add(sum, &s->acceptor.stats);
 }
 
+/* Stop signals. The control thread takes SIGTERM/SIGINT with sigtimedwait
+ * while every thread c1m creates has them blocked. A thread started before
+ * ours (a sanitizer runtime's, say) may have them unblocked; a handler then
+ * records the signal instead of the default action killing the process. */
+static volatile sig_atomic_t c1m__stop_signal;
+
+static void record_stop_signal(int sig) { c1m__stop_signal = sig; }
+
+void c1m_signals_block(const sigset_t *sigs)
+{
+    struct sigaction sa = { .sa_handler = record_stop_signal, .sa_flags = SA_RESTART };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    pthread_sigmask(SIG_BLOCK, sigs, NULL);
+}
+
+int c1m_signals_wait(const sigset_t *sigs, const struct timespec *timeout)
+{
+    int sig = sigtimedwait(sigs, NULL, timeout);
+    if ((sig < 0 || sig == SIGCHLD) && c1m__stop_signal) {
+        if (sig == SIGCHLD) /* do not lose the SIGCHLD: re-raise it */
+            raise(SIGCHLD);
+        sig = c1m__stop_signal;
+        c1m__stop_signal = 0;
+    }
+    return sig;
+}
+
 int c1m_server_run(const c1m_server_cfg_t *cfg)
 {
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* loop threads inherit the mask */
-    signal(SIGPIPE, SIG_IGN);
+    c1m_signals_block(&sigs); /* loop threads inherit the mask */
 
     c1m_server_t s = { .cfg = cfg };
     int rc = server_setup(&s);
@@ -340,21 +387,25 @@ int c1m_server_run(const c1m_server_cfg_t *cfg)
         C1M_RELAXED_STORE(&cfg->slot->ready, 1);
     }
     if (!cfg->quiet && !cfg->slot)
-        c1m_info("serving %s on %s:%u, arch %s, %u loop%s%s", cfg->proto->name,
+        c1m_info("serving %s on %s:%u, arch %s, %u loop%s%s, timers %s "
+                 "(timeouts ms: read %u write %u idle %u header %u)", cfg->proto->name,
                  cfg->bind ? cfg->bind : "0.0.0.0", cfg->port, c1m_arch_name(cfg->arch),
                  s.nloops, s.nloops == 1 ? "" : "s",
-                 cfg->arch == C1M_ARCH_WORKERPOOL ? ", worker pool" : "");
+                 cfg->arch == C1M_ARCH_WORKERPOOL ? ", worker pool" : "",
+                 c1m_timers_mode_name(cfg->loop.timers), cfg->loop.timeout_ms[C1M_TO_READ],
+                 cfg->loop.timeout_ms[C1M_TO_WRITE], cfg->loop.timeout_ms[C1M_TO_IDLE],
+                 cfg->loop.timeout_ms[C1M_TO_HEADER]);
 
     /* The control thread: signals and metrics; the loops never block on it. */
     c1m_meter_t meter;
     uint64_t start = c1m_now_ns();
     c1m_meter_init(&meter, start);
     uint64_t interval_ms = cfg->metrics_interval_ms ? cfg->metrics_interval_ms : 5000;
-    uint64_t publish_ms = cfg->slot ? 200 : interval_ms;
+    uint64_t publish_ms = cfg->slot || interval_ms > 200 ? 200 : interval_ms;
     uint64_t next_log = start + interval_ms * 1000000ull;
     for (;;) {
         struct timespec ts = { (time_t)(publish_ms / 1000), (long)(publish_ms % 1000) * 1000000 };
-        int sig = sigtimedwait(&sigs, NULL, &ts);
+        int sig = c1m_signals_wait(&sigs, &ts);
         c1m_loop_stats_t sum;
         sum_stats(&s, &sum);
         if (cfg->slot)
@@ -389,9 +440,17 @@ int c1m_server_run(const c1m_server_cfg_t *cfg)
     if (cfg->slot)
         memcpy(&cfg->slot->stats, &sum, sizeof sum);
     if (!cfg->quiet && !cfg->slot)
-        c1m_info("stopped: %llu ops, %llu connections accepted, %llu unsent bytes dropped",
+        c1m_info("stopped: %llu ops, %llu connections accepted, %llu unsent bytes dropped; "
+                 "timers %s: timer_inserts=%llu timer_lazy=%llu timer_early=%llu "
+                 "timer_forwards=%llu timeouts=%llu",
                  (unsigned long long)sum.msgs, (unsigned long long)sum.accepted,
-                 (unsigned long long)sum.dropped_out);
+                 (unsigned long long)sum.dropped_out, c1m_timers_mode_name(cfg->loop.timers),
+                 (unsigned long long)sum.timer_inserts, (unsigned long long)sum.timer_lazy,
+                 (unsigned long long)sum.timer_early, (unsigned long long)sum.timer_forwards,
+                 (unsigned long long)(sum.close_reasons[C1M_CLOSE_TIMEOUT_READ] +
+                                      sum.close_reasons[C1M_CLOSE_TIMEOUT_WRITE] +
+                                      sum.close_reasons[C1M_CLOSE_TIMEOUT_IDLE] +
+                                      sum.close_reasons[C1M_CLOSE_TIMEOUT_HEADER]));
     server_teardown(&s);
     return 0;
 }

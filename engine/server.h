@@ -83,6 +83,13 @@ int c1m_server_check_fit(const c1m_server_cfg_t *cfg, char *err, size_t errlen);
  * return the process exit status (0 on a clean shutdown). */
 int c1m_server_run(const c1m_server_cfg_t *cfg);
 
+/* Block the stop signals (and SIGCHLD if in the set) in the calling thread
+ * and its future threads; record them with a handler wherever they land. */
+#include <signal.h>
+void c1m_signals_block(const sigset_t *sigs);
+/* sigtimedwait, plus a stop signal recorded by the handler. */
+int c1m_signals_wait(const sigset_t *sigs, const struct timespec *timeout);
+
 /* Format one metrics line for a set of summed counters. */
 struct c1m_meter;
 void c1m_server_log_metrics(const char *who, const c1m_loop_stats_t *s, struct c1m_meter *m,

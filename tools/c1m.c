@@ -9,10 +9,10 @@ static const struct {
     int (*fn)(int, char **);
     const char *what;
 } commands[] = {
-    { "serve", c1m_cmd_serve, "run a server (echo, ts8) under one of the seed's architectures" },
+    { "serve", c1m_cmd_serve, "run a server (echo, ts8, http) under one of the seed's architectures" },
     { "bench", c1m_cmd_bench, "load generator: up to 1,000,000 connections, exact percentiles" },
     { "merge", c1m_cmd_merge, "combine bench results (JSON) from several runs or hosts exactly" },
-    { "check", c1m_cmd_check, "start c1m serve in each architecture and drive it briefly" },
+    { "lab", c1m_cmd_lab, "the seed's experiment: every architecture, one table, plots" },
 };
 
 static void usage(FILE *f)

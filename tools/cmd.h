@@ -6,6 +6,6 @@
 int c1m_cmd_serve(int argc, char **argv);
 int c1m_cmd_bench(int argc, char **argv);
 int c1m_cmd_merge(int argc, char **argv);
-int c1m_cmd_check(int argc, char **argv);
+int c1m_cmd_lab(int argc, char **argv);
 
 #endif

@@ -12,7 +12,10 @@
 #include "engine/listener.h"
 #include "engine/prefork.h"
 #include "engine/server.h"
+#include "engine/timeouts.h"
 #include "proto/echo.h"
+#include "proto/http1/app.h"
+#include "proto/http1/server.h"
 #include "tools/cmd.h"
 
 static void serve_usage(FILE *f)
@@ -34,8 +37,24 @@ static void serve_usage(FILE *f)
 "  --workers W          workerpool threads (default 4)\n"
 "  --queue N            workerpool bounded queue length (default 1024)\n"
 "  --balance MODE       dispatch: rr | least (least connections) (default rr)\n"
-"  --proto NAME         echo | ts8 (default echo)\n"
-"  --port N             TCP port (default 8972, the seed's)\n"
+"  --proto NAME         echo | ts8 | http (default echo)\n"
+"  --port N             TCP port (default 8972, the seed's; 8998 for http, the seed's)\n"
+"  --timeouts off       turn off all four timeouts (the defaults for http: read 5s,\n"
+"                       write 10s, header 10s, idle 10s, the seed's Go server)\n"
+"  --access-log         http: one line per request on stdout (default off)\n"
+"  --cpu-affinity MODE  http: auto = pin each loop thread to its own CPU; off (default)\n"
+"  --http-max-head SIZE http: largest request head (request line + fields) (8k)\n"
+"  --http-max-body SIZE http: largest request body (1m)\n"
+"  --read-timeout DUR   close a connection that makes no progress reading for DUR\n"
+"  --write-timeout DUR  close a connection whose output stays unsent for DUR\n"
+"  --idle-timeout DUR   close a connection with no request in progress for DUR\n"
+"  --header-timeout DUR close a connection whose request header is not complete DUR\n"
+"                       after its first byte (echo: each read is a whole request;\n"
+"                       ts8: a frame's header is its 8 bytes). DUR: 500ms, 5s, 2m;\n"
+"                       0 = off (the default for echo and ts8)\n"
+"  --timers MODE        how connection deadlines are kept: wheel (per-loop timing\n"
+"                       wheel, lazy re-arm; default) | heap (a heap per loop) |\n"
+"                       global-heap (one heap and one mutex for all loops, Go 1.9)\n"
 "  --bind ADDR          address to listen on (default 0.0.0.0)\n"
 "  --edge               edge-triggered epoll (default level-triggered)\n"
 "  --max-conns N        connections to hold in total (default: what the open-file\n"
@@ -55,6 +74,8 @@ enum {
     OPT_ARCH = 256, OPT_LOOPS, OPT_PROCS, OPT_CHILD_ARCH, OPT_PREFORK_REUSEPORT, OPT_WORKERS,
     OPT_QUEUE, OPT_BALANCE, OPT_PROTO, OPT_PORT, OPT_BIND, OPT_EDGE, OPT_MAX_CONNS,
     OPT_OUT_HIGH, OPT_OUT_LOW, OPT_WORK, OPT_DRAIN, OPT_METRICS, OPT_QUIET, OPT_HELP,
+    OPT_TIMEOUTS_OFF, OPT_ACCESS_LOG, OPT_CPU_AFFINITY, OPT_HTTP_MAX_HEAD, OPT_HTTP_MAX_BODY,
+    OPT_READ_TIMEOUT, OPT_WRITE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_HEADER_TIMEOUT, OPT_TIMERS,
 };
 
 static const struct option serve_opts[] = {
@@ -75,6 +96,16 @@ static const struct option serve_opts[] = {
     { "out-low", required_argument, 0, OPT_OUT_LOW },
     { "work", required_argument, 0, OPT_WORK },
     { "drain-timeout", required_argument, 0, OPT_DRAIN },
+    { "timeouts", required_argument, 0, OPT_TIMEOUTS_OFF },
+    { "access-log", no_argument, 0, OPT_ACCESS_LOG },
+    { "cpu-affinity", required_argument, 0, OPT_CPU_AFFINITY },
+    { "http-max-head", required_argument, 0, OPT_HTTP_MAX_HEAD },
+    { "http-max-body", required_argument, 0, OPT_HTTP_MAX_BODY },
+    { "read-timeout", required_argument, 0, OPT_READ_TIMEOUT },
+    { "write-timeout", required_argument, 0, OPT_WRITE_TIMEOUT },
+    { "idle-timeout", required_argument, 0, OPT_IDLE_TIMEOUT },
+    { "header-timeout", required_argument, 0, OPT_HEADER_TIMEOUT },
+    { "timers", required_argument, 0, OPT_TIMERS },
     { "metrics-interval", required_argument, 0, OPT_METRICS },
     { "quiet", no_argument, 0, OPT_QUIET },
     { "help", no_argument, 0, OPT_HELP },
@@ -92,6 +123,15 @@ int c1m_cmd_serve(int argc, char **argv)
     c1m_server_cfg_t cfg;
     c1m_server_cfg_defaults(&cfg);
     cfg.proto = &c1m_proto_echo;
+    /* http: the timer flags keep their values; the others get the seed's
+     * defaults below (a sentinel tells which were given). */
+    uint32_t tmo_default[C1M_TO__COUNT];
+    for (int k = 0; k < C1M_TO__COUNT; k++) {
+        tmo_default[k] = cfg.loop.timeout_ms[k];
+        cfg.loop.timeout_ms[k] = UINT32_MAX;
+    }
+    bool http = false, timeouts_off = false, port_set = false;
+    c1m_http_app_cfg_t http_cfg = { 0 };
     int arch = C1M_ARCH_SINGLE, child_arch = -1;
     bool loops_set = false, procs_set = false;
     uint64_t v;
@@ -147,13 +187,17 @@ int c1m_cmd_serve(int argc, char **argv)
                 cfg.proto = &c1m_proto_echo;
             else if (!strcmp(optarg, "ts8"))
                 cfg.proto = &c1m_proto_ts8;
+            else if (!strcmp(optarg, "http"))
+                cfg.proto = &c1m_proto_http;
             else
-                return bad("--proto", optarg, "echo or ts8");
+                return bad("--proto", optarg, "echo, ts8 or http");
+            http = cfg.proto == &c1m_proto_http;
             break;
         case OPT_PORT:
             if (c1m_parse_count(optarg, 1, 65535, &v))
                 return bad("--port", optarg, "a port from 1 to 65535");
             cfg.port = (uint16_t)v;
+            port_set = true;
             break;
         case OPT_BIND: {
             struct sockaddr_storage ss;
@@ -187,6 +231,53 @@ int c1m_cmd_serve(int argc, char **argv)
             if (c1m_parse_duration_us(optarg + (spin ? 5 : 6), &v) || v > 10000000)
                 return bad("--work", optarg, "a duration up to 10s, e.g. sleep:1ms");
             c1m_echo_set_work((uint32_t)v, spin);
+            break;
+        }
+        case OPT_TIMEOUTS_OFF:
+            if (strcmp(optarg, "off"))
+                return bad("--timeouts", optarg, "off");
+            timeouts_off = true;
+            break;
+        case OPT_CPU_AFFINITY:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "off"))
+                return bad("--cpu-affinity", optarg, "auto or off");
+            http_cfg.cpu_affinity = !strcmp(optarg, "auto");
+            break;
+        case OPT_ACCESS_LOG:
+            http_cfg.access_log = true;
+            break;
+        case OPT_HTTP_MAX_HEAD:
+            if (c1m_parse_size(optarg, 256, 1u << 20, &v))
+                return bad("--http-max-head", optarg, "a size from 256 to 1m");
+            http_cfg.limits.max_head = http_cfg.limits.max_request_line = (uint32_t)v;
+            break;
+        case OPT_HTTP_MAX_BODY:
+            if (c1m_parse_size(optarg, 1, 1u << 30, &v))
+                return bad("--http-max-body", optarg, "a size from 1 to 1g");
+            http_cfg.limits.max_body = v;
+            break;
+        case OPT_READ_TIMEOUT:
+        case OPT_WRITE_TIMEOUT:
+        case OPT_IDLE_TIMEOUT:
+        case OPT_HEADER_TIMEOUT: {
+            static const struct { int opt; c1m_timeout_kind_t k; const char *flag; } tf[] = {
+                { OPT_READ_TIMEOUT, C1M_TO_READ, "--read-timeout" },
+                { OPT_WRITE_TIMEOUT, C1M_TO_WRITE, "--write-timeout" },
+                { OPT_IDLE_TIMEOUT, C1M_TO_IDLE, "--idle-timeout" },
+                { OPT_HEADER_TIMEOUT, C1M_TO_HEADER, "--header-timeout" },
+            };
+            int i = opt - OPT_READ_TIMEOUT;
+            if (c1m_parse_duration_us(optarg, &v) || v / 1000 > C1M_TIMEOUT_MAX_MS ||
+                (v && v < 1000))
+                return bad(tf[i].flag, optarg, "a duration from 1ms to 12 days, or 0 (off)");
+            cfg.loop.timeout_ms[tf[i].k] = (uint32_t)(v / 1000);
+            break;
+        }
+        case OPT_TIMERS: {
+            int m = c1m_timers_mode_parse(optarg);
+            if (m < 0)
+                return bad("--timers", optarg, "wheel, heap or global-heap");
+            cfg.loop.timers = (c1m_timers_mode_t)m;
             break;
         }
         case OPT_DRAIN:
@@ -241,6 +332,31 @@ int c1m_cmd_serve(int argc, char **argv)
         return 2;
     }
     cfg.arch = (c1m_arch_t)arch;
+    /* the seed's Go server: read 5s, write 10s, header 10s, idle 10s */
+    static const uint32_t http_tmo[C1M_TO__COUNT] = {
+        [C1M_TO_READ] = 5000, [C1M_TO_WRITE] = 10000, [C1M_TO_IDLE] = 10000,
+        [C1M_TO_HEADER] = 10000,
+    };
+    for (int k = 0; k < C1M_TO__COUNT; k++) {
+        if (timeouts_off)
+            cfg.loop.timeout_ms[k] = 0;
+        else if (cfg.loop.timeout_ms[k] == UINT32_MAX)
+            cfg.loop.timeout_ms[k] = http ? http_tmo[k] : tmo_default[k];
+    }
+    if (http) {
+        if (!port_set)
+            cfg.port = 8998;
+        if (arch == C1M_ARCH_WORKERPOOL)
+            cfg.proto = &c1m_proto_http_pool;
+        if (c1m_http_app_setup(&http_cfg) < 0) {
+            fprintf(stderr, "c1m serve: cannot set up the http application\n");
+            return 1;
+        }
+    } else if (http_cfg.access_log || http_cfg.cpu_affinity || http_cfg.limits.max_head ||
+               http_cfg.limits.max_body) {
+        fprintf(stderr, "c1m serve: --access-log, --cpu-affinity and --http-* go with --proto http\n");
+        return 2;
+    }
     c1m_log_set_tag("serve");
     char err[512];
     if (c1m_server_check_fit(&cfg, err, sizeof err) < 0) {

@@ -10,6 +10,15 @@
  *                                              the whole echo then EOF
  *   testclient noread PORT SECONDS             send without ever reading
  *   testclient hold  PORT CONNS SECONDS        connect and stay idle
+ *   testclient idle  PORT CONNS SECONDS        connect, stay idle, and time
+ *                                              how long until the server
+ *                                              closes each (min/max, s)
+ *   testclient trickle PORT INTERVAL_MS BYTES  send one byte every
+ *                                              INTERVAL_MS; report when the
+ *                                              server closed (s after the
+ *                                              first byte)
+ *   testclient noreadclose PORT SECONDS        send without ever reading;
+ *                                              report when the server closed
  *
  * Output: one line of key=value pairs. Exit 0 when the run was clean for
  * the mode (no mismatch, no lost reply, no stalled connection), 1 if not.
@@ -25,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,21 +66,29 @@ static unsigned char pattern(int idx, uint32_t seq, uint32_t i)
     return (unsigned char)((idx * 131u + seq * 31u + i * 7u) ^ (i >> 3));
 }
 
-static int dial(int i)
+static int dial_once(int i, int attempt)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return -1;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = htons((uint16_t)(20000 + i % 40000)) };
+    int sport = 20000 + (i + attempt * 5003) % 40000;
+    if (sport == port) /* the server's own port is taken on every address */
+        sport = 10000 + attempt;
+    struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = htons((uint16_t)sport) };
     /* A source address of its own per run (from the pid), so that ports in
      * TIME_WAIT from an earlier run never collide with this one. */
     src.sin_addr.s_addr = htonl(0x7f000000u | ((uint32_t)(getpid() % 250 + 2) << 16) |
                                 ((uint32_t)(i / 40000) << 8) | 2u);
     if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0) {
-        close(fd);
-        return -1;
+        /* that port is taken on every address (another process listens on
+         * it, e.g. a concurrent test's server): one retry above the range */
+        src.sin_port = htons((uint16_t)(60000 + i % 5000));
+        if (errno != EADDRINUSE || bind(fd, (struct sockaddr *)&src, sizeof src) < 0) {
+            close(fd);
+            return -1;
+        }
     }
     struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
@@ -80,6 +98,18 @@ static int dial(int i)
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;
+}
+
+/* A source port may be taken by some other listener on 0.0.0.0: try a few
+ * other (address, port) pairs before giving up. */
+static int dial(int i)
+{
+    for (int attempt = 0; attempt < 8; attempt++) {
+        int fd = dial_once(i, attempt);
+        if (fd >= 0)
+            return fd;
+    }
+    return -1;
 }
 
 static int connect_all(void)
@@ -285,6 +315,133 @@ static int run_hold(void)
     return failed ? 1 : 0;
 }
 
+/* Connect CONNS and wait (at most SECONDS) for the server to close each;
+ * exit 0 when all were closed. Closes are watched while connecting too, so
+ * that a long connect phase does not delay their timing. */
+static int idle_closed;
+static double idle_min = 1e9, idle_max;
+
+static void idle_poll(int timeout_ms)
+{
+    struct epoll_event evs[256];
+    char buf[4096];
+    int n = epoll_wait(ep, evs, 256, timeout_ms);
+    for (int k = 0; k < n; k++) {
+        tconn_t *c = evs[k].data.ptr;
+        ssize_t r = read(c->fd, buf, sizeof buf);
+        if (r > 0 || (r < 0 && errno == EAGAIN))
+            continue;
+        double t = now_s() - c->last_reply;
+        idle_min = t < idle_min ? t : idle_min;
+        idle_max = t > idle_max ? t : idle_max;
+        idle_closed++;
+        c->dead = 1;
+        epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL); /* keep the fd: no FIN from us */
+    }
+}
+
+static int run_idle(void)
+{
+    int failed = 0;
+    conns = calloc((size_t)nconns, sizeof *conns);
+    ep = epoll_create1(0);
+    for (int i = 0; i < nconns; i++) {
+        conns[i].idx = i;
+        conns[i].fd = dial(i);
+        if (conns[i].fd < 0) /* source port taken (e.g. by another listener): another address */
+            conns[i].fd = dial(i + 40000 * (1 + i % 4) + 7);
+        conns[i].last_reply = now_s(); /* here: when it connected */
+        if (conns[i].fd < 0) {
+            failed++;
+            conns[i].dead = 1;
+            continue;
+        }
+        struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = &conns[i] };
+        epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev);
+        if (i % 64 == 63)
+            idle_poll(0);
+    }
+    int live = nconns - failed;
+    double end = now_s() + seconds;
+    while (idle_closed < live && now_s() < end)
+        idle_poll(50);
+    printf("mode=idle conns=%d connect_failed=%d closed=%d min=%.3f max=%.3f\n", nconns, failed,
+           idle_closed, idle_closed ? idle_min : 0, idle_max);
+    return failed || idle_closed < live ? 1 : 0;
+}
+
+/* One connection sending a byte every interval: when does the server cut
+ * it (seconds after the first byte)? */
+static int run_trickle(int interval_ms, int bytes)
+{
+    nconns = 1;
+    connect_all();
+    if (conns[0].dead)
+        return 1;
+    int fd = conns[0].fd;
+    double t0 = now_s(), closed_after = -1;
+    int sent = 0;
+    char buf[256];
+    for (int i = 0; i < bytes + 2 && closed_after < 0; i++) {
+        if (i < bytes) {
+            if (write(fd, "t", 1) != 1) {
+                closed_after = now_s() - t0;
+                break;
+            }
+            sent++;
+        }
+        /* wait for the interval, watching for the server's close */
+        double until = now_s() + interval_ms / 1000.0;
+        while (closed_after < 0) {
+            double left = until - now_s();
+            if (left <= 0)
+                break;
+            struct timeval tv = { 0, (long)(left * 1e6) };
+            fd_set rs;
+            FD_ZERO(&rs);
+            FD_SET(fd, &rs);
+            if (select(fd + 1, &rs, NULL, NULL, &tv) > 0) {
+                ssize_t r = read(fd, buf, sizeof buf);
+                if (r <= 0)
+                    closed_after = now_s() - t0;
+            }
+        }
+    }
+    printf("mode=trickle sent=%d closed=%d closed_after=%.3f\n", sent, closed_after >= 0,
+           closed_after);
+    close(fd);
+    return 0;
+}
+
+/* Send without reading until the server closes (or SECONDS pass). */
+static int run_noreadclose(void)
+{
+    nconns = 1;
+    connect_all();
+    if (conns[0].dead)
+        return 1;
+    int fd = conns[0].fd;
+    struct timeval tv = { 0, 100000 };
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    static char buf[65536];
+    memset(buf, 'x', sizeof buf);
+    long long total = 0;
+    double t0 = now_s(), end = t0 + seconds, closed_after = -1;
+    while (now_s() < end) {
+        ssize_t w = write(fd, buf, sizeof buf);
+        if (w > 0)
+            total += w;
+        else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            closed_after = now_s() - t0;
+            break;
+        }
+    }
+    printf("mode=noreadclose sent=%lld closed=%d closed_after=%.3f\n", total, closed_after >= 0,
+           closed_after);
+    close(fd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -318,6 +475,16 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "hold") && argc == 5) {
         seconds = atof(argv[4]);
         return run_hold();
+    }
+    if (!strcmp(mode, "idle") && argc == 5) {
+        seconds = atof(argv[4]);
+        return run_idle();
+    }
+    if (!strcmp(mode, "trickle") && argc == 5)
+        return run_trickle(atoi(argv[3]), atoi(argv[4]));
+    if (!strcmp(mode, "noreadclose") && argc == 4) {
+        seconds = atof(argv[3]);
+        return run_noreadclose();
     }
     fprintf(stderr, "testclient: bad arguments\n");
     return 2;

@@ -43,8 +43,9 @@ static void t_close(c1m_conn_t *c, int reason)
     closes[reason]++;
 }
 
-static const c1m_proto_t echo_p = { "t-echo", t_open, t_echo, NULL, t_close };
-static const c1m_proto_t frame_p = { "t-frames", t_open, t_frames, NULL, t_close };
+static const c1m_proto_t echo_p = { .name = "t-echo", .on_open = t_open, .on_data = t_echo, .on_close = t_close };
+static const c1m_proto_t frame_p = { .name = "t-frames", .on_open = t_open, .on_data = t_frames,
+                                   .on_close = t_close };
 
 static c1m_loop_t loop;
 
@@ -239,7 +240,7 @@ static ssize_t w_echo(c1m_conn_t *c, const char *d, size_t n)
     pthread_mutex_unlock(&mu);
     return (ssize_t)n;
 }
-static const c1m_proto_t w_p = { "t-worker", NULL, w_echo, NULL, t_close };
+static const c1m_proto_t w_p = { .name = "t-worker", .on_data = w_echo, .on_close = t_close };
 
 static void workerpool_serialises_a_connection(void **state)
 {

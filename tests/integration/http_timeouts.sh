@@ -1,0 +1,136 @@
+#!/bin/bash
+# Go's four server timeouts on c1m serve --proto http, with real sockets:
+# a slowloris client (header trickled one byte per second) is cut at
+# ReadHeaderTimeout with a 408 while normal clients are served; a stalled
+# body gets a 408 at ReadTimeout; an idle keep-alive connection is closed
+# at IdleTimeout; a client that does not read is cut at WriteTimeout;
+# --timeouts off turns them off. Under several architectures.
+. "$(dirname "$0")/lib.sh"
+LOG=$(mktemp /tmp/c1m_http_to.XXXXXX)
+PY=$(mktemp /tmp/c1m_http_to.XXXXXX.py)
+trap 'cleanup; rm -f "$LOG" "$PY"' EXIT
+cat > "$PY" <<'PYEOF'
+import socket, sys, time
+mode, port = sys.argv[1], int(sys.argv[2])
+limit = float(sys.argv[3]) if len(sys.argv) > 3 else 10
+s = socket.create_connection(("127.0.0.1", port))
+t0 = time.monotonic()
+got = b""
+def drain(timeout):
+    global got
+    s.settimeout(timeout)
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                return "eof"
+            got += d
+    except socket.timeout:
+        return "open"
+    except ConnectionResetError:
+        return "reset"
+if mode == "slowloris":      # one header byte per second
+    req = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100
+    state = "open"
+    for i, ch in enumerate(req):
+        try:
+            s.send(bytes([ch]))
+        except (BrokenPipeError, ConnectionResetError):
+            state = "reset"; break
+        state = drain(1.0)
+        if state != "open" or time.monotonic() - t0 > limit:
+            break
+elif mode == "body":         # head, 3 body bytes of 10, then nothing
+    s.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+    state = drain(limit)
+elif mode == "idle":         # one request, then silence
+    s.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    state = drain(limit)
+elif mode == "noread":       # many pipelined requests, never read
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(0.5)
+    try:
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 20000)
+    except Exception:
+        pass
+    time.sleep(limit)
+    state = drain(0.5)
+    while state == "open" and time.monotonic() - t0 < limit + 5:
+        state = drain(0.5)   # reading now: the server has closed, or not
+    got = got[:60]
+first = got.split(b"\r\n", 1)[0].decode(errors="replace")
+print("%s %.1f %s" % (state, time.monotonic() - t0, first.replace(" ", "_") or "-"))
+PYEOF
+
+in_range() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'; }
+
+run_arch() { # run_arch PORT ARGS...
+    local port=$1; shift
+    local name="$*"
+    start_server "$port" --proto http --header-timeout 2s --read-timeout 3s \
+        --idle-timeout 1s --write-timeout 4s "$@" || { bad "[$name] server did not start"; return; }
+    local u=http://127.0.0.1:$port
+    # ten slowloris clients and, meanwhile, normal requests
+    local outs=() i
+    for i in $(seq 10); do
+        python3 "$PY" slowloris $port 8 > "$LOG.s$i" &
+        PIDS+=($!)
+    done
+    sleep 0.5
+    local okc=0 t0 t1
+    t0=$(date +%s%N)
+    for i in $(seq 20); do
+        [ "$(curl -s -m 5 $u/hello/n$i)" = "hello, n$i!" ] && okc=$((okc + 1))
+    done
+    t1=$(date +%s%N)
+    check "[$name] normal clients served during the slowloris ($okc/20 in $(( (t1 - t0) / 1000000 )) ms)" test $okc -eq 20
+    wait "${PIDS[@]: -10}" 2>/dev/null
+    local r st t code cut=0
+    for i in $(seq 10); do
+        read -r st t code < "$LOG.s$i"
+        [ "$code" = "HTTP/1.1_408_Request_Timeout" ] && [ "$st" != open ] && in_range "$t" 1.9 3.6 && cut=$((cut + 1))
+    done
+    read -r st t code < "$LOG.s1"
+    check "[$name] slowloris: 408 and closed at the 2 s header timeout ($cut/10; e.g. $st $t $code)" test $cut -eq 10
+    rm -f "$LOG".s*
+
+    read -r st t code < <(python3 "$PY" body $port 6)
+    check "[$name] stalled body: 408 at the 3 s read timeout ($st $t $code)" \
+        sh -c "[ '$code' = 'HTTP/1.1_408_Request_Timeout' ] && [ '$st' != open ] && awk 'BEGIN{exit !($t >= 2.9 && $t <= 4.5)}'"
+    read -r st t code < <(python3 "$PY" idle $port 6)
+    check "[$name] idle keep-alive connection closed at the 1 s idle timeout ($st $t $code)" \
+        sh -c "[ '$code' = 'HTTP/1.1_200_OK' ] && [ '$st' = eof ] && awk 'BEGIN{exit !($t >= 0.9 && $t <= 3.5)}'"
+    read -r st t code < <(python3 "$PY" noread $port 5)
+    check "[$name] a client that never reads is cut by the write timeout ($st $t)" \
+        test "$st" != open
+    local m
+    m=$(curl -s $u/metrics)
+    check "[$name] /metrics counts header timeouts" grep -q '^c1m_http_timeouts_total{kind="header"} [1-9]' <<<"$m"
+    check "[$name] /metrics counts read timeouts" grep -q '^c1m_http_timeouts_total{kind="read"} [1-9]' <<<"$m"
+    check "[$name] /metrics counts 408s" grep -q '^c1m_http_requests_total{code="408"} [1-9]' <<<"$m"
+    check "[$name] server alive" kill -0 "$SPID"
+    stop_server
+    check "[$name] clean exit" test "$SRC" -eq 0
+}
+
+port=21600
+for a in "--arch single" "--arch reuseport --loops 2" "--arch workerpool --workers 2" \
+         "--arch prefork --procs 2" "--arch dispatch --loops 2"; do
+    run_arch $port $a
+    port=$((port + 1))
+done
+
+# --timeouts off: the slowloris is not cut; the defaults are on
+start_server 21620 --proto http --timeouts off || bad "server did not start"
+read -r st t code < <(python3 "$PY" slowloris 21620 4)
+check "--timeouts off: a slowloris is still open after 4 s ($st $t)" test "$st" = open
+read -r st t code < <(python3 "$PY" idle 21620 3)
+check "--timeouts off: an idle connection stays open ($st $t)" test "$st" = open
+stop_server
+start_server 21621 --proto http --header-timeout 1s || bad "server did not start"
+read -r st t code < <(python3 "$PY" idle 21621 3)
+check "defaults: idle (10 s) not yet reached after 3 s ($st $t)" test "$st" = open
+read -r st t code < <(python3 "$PY" slowloris 21621 5)
+check "--header-timeout 1s given, the others default: slowloris cut ($st $t $code)" test "$code" = HTTP/1.1_408_Request_Timeout
+stop_server
+finish
