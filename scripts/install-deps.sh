@@ -13,7 +13,9 @@ PKGS=(
   wrk               # HTTP load peer in benchmarks
   iproute2          # ss, ip netns
   procps            # pgrep, ps
-  gnuplot-nox       # plots
+  gnuplot-nox       # plots (c1m lab)
+  python3           # small protocol clients in the integration tests
+  jq                # reading JSON results in the integration tests
 )
 missing=()
 for p in "${PKGS[@]}"; do
