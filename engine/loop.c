@@ -322,9 +322,12 @@ static void handle_listener(c1m_loop_t *loop, c1m_listener_t *l)
         if (loop->cfg.max_conns && loop->stats.conns >= loop->cfg.max_conns) {
             /* Full: stop accepting until a connection closes (the backlog
              * holds the rest). Re-checked every second as a safety net. */
-            if (!loop->accept_full)
-                c1m_warn("loop %u: %u connections (--max-conns): not accepting more until some close",
+            if (!loop->full_logged) /* once per loop: it may recur every second */
+                c1m_warn("loop %u: holding %u connections, its share of this process's "
+                         "open-file budget (or of --max-conns): not accepting more until "
+                         "some close; more processes (--procs) hold more",
                          loop->id, loop->cfg.max_conns);
+            loop->full_logged = true;
             loop->accept_full = true;
             accept_pause(loop, loop->now_ms + 1000);
             return;

@@ -95,6 +95,7 @@ struct c1m_loop {
     uint64_t accept_resume_ms;  /* accepting paused until then (0 = not) */
     bool accept_full;           /* paused because max_conns was reached */
     bool emfile_logged;
+    bool full_logged;
 
     const c1m_proto_t *proto;   /* protocol for accepted connections */
     c1m_accept_fn on_accept;
