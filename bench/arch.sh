@@ -7,6 +7,9 @@
 #
 #   bench/arch.sh [BUILD_DIR] [SECONDS] [ROUNDS] [CONNS...]
 #   defaults: build 5 3 1000 10000
+#   ONLY="floor-1t workerpool" runs just the named targets.
+#   EXTRA="name|threads|command with PORT" adds a target (e.g. an older
+#   build, for a before/after comparison in one run).
 #
 # Client and server share this machine's cores, so rounds are interleaved
 # (every target once per round) and the median is reported.
@@ -43,6 +46,15 @@ wait_port() {
     done
     return 1
 }
+
+[ -n "${EXTRA:-}" ] && TARGETS+=("$EXTRA")
+if [ -n "${ONLY:-}" ]; then
+    keep=()
+    for t in "${TARGETS[@]}"; do
+        [[ " $ONLY " == *" ${t%%|*} "* ]] && keep+=("$t")
+    done
+    TARGETS=("${keep[@]}")
+fi
 
 declare -A TPS
 for n in "${CONNS[@]}"; do

@@ -92,9 +92,22 @@ err:
     return rc;
 }
 
+static void job_free(c1m_job_t *job)
+{
+    c1m_buf_free(&job->in);
+    c1m_buf_free(&job->out);
+    free(job);
+}
+
 void c1m_loop_destroy(c1m_loop_t *loop)
 {
     conn_release_all(loop);
+    while (loop->job_pool) {
+        c1m_job_t *job = loop->job_pool;
+        loop->job_pool = job->next;
+        job_free(job);
+    }
+    loop->job_pool_n = 0;
     c1m__timeouts_loop_destroy(loop);
     for (uint32_t i = 0; i < loop->nchunks; i++)
         free(loop->chunks[i]);
@@ -159,8 +172,24 @@ void c1m_loop_timer_stop(c1m_loop_t *loop, c1m_timer_t *t)
 /* Close what failed during this iteration, then recycle what was closed:
  * a closed connection's memory stays valid (and marked CLOSED) until every
  * event of the batch that might still name it has been skipped. */
+static void submit_batch(c1m_loop_t *loop)
+{
+    if (!loop->batch_n)
+        return;
+    /* The loop is the only producer and try_submit counted the batch
+     * against the free room, so this fits; if it ever did not, the jobs
+     * stay batched and go at the next iteration (a worker's result wakes
+     * the loop). */
+    if (c1m_workers_submit_batch(loop->workers, loop->batch_head, loop->batch_tail,
+                                 loop->batch_n) < 0)
+        return;
+    loop->batch_head = loop->batch_tail = NULL;
+    loop->batch_n = 0;
+}
+
 static void end_of_iteration(c1m_loop_t *loop)
 {
+    submit_batch(loop);
     while (loop->pending_close) {
         c1m_conn_t *c = loop->pending_close;
         loop->pending_close = c->next;
@@ -208,6 +237,14 @@ int c1m_loop_run_once(c1m_loop_t *loop, int timeout_ms)
             c1m_queue_run(&loop->queue, loop);
             break;
         }
+        if (loop->workers && (i & (C1M_WORKER_BATCH - 1)) == C1M_WORKER_BATCH - 1) {
+            /* Hand off every few events and take back what the workers
+             * finished, so a reply is sent while its socket is still hot
+             * in the cache rather than after a whole epoll batch. */
+            submit_batch(loop);
+            if (c1m_queue_pending(&loop->queue))
+                c1m_queue_drain(&loop->queue, loop);
+        }
     }
     run_timers(loop);
     end_of_iteration(loop);
@@ -225,7 +262,16 @@ int c1m_loop_run(c1m_loop_t *loop)
         if (rc < 0)
             return rc;
     }
-    /* Drained (or the drain deadline passed): close what is left. */
+    /* Drained (or the drain deadline passed): close what is left. Jobs
+     * batched but not yet handed to a worker are dropped with them. */
+    while (loop->batch_head) {
+        c1m_job_t *job = loop->batch_head;
+        loop->batch_head = job->next;
+        job_free(job);
+        loop->jobs_in_flight--;
+    }
+    loop->batch_tail = NULL;
+    loop->batch_n = 0;
     conn_release_all(loop);
     end_of_iteration(loop);
     loop->stopped = true;
@@ -559,6 +605,12 @@ static void handle_conn(c1m_loop_t *loop, c1m_conn_t *c, uint32_t ev)
         if (ev & (EPOLLERR | EPOLLHUP)) {
             epoll_ctl(loop->epfd, EPOLL_CTL_DEL, c->io.fd, NULL);
             c->flags |= C1M_CONN_DEAD;
+        } else {
+            /* Interest is dropped lazily, only when an event shows up
+             * while the worker holds it (a closed-loop client sends
+             * nothing then): no epoll_ctl pair per job. The job's return
+             * restores it. */
+            conn_update_interest(c);
         }
         return;
     }
@@ -635,6 +687,10 @@ static void conn_deliver(c1m_conn_t *c, const char *data, size_t n)
 {
     c1m_loop_t *loop = c->loop;
     if (loop->workers || c->in) {
+        if (!c->in && loop->job_pool && loop->job_pool->in) {
+            c->in = loop->job_pool->in; /* a pooled job's emptied buffer */
+            loop->job_pool->in = NULL;
+        }
         if (c1m_buf_size(c->in) + n > loop->cfg.in_max ||
             c1m_buf_append(&c->in, data, n) < 0) {
             c1m_conn_close(c, C1M_CLOSE_NOMEM);
@@ -928,34 +984,37 @@ static void wait_push(c1m_loop_t *loop, c1m_conn_t *c)
 static bool try_submit(c1m_conn_t *c)
 {
     c1m_loop_t *loop = c->loop;
-    if (loop->workers->n >= loop->workers->cap)
+    if (c1m_workers_room(loop->workers) <= loop->batch_n)
         return false;
-    c1m_job_t *job = calloc(1, sizeof *job);
-    if (!job)
-        return false;
-    job->conn = c;
-    job->loop = loop;
-    job->close_reason = -1;
-    job->in = c->in;
-    if (c1m_workers_submit(loop->workers, job) < 0) {
-        free(job);
+    c1m_job_t *job = loop->job_pool;
+    c1m_buf_t *out = NULL;
+    if (job) {
+        loop->job_pool = job->next;
+        loop->job_pool_n--;
+        c1m_buf_free(&job->in);
+        out = job->out; /* emptied: the handler writes without a malloc */
+    } else if (!(job = malloc(sizeof *job))) {
         return false;
     }
+    *job = (c1m_job_t){ .conn = c, .loop = loop, .in = c->in, .out = out, .close_reason = -1 };
+    if (loop->batch_tail) /* submitted at the end of this iteration */
+        loop->batch_tail->next = job;
+    else
+        loop->batch_head = job;
+    loop->batch_tail = job;
+    loop->batch_n++;
     c->in = NULL;
-    c->flags |= C1M_CONN_BUSY;
+    c->flags |= C1M_CONN_BUSY; /* interest: see handle_conn */
     loop->jobs_in_flight++;
-    conn_update_interest(c);
     return true;
 }
 
 static void submit_job(c1m_conn_t *c)
 {
     /* Keep FIFO order behind those already waiting; when the queue is
-     * full, park the connection and stop reading it (backpressure). */
-    if (c->loop->wait_head || !try_submit(c)) {
-        wait_push(c->loop, c);
-        conn_update_interest(c);
-    }
+     * full, park the connection and read no more of it (backpressure). */
+    if (c->loop->wait_head || !try_submit(c))
+        wait_push(c->loop, c); /* interest dropped lazily: see handle_conn */
 }
 
 static void pump_waiting(c1m_loop_t *loop)
@@ -984,9 +1043,33 @@ static void pump_waiting(c1m_loop_t *loop)
     }
 }
 
-void c1m__job_done(c1m_loop_t *loop, void *arg, uint64_t u)
+/* Keep a finished job and its small buffers (emptied) for the next one. */
+#define C1M_JOB_POOL_MAX 1024
+#define C1M_JOB_BUF_KEEP 4096
+
+static void job_keep_buf(c1m_buf_t **bp)
 {
-    c1m_job_t *job = arg;
+    if (*bp && (*bp)->cap > C1M_JOB_BUF_KEEP)
+        c1m_buf_free(bp);
+    else if (*bp)
+        (*bp)->off = (*bp)->len = 0;
+}
+
+static void job_recycle(c1m_loop_t *loop, c1m_job_t *job)
+{
+    if (loop->job_pool_n >= C1M_JOB_POOL_MAX) {
+        job_free(job);
+        return;
+    }
+    job_keep_buf(&job->in);
+    job_keep_buf(&job->out);
+    job->next = loop->job_pool;
+    loop->job_pool = job;
+    loop->job_pool_n++;
+}
+
+static void job_done(c1m_loop_t *loop, c1m_job_t *job)
+{
     c1m_conn_t *c = job->conn;
     loop->jobs_in_flight--;
     loop->stats.msgs += job->msgs;
@@ -997,7 +1080,7 @@ void c1m__job_done(c1m_loop_t *loop, void *arg, uint64_t u)
         reason = c->close_reason;
     if (job->out_failed)
         dead = true, reason = C1M_CLOSE_NOMEM;
-    if (!dead && job->out)
+    if (!dead && c1m_buf_size(job->out))
         c1m_conn_write(c, c1m_buf_data(job->out), c1m_buf_size(job->out));
     if (!dead && job->consumed >= 0 && (size_t)job->consumed < c1m_buf_size(job->in)) {
         /* keep the unconsumed tail (a partial frame) for the next job */
@@ -1005,14 +1088,15 @@ void c1m__job_done(c1m_loop_t *loop, void *arg, uint64_t u)
         c->in = job->in;
         job->in = NULL;
     }
-    c1m_buf_free(&job->in);
-    c1m_buf_free(&job->out);
+    ssize_t consumed = job->consumed;
+    int close_reason = job->close_reason;
+    job_recycle(loop, job);
     if (dead)
         c1m_conn_close(c, reason);
-    else if (job->consumed < 0)
+    else if (consumed < 0)
         c1m_conn_close(c, C1M_CLOSE_PROTO);
-    else if (job->close_reason >= 0)
-        c1m_conn_close(c, job->close_reason);
+    else if (close_reason >= 0)
+        c1m_conn_close(c, close_reason);
     else if (c->flags & C1M_CONN_CLOSING)
         c1m_conn_close_after_flush(c, c->close_reason);
     else if (c1m_conn_is_open(c)) {
@@ -1022,7 +1106,16 @@ void c1m__job_done(c1m_loop_t *loop, void *arg, uint64_t u)
         if (loop->cfg.edge_triggered)
             conn_read(c);
     }
-    free(job);
+}
+
+void c1m__jobs_done(c1m_loop_t *loop, void *arg, uint64_t u)
+{
+    c1m_job_t *job = arg;
+    for (uint64_t i = 0; i < u && job; i++) {
+        c1m_job_t *next = job->next;
+        job_done(loop, job);
+        job = next;
+    }
     pump_waiting(loop);
 }
 

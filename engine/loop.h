@@ -106,7 +106,11 @@ struct c1m_loop {
     /* workerpool: a bounded job queue shared with worker threads */
     c1m_workers_t *workers;
     c1m_conn_t *wait_head, *wait_tail; /* conns waiting for a job slot */
-    uint32_t jobs_in_flight;
+    uint32_t jobs_in_flight;           /* includes the batch below */
+    struct c1m_job *batch_head, *batch_tail; /* jobs of this iteration, */
+    uint32_t batch_n;                        /* submitted at its end */
+    struct c1m_job *job_pool;  /* finished jobs kept for reuse, with */
+    uint32_t job_pool_n;       /* their (small, emptied) buffers */
 
     /* Timers (engine/timeouts.h): connection deadlines are ms offsets from
      * tmo_base; the entry lives in `wheel`, `heap` or the shared `gtimers`

@@ -1,5 +1,7 @@
 #include "engine/queue.h"
 
+#include "core/common.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -39,7 +41,8 @@ int c1m_queue_push(c1m_queue_t *q, c1m_msg_fn fn, void *arg, uint64_t u)
         q->items = items;
         q->cap = cap;
     }
-    q->items[q->n++] = (c1m_msg_t){ fn, arg, u };
+    q->items[q->n] = (c1m_msg_t){ fn, arg, u };
+    C1M_RELAXED_STORE(&q->n, q->n + 1);
     int wake = q->n == 1;
     pthread_mutex_unlock(&q->mu);
     if (wake) {
@@ -56,12 +59,17 @@ unsigned c1m_queue_run(c1m_queue_t *q, c1m_loop_t *loop)
     uint64_t v;
     if (read(q->efd, &v, sizeof v) < 0) { /* EAGAIN: nothing signalled */
     }
+    return c1m_queue_drain(q, loop);
+}
+
+unsigned c1m_queue_drain(c1m_queue_t *q, c1m_loop_t *loop)
+{
     pthread_mutex_lock(&q->mu);
     c1m_msg_t *items = q->items;
     uint32_t n = q->n, cap = q->cap;
     q->items = q->spare;
     q->cap = q->spare_cap;
-    q->n = 0;
+    C1M_RELAXED_STORE(&q->n, 0);
     q->spare = NULL;
     q->spare_cap = 0;
     pthread_mutex_unlock(&q->mu);

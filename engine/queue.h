@@ -38,7 +38,12 @@ int c1m_queue_push(c1m_queue_t *q, c1m_msg_fn fn, void *arg, uint64_t u);
 /* Consumer: clear the eventfd and run every queued message, in push order.
  * Returns the number run. */
 unsigned c1m_queue_run(c1m_queue_t *q, c1m_loop_t *loop);
+/* Consumer: run every queued message without touching the eventfd (a
+ * wake-up already signalled stays pending and finds the queue empty). */
+unsigned c1m_queue_drain(c1m_queue_t *q, c1m_loop_t *loop);
 /* Messages currently queued (approximate when read without the lock). */
 unsigned c1m_queue_len(c1m_queue_t *q);
+/* Consumer: whether anything is queued, without the lock (a hint). */
+static inline int c1m_queue_pending(c1m_queue_t *q) { return __atomic_load_n(&q->n, __ATOMIC_RELAXED) != 0; }
 
 #endif

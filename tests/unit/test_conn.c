@@ -278,6 +278,63 @@ static void workerpool_serialises_a_connection(void **state)
     loop.workers = NULL;
 }
 
+/* Batched hand-offs with a tiny queue: many connections, each sending
+ * while its earlier bytes are with a worker or parked in the wait FIFO;
+ * every connection gets exactly its own bytes back, in order. */
+static void workerpool_batches_and_parks_many_connections(void **state)
+{
+    enum { N = 16, MSGS = 6, SZ = 32 };
+    c1m_workers_t w;
+    assert_int_equal(c1m_workers_start(&w, 2, 2), 0);
+    loop.workers = &w;
+    loop_thread_id = pthread_self();
+    int peer[N];
+    for (int i = 0; i < N; i++) {
+        int sv[2];
+        pair(sv);
+        assert_non_null(c1m_loop_adopt(&loop, sv[0], &w_p, 0));
+        peer[i] = sv[1];
+        fcntl(peer[i], F_SETFL, O_NONBLOCK);
+    }
+    char want[N][MSGS * SZ], got[N][MSGS * SZ];
+    size_t ngot[N] = { 0 };
+    for (int m = 0; m < MSGS; m++) {
+        for (int i = 0; i < N; i++) {
+            char *msg = &want[i][m * SZ];
+            for (int k = 0; k < SZ; k++)
+                msg[k] = (char)('A' + (i * 7 + m * 3 + k) % 58);
+            assert_int_equal(write(peer[i], msg, SZ), SZ);
+        }
+        spin(1);
+    }
+    size_t total = 0;
+    for (int round = 0; round < 2000 && total < (size_t)N * MSGS * SZ; round++) {
+        spin(1);
+        for (int i = 0; i < N; i++) {
+            ssize_t r = read(peer[i], got[i] + ngot[i], sizeof got[i] - ngot[i]);
+            if (r > 0) {
+                ngot[i] += (size_t)r;
+                total += (size_t)r;
+            }
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(ngot[i], sizeof want[i]);
+        assert_memory_equal(got[i], want[i], sizeof want[i]);
+    }
+    assert_int_equal(ran_on_loop, 0);
+    assert_int_equal(loop.jobs_in_flight, 0);
+    assert_null(loop.wait_head);
+    assert_true(loop.job_pool_n > 0 && loop.job_pool_n <= N); /* reused, bounded */
+    for (int i = 0; i < N; i++)
+        close(peer[i]);
+    for (int i = 0; i < 50 && loop.stats.conns; i++)
+        spin(1);
+    assert_int_equal(loop.stats.conns, 0);
+    c1m_workers_stop(&w);
+    loop.workers = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +344,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(write_to_gone_peer_closes_once, setup, teardown),
         cmocka_unit_test_setup_teardown(close_from_callback_is_safe, setup, teardown),
         cmocka_unit_test_setup_teardown(workerpool_serialises_a_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(workerpool_batches_and_parks_many_connections, setup, teardown),
     };
     return cmocka_run_group_tests_name("conn", tests, NULL, NULL);
 }
