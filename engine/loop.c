@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -251,8 +253,35 @@ int c1m_loop_run_once(c1m_loop_t *loop, int timeout_ms)
     return n;
 }
 
+/* Pin the calling thread to CPU (loop id + pid) mod ncpu, among the CPUs
+ * it may use: the loops of one process get distinct CPUs, prefork children
+ * are spread by pid. Worker threads stay unpinned. */
+static void pin_thread(const c1m_loop_t *loop)
+{
+    cpu_set_t all;
+    if (sched_getaffinity(0, sizeof all, &all) < 0)
+        return;
+    int n = CPU_COUNT(&all);
+    if (n <= 1)
+        return;
+    int want = (int)((loop->id + (unsigned)getpid()) % (unsigned)n), seen = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, &all) || seen++ != want)
+            continue;
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        int rc = pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+        if (rc)
+            c1m_warn("loop %u: cannot pin to CPU %d: %s", loop->id, cpu, strerror(rc));
+        return;
+    }
+}
+
 int c1m_loop_run(c1m_loop_t *loop)
 {
+    if (loop->cfg.pin_cpu)
+        pin_thread(loop);
     loop->now_ms = c1m_now_ms();
     loop->next_tick_ms = loop->now_ms + loop->tick_ms;
     for (;;) {

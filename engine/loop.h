@@ -34,6 +34,7 @@ typedef struct c1m_loop_cfg {
      * indexed by c1m_timeout_kind_t. */
     uint32_t timeout_ms[C1M_TO__COUNT];
     c1m_timers_mode_t timers;   /* how connection deadlines are kept */
+    bool pin_cpu;          /* run the loop on one CPU: (id + pid) mod ncpu */
     /* C1M_TIMERS_GLOBAL_HEAP: the heap shared by the loops of the process
      * (NULL: the loop makes a private one). */
     c1m_gtimers_t *gtimers;

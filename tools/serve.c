@@ -42,7 +42,7 @@ static void serve_usage(FILE *f)
 "  --timeouts off       turn off all four timeouts (the defaults for http: read 5s,\n"
 "                       write 10s, header 10s, idle 10s, the seed's Go server)\n"
 "  --access-log         http: one line per request on stdout (default off)\n"
-"  --cpu-affinity MODE  http: auto = pin each loop thread to its own CPU; off (default)\n"
+"  --cpu-affinity MODE  auto = pin each loop thread to its own CPU; off (default)\n"
 "  --http-max-head SIZE http: largest request head (request line + fields) (8k)\n"
 "  --http-max-body SIZE http: largest request body (1m)\n"
 "  --read-timeout DUR   close a connection that makes no progress reading for DUR\n"
@@ -241,7 +241,7 @@ int c1m_cmd_serve(int argc, char **argv)
         case OPT_CPU_AFFINITY:
             if (strcmp(optarg, "auto") && strcmp(optarg, "off"))
                 return bad("--cpu-affinity", optarg, "auto or off");
-            http_cfg.cpu_affinity = !strcmp(optarg, "auto");
+            cfg.loop.pin_cpu = !strcmp(optarg, "auto");
             break;
         case OPT_ACCESS_LOG:
             http_cfg.access_log = true;
@@ -352,9 +352,8 @@ int c1m_cmd_serve(int argc, char **argv)
             fprintf(stderr, "c1m serve: cannot set up the http application\n");
             return 1;
         }
-    } else if (http_cfg.access_log || http_cfg.cpu_affinity || http_cfg.limits.max_head ||
-               http_cfg.limits.max_body) {
-        fprintf(stderr, "c1m serve: --access-log, --cpu-affinity and --http-* go with --proto http\n");
+    } else if (http_cfg.access_log || http_cfg.limits.max_head || http_cfg.limits.max_body) {
+        fprintf(stderr, "c1m serve: --access-log and --http-* go with --proto http\n");
         return 2;
     }
     c1m_log_set_tag("serve");

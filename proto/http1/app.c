@@ -93,7 +93,6 @@ int c1m_http_app_setup(const c1m_http_app_cfg_t *cfg)
             return rc;
         }
     }
-    c1m_http_server_pin(cfg->cpu_affinity);
     c1m_http_server_use(c1m_http_mw_timer);
     if (cfg->access_log)
         c1m_http_server_use(c1m_http_mw_access_log);

@@ -15,7 +15,6 @@
 
 typedef struct c1m_http_app_cfg {
     bool access_log;          /* one line per request on stdout */
-    bool cpu_affinity;        /* pin loop threads to CPUs */
     c1m_http_limits_t limits; /* 0 fields = parser defaults */
 } c1m_http_app_cfg_t;
 

@@ -38,39 +38,7 @@ static struct {
     size_t route_buf;   /* router scratch for the longest request line */
     route_def_t **defs;
     size_t ndefs;
-    bool pin;           /* pin each loop thread to a CPU (c1m_http_server_pin) */
 } S;
-
-void c1m_http_server_pin(bool on) { S.pin = on; }
-
-/* Pin the calling loop thread once, to CPU (loop id + pid) mod ncpu: loops
- * of one process get distinct CPUs; prefork children are spread by pid.
- * Loop threads only (on_open); workerpool workers stay unpinned. */
-static void pin_loop_thread(c1m_loop_t *loop)
-{
-    static _Thread_local bool pinned;
-    if (pinned)
-        return;
-    pinned = true;
-    cpu_set_t all;
-    if (sched_getaffinity(0, sizeof all, &all) < 0)
-        return;
-    int n = CPU_COUNT(&all);
-    if (n <= 1)
-        return;
-    int want = (int)((loop->id + (unsigned)getpid()) % (unsigned)n), seen = 0;
-    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-        if (!CPU_ISSET(cpu, &all))
-            continue;
-        if (seen++ == want) {
-            cpu_set_t one;
-            CPU_ZERO(&one);
-            CPU_SET(cpu, &one);
-            pthread_setaffinity_np(pthread_self(), sizeof one, &one);
-            return;
-        }
-    }
-}
 
 int c1m_http_server_init(const c1m_http_limits_t *limits)
 {
@@ -351,8 +319,6 @@ static void pending_free(http_conn_t *hc)
 
 static int http_open(c1m_conn_t *c)
 {
-    if (C1M_UNLIKELY(S.pin))
-        pin_loop_thread(c->loop);
     http_conn_t *hc = malloc(sizeof *hc);
     if (!hc)
         return -1;

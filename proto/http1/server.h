@@ -97,9 +97,6 @@ int c1m_http_server_init(const c1m_http_limits_t *limits);
 int c1m_http_server_handle(const char *method, const char *pattern, c1m_http_handler_fn fn,
                            void *ud, unsigned flags, char *err, size_t errcap);
 int c1m_http_server_use(c1m_http_mw_fn mw);
-/* Pin every loop thread to one CPU when it opens its first connection
- * (--cpu-affinity auto). Belongs in the engine; here until it is. */
-void c1m_http_server_pin(bool on);
 void c1m_http_server_free(void);
 
 /* Built-in middleware. */

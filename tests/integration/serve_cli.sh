@@ -25,4 +25,15 @@ check "--max-conns beyond one process: exit 1" test $rc -eq 1
 check "... and says how many processes are needed ($err)" sh -c "echo '$err' | grep -q 'at least [0-9]* processes'"
 err=$(timeout 5 "$C1M" serve --port $((port + 2)) --max-conns 100000 --procs 2 2>&1)
 check "--max-conns 100000 --procs 2 still does not fit" sh -c "echo '$err' | grep -q 'processes'"
+"$C1M" serve --cpu-affinity sometimes 2>/dev/null
+check "bad --cpu-affinity exits 2" test $? -eq 2
+# --cpu-affinity auto: each loop thread on a CPU of its own (echo, not only http)
+if [ "$(nproc)" -ge 2 ]; then
+    start_server $((port + 3)) --arch reuseport --loops 2 --cpu-affinity auto || bad "pinned server did not start"
+    pinned=$(for t in /proc/$SPID/task/*; do awk '/Cpus_allowed_list/ {print $2}' "$t/status"; done |
+             grep -E '^[0-9]+$' | sort -u | wc -l)
+    check "--cpu-affinity auto: 2 loop threads on 2 distinct single CPUs (got $pinned)" test "$pinned" -eq 2
+    stop_server
+    check "--cpu-affinity auto: clean exit" test "$SRC" -eq 0
+fi
 finish
