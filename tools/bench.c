@@ -16,6 +16,7 @@
 #include "engine/server.h"
 #include "tools/bench.h"
 #include "tools/cmd.h"
+#include "tools/proc.h"
 
 static void bench_usage(FILE *f)
 {
@@ -273,31 +274,6 @@ static int parse_start_at(const char *s, uint64_t *out_ns)
 
 /* ---- pre-flight ---------------------------------------------------------------- */
 
-static long read_proc_long(const char *path, long dflt)
-{
-    FILE *f = fopen(path, "r");
-    long v = dflt;
-    if (f) {
-        if (fscanf(f, "%ld", &v) != 1)
-            v = dflt;
-        fclose(f);
-    }
-    return v;
-}
-
-static uint64_t mem_available(void)
-{
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[256];
-    uint64_t kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %lu kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb * 1024;
-}
-
 static int check_procs(c1m_bench_cfg_t *cfg, bool procs_set)
 {
     c1m_fd_budget_t b;
@@ -372,7 +348,7 @@ static int check_memory(const c1m_bench_cfg_t *cfg)
      * holds the other end on this machine too. */
     uint64_t per_conn = 4096 * (loopback ? 2 : 1) + 128 + 16ull * cfg->pipeline;
     uint64_t need = cfg->conns * per_conn;
-    uint64_t avail = mem_available();
+    uint64_t avail = c1m_proc_mem_available();
     if (!avail)
         return 0;
     if (need > avail) {
@@ -390,7 +366,7 @@ static int check_memory(const c1m_bench_cfg_t *cfg)
 
 static void check_somaxconn(c1m_bench_cfg_t *cfg, bool window_set)
 {
-    long somaxconn = read_proc_long("/proc/sys/net/core/somaxconn", 4096);
+    long somaxconn = c1m_proc_read_long("/proc/sys/net/core/somaxconn", 4096);
     uint64_t loops = (uint64_t)cfg->procs * cfg->loops;
     if (!window_set) {
         /* keep the SYNs in flight below what one accept queue can hold, so

@@ -374,9 +374,9 @@ static int preflight(lab_t *lab)
     uint64_t sockets = N * 2; /* both ends on this machine, always */
     uint64_t kernel = sockets * 4096;
     uint64_t user = N * 2 * 256; /* connection structs and buffers, both sides */
-    uint64_t avail = lab_mem_available();
-    long somaxconn = lab_read_long("/proc/sys/net/core/somaxconn", 4096);
-    long filemax = lab_read_long("/proc/sys/fs/file-max", 0);
+    uint64_t avail = c1m_proc_mem_available();
+    long somaxconn = c1m_proc_read_long("/proc/sys/net/core/somaxconn", 4096);
+    long filemax = c1m_proc_read_long("/proc/sys/fs/file-max", 0);
     char b1[32], b2[32], b3[32];
     printf("c1m lab: pre-flight for %" PRIu64 " connections (%s, %s):\n", N, lab->proto_used,
            loopback ? "loopback" : "client namespaces on a bridge");
@@ -457,7 +457,7 @@ static int tune_kernel(lab_t *lab)
         return 0;
     }
     char buf[128], val[128];
-    long filemax = lab_read_long("/proc/sys/fs/file-max", 0);
+    long filemax = c1m_proc_read_long("/proc/sys/fs/file-max", 0);
     if (filemax > 0 && (uint64_t)filemax < 2 * N + 200000) {
         snprintf(val, sizeof val, "%" PRIu64, 2 * N + 200000);
         lab_sysctl_set("fs.file-max", val);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "tools/lab_sys.h"
+#include "tools/proc.h"
 
 /* ---- a process tree ---------------------------------------------------------- */
 
@@ -431,27 +432,3 @@ void lab_net_destroy_all(bool verbose)
 
 /* ---- pre-flight ---------------------------------------------------------------------- */
 
-uint64_t lab_mem_available(void)
-{
-    FILE *f = fopen("/proc/meminfo", "re");
-    char line[256];
-    unsigned long long kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb * 1024;
-}
-
-long lab_read_long(const char *path, long dflt)
-{
-    FILE *f = fopen(path, "re");
-    long v = dflt;
-    if (f) {
-        if (fscanf(f, "%ld", &v) != 1)
-            v = dflt;
-        fclose(f);
-    }
-    return v;
-}

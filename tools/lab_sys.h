@@ -60,7 +60,5 @@ int lab_hosts_create(unsigned k, unsigned naddrs, int *fds);
 void lab_net_destroy_all(bool verbose);
 
 /* ---- pre-flight ---- */
-uint64_t lab_mem_available(void);
-long lab_read_long(const char *path, long dflt);
 
 #endif

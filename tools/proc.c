@@ -142,3 +142,28 @@ int c1m_proc_stop(pid_t pid, int timeout_ms, struct rusage *ru)
     }
     return -1;
 }
+
+long c1m_proc_read_long(const char *path, long dflt)
+{
+    FILE *f = fopen(path, "re");
+    long v = dflt;
+    if (f) {
+        if (fscanf(f, "%ld", &v) != 1)
+            v = dflt;
+        fclose(f);
+    }
+    return v;
+}
+
+uint64_t c1m_proc_mem_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "re");
+    char line[256];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return (uint64_t)kb * 1024;
+}

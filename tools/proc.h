@@ -6,6 +6,7 @@
 
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -37,5 +38,10 @@ int c1m_proc_wait(pid_t pid, int timeout_ms, struct rusage *ru);
 /* SIGTERM, wait up to timeout_ms, then SIGKILL: the exit status as
  * c1m_proc_wait, or -1 if it had to be killed. */
 int c1m_proc_stop(pid_t pid, int timeout_ms, struct rusage *ru);
+
+/* The first number in a /proc (or /sys) file, or dflt. */
+long c1m_proc_read_long(const char *path, long dflt);
+/* MemAvailable from /proc/meminfo, in bytes (0 if unknown). */
+uint64_t c1m_proc_mem_available(void);
 
 #endif

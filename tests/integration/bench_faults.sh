@@ -4,43 +4,14 @@
 # bad input, the fd-limit pre-flight, open loop (--rate), --pipeline, and
 # c1m merge of two runs that measured the same window (--start-at).
 # Usage: tests/integration/bench_faults.sh BUILD_DIR   (ports 19111-19113)
-set -u
-B=${1:-build}
-C1M=$B/c1m
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
 P_NONE=19111   # nothing listens here
 P_DROP=19112   # a server killed mid-run
 P_LIVE=19113   # a server for the rest
-TMP=$(mktemp -d /tmp/c1m_bench_faults.XXXXXX)
-PASS=0
-FAIL=0
-PIDS=()
+make_tmp bench_faults
 
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-ok()  { PASS=$((PASS + 1)); echo "ok   $*"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
-
-jcheck() {
-    if python3 -c "import json,sys; d=json.load(open('$1')); sys.exit(0 if ($2) else 1)" 2>/dev/null; then
-        ok "$3"
-    else
-        bad "$3 ($2)"
-    fi
-}
-
-wait_port() {
-    for _ in $(seq 1 50); do
-        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-start_server() { # PORT: a single-process server, killable with one signal
+start_bench_server() { # PORT: a single-process server, killable with one signal
     "$C1M" serve --arch reuseport --loops 2 --port "$1" --quiet >"$TMP/serve.$1.log" 2>&1 &
     SRV=$!
     PIDS+=("$SRV")
@@ -62,7 +33,7 @@ jcheck "$TMP/none.json" "d['conns_established'] == 0 and d['errors_by_kind']['co
     "no server: refusals counted by kind"
 
 # 2. the server drops every connection mid-run
-if start_server $P_DROP; then
+if start_bench_server $P_DROP; then
     DROP_SRV=$SRV
     ( sleep 2.5; kill -9 "$DROP_SRV" ) &
     KILLER=$!
@@ -84,7 +55,7 @@ else
     bad "server on $P_DROP did not start"
 fi
 
-if ! start_server $P_LIVE; then
+if ! start_bench_server $P_LIVE; then
     bad "server on $P_LIVE did not start"; echo "$PASS passed, $FAIL failed"; exit 1
 fi
 

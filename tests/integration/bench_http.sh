@@ -5,36 +5,21 @@
 # Checks status counts (200, 404), chunked bodies, HEAD, keep-alive
 # connections the server ends (keepalive_requests) and echo mismatches.
 # Usage: tests/integration/bench_http.sh BUILD_DIR
-set -u
-B=${1:-build}
-C1M=$B/c1m
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
 PORT=19180
-TMP=$(mktemp -d /tmp/c1m_bench_http.XXXXXX)
-PASS=0
-FAIL=0
+make_tmp bench_http
 NGINX_PID=
+KEYS="('conns_established','requests','errors_by_kind','mismatches','lost','http','reconnects')"
 
-cleanup() {
+stop_nginx() {
     if [ -n "$NGINX_PID" ]; then
         kill "$NGINX_PID" 2>/dev/null   # the master stops its workers
         for _ in $(seq 1 30); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$NGINX_PID" 2>/dev/null
     fi
-    rm -rf "$TMP"
 }
-trap cleanup EXIT
-
-ok()  { PASS=$((PASS + 1)); echo "ok   $*"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
-
-jcheck() {
-    if python3 -c "import json,sys; d=json.load(open('$1')); sys.exit(0 if ($2) else 1)" 2>/dev/null; then
-        ok "$3"
-    else
-        bad "$3 ($2)"
-        python3 -c "import json; d=json.load(open('$1')); print({k: d[k] for k in ('conns_established','requests','errors_by_kind','mismatches','lost','http','reconnects')})" 2>/dev/null
-    fi
-}
+on_exit stop_nginx
 
 NGINX=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null)
 if [ -z "$NGINX" ]; then

@@ -2,41 +2,11 @@
 # c1m bench at scale: ts8 and echo verified at 25,000 connections from 2
 # client processes against `c1m serve --arch prefork --procs 2`.
 # Usage: tests/integration/bench_scale.sh BUILD_DIR   (ports 19101)
-set -u
-B=${1:-build}
-C1M=$B/c1m
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
 PORT=19101
-TMP=$(mktemp -d /tmp/c1m_bench_scale.XXXXXX)
-PASS=0
-FAIL=0
-SERVER=
-
-cleanup() {
-    [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-ok()  { PASS=$((PASS + 1)); echo "ok   $*"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
-
-# jcheck FILE PYTHON-EXPR DESCRIPTION: the expression sees the result as d
-jcheck() {
-    if python3 -c "import json,sys; d=json.load(open('$1')); sys.exit(0 if ($2) else 1)" 2>/dev/null; then
-        ok "$3"
-    else
-        bad "$3 ($2)"
-        python3 -c "import json; d=json.load(open('$1')); print({k: d[k] for k in ('conns_established','requests','errors','errors_by_kind','mismatches','lost')})" 2>/dev/null
-    fi
-}
-
-wait_port() {
-    for _ in $(seq 1 50); do
-        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
+make_tmp bench_scale
+KEYS="('conns_established','requests','errors','errors_by_kind','mismatches','lost')"
 
 if [ ! -x "$C1M" ]; then
     echo "no $C1M: build first"; echo "0 passed, 1 failed"; exit 1
@@ -44,6 +14,8 @@ fi
 
 "$C1M" serve --arch prefork --procs 2 --port $PORT --quiet >"$TMP/serve.log" 2>&1 &
 SERVER=$!
+stop_scale_server() { kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; } # children drain
+on_exit stop_scale_server
 if ! wait_port $PORT; then
     bad "server on port $PORT did not start"; echo "$PASS passed, $FAIL failed"; exit 1
 fi
@@ -55,15 +27,15 @@ for proto in ts8 echo; do
     rc=$?
     [ $rc -eq 0 ] && ok "$proto: 25,000 connections, exit 0" || { bad "$proto: exit $rc"; tail -5 "$TMP/$proto.out"; }
     [ -s "$J" ] || { bad "$proto: no JSON"; continue; }
-    jcheck "$J" "d['conns_target'] == 25000 and d['conns_established'] == 25000" "$proto: all 25,000 established"
-    jcheck "$J" "d['procs'] == 2" "$proto: 2 client processes"
-    jcheck "$J" "d['requests'] > 25000 and d['tps'] > 0" "$proto: requests measured"
-    jcheck "$J" "d['mismatches'] == 0 and d['lost'] == 0" "$proto: every reply verified, none lost"
+    jcheck "$J" "d['conns_target'] == 25000 and d['conns_established'] == 25000" "$proto: all 25,000 established" "$KEYS"
+    jcheck "$J" "d['procs'] == 2" "$proto: 2 client processes" "$KEYS"
+    jcheck "$J" "d['requests'] > 25000 and d['tps'] > 0" "$proto: requests measured" "$KEYS"
+    jcheck "$J" "d['mismatches'] == 0 and d['lost'] == 0" "$proto: every reply verified, none lost" "$KEYS"
     # explicit source pairs can meet a port another program holds: retried, not fatal
-    jcheck "$J" "d['errors'] == d['errors_by_kind']['source_unavailable']" "$proto: no error other than a busy source port"
-    jcheck "$J" "all(k in d['latency_us'] for k in ('min','mean','p50','p90','p99','p999','p9999','max'))" "$proto: latency keys"
-    jcheck "$J" "d['latency_us']['count'] == sum(b[2] for b in d['histogram']['buckets']) == d['sent'] - d['lost']" "$proto: histogram holds every request sent in the window"
-    jcheck "$J" "d['latency_us']['min'] <= d['latency_us']['p50'] <= d['latency_us']['p99'] <= d['latency_us']['max']" "$proto: percentiles ordered"
+    jcheck "$J" "d['errors'] == d['errors_by_kind']['source_unavailable']" "$proto: no error other than a busy source port" "$KEYS"
+    jcheck "$J" "all(k in d['latency_us'] for k in ('min','mean','p50','p90','p99','p999','p9999','max'))" "$proto: latency keys" "$KEYS"
+    jcheck "$J" "d['latency_us']['count'] == sum(b[2] for b in d['histogram']['buckets']) == d['sent'] - d['lost']" "$proto: histogram holds every request sent in the window" "$KEYS"
+    jcheck "$J" "d['latency_us']['min'] <= d['latency_us']['p50'] <= d['latency_us']['p99'] <= d['latency_us']['max']" "$proto: percentiles ordered" "$KEYS"
 done
 
 echo "$PASS passed, $FAIL failed"

@@ -16,11 +16,31 @@ check() { # check "description" command...
     if "$@"; then ok "$what"; else bad "$what"; fi
 }
 
+EXIT_HOOKS=()
+TMP=
 cleanup() {
+    for h in "${EXIT_HOOKS[@]}"; do $h; done
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
     wait 2>/dev/null
+    [ -n "$TMP" ] && rm -rf "$TMP"
 }
 trap cleanup EXIT
+# on_exit FUNCTION: run it first at exit (e.g. a graceful stop of a peer)
+on_exit() { EXIT_HOOKS+=("$1"); }
+# make_tmp NAME: a private directory in $TMP, removed at exit
+make_tmp() { TMP=$(mktemp -d "/tmp/c1m_$1.XXXXXX"); }
+
+# jcheck FILE PYTHON-EXPR DESCRIPTION [KEYS]: ok when the expression, which
+# sees the JSON document as d, is true; on failure print d's KEYS (a
+# Python tuple of names) to show what was measured.
+jcheck() {
+    if python3 -c "import json,sys; d=json.load(open('$1')); sys.exit(0 if ($2) else 1)" 2>/dev/null; then
+        ok "$3"
+    else
+        bad "$3 ($2)"
+        [ -n "${4:-}" ] && python3 -c "import json; d=json.load(open('$1')); print({k: d.get(k) for k in $4})" 2>/dev/null
+    fi
+}
 
 # wait_port PORT: until something accepts on 127.0.0.1:PORT (5 s at most)
 wait_port() {
