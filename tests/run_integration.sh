@@ -8,8 +8,10 @@ pass=0 fail=0 scripts_failed=()
 for t in "$here"/integration/*.sh; do
     [ "$(basename "$t")" = lib.sh ] && continue
     echo "== $(basename "$t") ($B)"
+    t0=$SECONDS
     out=$(timeout 900 bash "$t" "$B" 2>&1)
     rc=$?
+    echo "   $((SECONDS - t0)) s"
     echo "$out" | grep -E '^(FAIL|ok)' | grep -E '^FAIL' ; echo "$out" | tail -1
     p=$(echo "$out" | tail -1 | awk '/passed/ {print $1}')
     f=$(echo "$out" | tail -1 | awk '/passed/ {print $3}')
