@@ -17,6 +17,7 @@ PKGS=(
   gnuplot-nox       # plots (c1m lab)
   python3           # small protocol clients in the integration tests
   jq                # reading JSON results in the integration tests
+  prometheus        # promtool: the /metrics exposition format check
 )
 missing=()
 for p in "${PKGS[@]}"; do
