@@ -70,12 +70,19 @@ run_arch() { # run_arch PORT ARGS...
     start_server "$port" --proto http --header-timeout 2s --read-timeout 3s \
         --idle-timeout 1s --write-timeout 4s "$@" || { bad "[$name] server did not start"; return; }
     local u=http://127.0.0.1:$port
-    # ten slowloris clients and, meanwhile, normal requests
+    # ten slowloris clients, a stalled body, an idle keep-alive connection
+    # and a client that never reads, all at once; meanwhile, normal requests
     local outs=() i
     for i in $(seq 10); do
         python3 "$PY" slowloris $port 8 > "$LOG.s$i" &
         PIDS+=($!)
     done
+    python3 "$PY" body $port 6 > "$LOG.body" &
+    PIDS+=($!)
+    python3 "$PY" idle $port 6 > "$LOG.idle" &
+    PIDS+=($!)
+    python3 "$PY" noread $port 5 > "$LOG.noread" &
+    PIDS+=($!)
     sleep 0.5
     local okc=0 t0 t1
     t0=$(date +%s%N)
@@ -84,7 +91,7 @@ run_arch() { # run_arch PORT ARGS...
     done
     t1=$(date +%s%N)
     check "[$name] normal clients served during the slowloris ($okc/20 in $(( (t1 - t0) / 1000000 )) ms)" test $okc -eq 20
-    wait "${PIDS[@]: -10}" 2>/dev/null
+    wait "${PIDS[@]: -13}" 2>/dev/null
     local r st t code cut=0
     for i in $(seq 10); do
         read -r st t code < "$LOG.s$i"
@@ -92,17 +99,17 @@ run_arch() { # run_arch PORT ARGS...
     done
     read -r st t code < "$LOG.s1"
     check "[$name] slowloris: 408 and closed at the 2 s header timeout ($cut/10; e.g. $st $t $code)" test $cut -eq 10
-    rm -f "$LOG".s*
 
-    read -r st t code < <(python3 "$PY" body $port 6)
+    read -r st t code < "$LOG.body"
     check "[$name] stalled body: 408 at the 3 s read timeout ($st $t $code)" \
         sh -c "[ '$code' = 'HTTP/1.1_408_Request_Timeout' ] && [ '$st' != open ] && awk 'BEGIN{exit !($t >= 2.9 && $t <= 4.5)}'"
-    read -r st t code < <(python3 "$PY" idle $port 6)
+    read -r st t code < "$LOG.idle"
     check "[$name] idle keep-alive connection closed at the 1 s idle timeout ($st $t $code)" \
         sh -c "[ '$code' = 'HTTP/1.1_200_OK' ] && [ '$st' = eof ] && awk 'BEGIN{exit !($t >= 0.9 && $t <= 3.5)}'"
-    read -r st t code < <(python3 "$PY" noread $port 5)
+    read -r st t code < "$LOG.noread"
     check "[$name] a client that never reads is cut by the write timeout ($st $t)" \
         test "$st" != open
+    rm -f "$LOG".*
     local m
     m=$(curl -s $u/metrics)
     check "[$name] /metrics counts header timeouts" grep -q '^c1m_http_timeouts_total{kind="header"} [1-9]' <<<"$m"
@@ -120,17 +127,25 @@ for a in "--arch single" "--arch reuseport --loops 2" "--arch workerpool --worke
     port=$((port + 1))
 done
 
-# --timeouts off: the slowloris is not cut; the defaults are on
+# --timeouts off: the slowloris is not cut; the defaults are on (the
+# probes of each server run side by side)
 start_server 21620 --proto http --timeouts off || bad "server did not start"
-read -r st t code < <(python3 "$PY" slowloris 21620 4)
+python3 "$PY" slowloris 21620 4 > "$LOG.a" & PIDS+=($!)
+python3 "$PY" idle 21620 3 > "$LOG.b" & PIDS+=($!)
+wait "${PIDS[@]: -2}" 2>/dev/null
+read -r st t code < "$LOG.a"
 check "--timeouts off: a slowloris is still open after 4 s ($st $t)" test "$st" = open
-read -r st t code < <(python3 "$PY" idle 21620 3)
+read -r st t code < "$LOG.b"
 check "--timeouts off: an idle connection stays open ($st $t)" test "$st" = open
 stop_server
 start_server 21621 --proto http --header-timeout 1s || bad "server did not start"
-read -r st t code < <(python3 "$PY" idle 21621 3)
+python3 "$PY" idle 21621 3 > "$LOG.a" & PIDS+=($!)
+python3 "$PY" slowloris 21621 5 > "$LOG.b" & PIDS+=($!)
+wait "${PIDS[@]: -2}" 2>/dev/null
+read -r st t code < "$LOG.a"
 check "defaults: idle (10 s) not yet reached after 3 s ($st $t)" test "$st" = open
-read -r st t code < <(python3 "$PY" slowloris 21621 5)
+read -r st t code < "$LOG.b"
 check "--header-timeout 1s given, the others default: slowloris cut ($st $t $code)" test "$code" = HTTP/1.1_408_Request_Timeout
 stop_server
+rm -f "$LOG".*
 finish
