@@ -68,9 +68,10 @@ stop_server() {
         sleep 0.1
     done
     if kill -0 "$SPID" 2>/dev/null; then
-        kill -9 "$SPID"; SRC=137
+        kill -9 "$SPID"; wait "$SPID" 2>/dev/null; SRC=137 # did not stop: a failure
+        return
     fi
-    wait "$SPID"; SRC=${SRC:-$?}
+    wait "$SPID"; SRC=$? # this server's status (not a value left by an earlier call)
 }
 
 fd_count() { ls /proc/"$1"/fd 2>/dev/null | wc -l; }
