@@ -15,6 +15,7 @@
 #include "engine/timeouts.h"
 #include "proto/echo.h"
 #include "proto/http1/app.h"
+#include "proto/http1/metrics.h"
 #include "proto/http1/server.h"
 #include "tools/cmd.h"
 
@@ -352,6 +353,11 @@ int c1m_cmd_serve(int argc, char **argv)
             fprintf(stderr, "c1m serve: cannot set up the http application\n");
             return 1;
         }
+        /* prefork: /metrics sums every child (slots for each thread, twice
+         * over for restarted children) */
+        unsigned per_proc = cfg.loops + cfg.workers + 2;
+        if (prefork && c1m_http_metrics_share(C1M_MAX(64u, 2 * cfg.procs * per_proc)) < 0)
+            c1m_warn("http: no shared memory for metrics: /metrics counts one child each");
     } else if (http_cfg.access_log || http_cfg.limits.max_head || http_cfg.limits.max_body) {
         fprintf(stderr, "c1m serve: --access-log and --http-* go with --proto http\n");
         return 2;

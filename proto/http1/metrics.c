@@ -1,26 +1,72 @@
 #include "proto/http1/metrics.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/common.h"
+#include "core/log.h"
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static c1m_http_metrics_t *reg_head;
 static _Thread_local c1m_http_metrics_t *tl_self;
 static c1m_http_metrics_t dummy;
 
+/* The prefork arena: slots shared by all processes, claimed in order. */
+typedef struct {
+    uint32_t claimed; /* atomic: slots handed out (may exceed cap) */
+    uint32_t cap;
+    c1m_http_metrics_t slots[];
+} shared_arena_t;
+static shared_arena_t *arena;
+
+int c1m_http_metrics_share(unsigned nslots)
+{
+    if (arena || !nslots)
+        return 0;
+    size_t len = sizeof *arena + (size_t)nslots * sizeof(c1m_http_metrics_t);
+    /* untouched pages cost nothing: only claimed slots become resident */
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    arena = p;
+    arena->cap = nslots;
+    return 0;
+}
+
+static c1m_http_metrics_t *arena_claim(void)
+{
+    uint32_t i = __atomic_fetch_add(&arena->claimed, 1, __ATOMIC_RELAXED);
+    if (i < arena->cap)
+        return &arena->slots[i];
+    static int warned;
+    if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+        c1m_warn("http metrics: all %u shared slots taken (child restarts?); "
+                 "new threads count in this process only", arena->cap);
+    return NULL;
+}
+
 c1m_http_metrics_t *c1m_http_metrics_self(void)
 {
     c1m_http_metrics_t *m = tl_self;
     if (C1M_LIKELY(m))
         return m;
+    if (arena && (m = arena_claim())) {
+        c1m_hist_init(&m->latency);
+        __atomic_store_n(&m->pid, (int32_t)getpid(), __ATOMIC_RELEASE); /* ready */
+        tl_self = m;
+        return m;
+    }
     m = calloc(1, sizeof *m);
     if (!m)
         return &dummy;
+    m->pid = (int32_t)getpid();
     c1m_hist_init(&m->latency);
     pthread_mutex_lock(&reg_mu);
     m->next = reg_head;
@@ -32,31 +78,46 @@ c1m_http_metrics_t *c1m_http_metrics_self(void)
 
 #define LD(x) C1M_RELAXED_LOAD(&(x))
 
+static void add_slot(c1m_http_metrics_t *out, c1m_http_metrics_t *m, bool dead)
+{
+    uint64_t opened = LD(m->opened), closed = LD(m->closed);
+    out->opened += opened;
+    out->closed += dead ? opened : closed; /* a dead child holds nothing open */
+    out->requests += LD(m->requests);
+    out->parse_errors += LD(m->parse_errors);
+    for (size_t i = 0; i < C1M_ARRAY_LEN(m->status); i++)
+        out->status[i] += LD(m->status[i]);
+    for (size_t i = 0; i < C1M_HTTP_METRICS_TIMEOUT_KINDS; i++)
+        out->timeouts[i] += LD(m->timeouts[i]);
+    /* the histogram: relaxed loads (its writer may be running) */
+    c1m_hist_t *h = &out->latency, *s = &m->latency;
+    uint64_t n = 0;
+    for (size_t i = 0; i < C1M_HIST_NBUCKETS; i++) {
+        uint64_t v = LD(s->counts[i]);
+        h->counts[i] += v;
+        n += v;
+    }
+    h->count += n; /* consistent with the buckets just read */
+    h->sum += LD(s->sum);
+}
+
 void c1m_http_metrics_sum(c1m_http_metrics_t *out)
 {
     memset(out, 0, sizeof *out);
     c1m_hist_init(&out->latency);
-    pthread_mutex_lock(&reg_mu);
-    for (c1m_http_metrics_t *m = reg_head; m; m = m->next) {
-        out->opened += LD(m->opened);
-        out->closed += LD(m->closed);
-        out->requests += LD(m->requests);
-        out->parse_errors += LD(m->parse_errors);
-        for (size_t i = 0; i < C1M_ARRAY_LEN(m->status); i++)
-            out->status[i] += LD(m->status[i]);
-        for (size_t i = 0; i < C1M_HTTP_METRICS_TIMEOUT_KINDS; i++)
-            out->timeouts[i] += LD(m->timeouts[i]);
-        /* the histogram: relaxed loads (its writer may be running) */
-        c1m_hist_t *h = &out->latency, *s = &m->latency;
-        uint64_t n = 0;
-        for (size_t i = 0; i < C1M_HIST_NBUCKETS; i++) {
-            uint64_t v = LD(s->counts[i]);
-            h->counts[i] += v;
-            n += v;
+    if (arena) {
+        uint32_t n = C1M_MIN(__atomic_load_n(&arena->claimed, __ATOMIC_RELAXED), arena->cap);
+        for (uint32_t i = 0; i < n; i++) {
+            c1m_http_metrics_t *m = &arena->slots[i];
+            int32_t pid = __atomic_load_n(&m->pid, __ATOMIC_ACQUIRE);
+            if (pid <= 0)
+                continue; /* being claimed */
+            add_slot(out, m, kill(pid, 0) < 0 && errno == ESRCH);
         }
-        h->count += n; /* consistent with the buckets just read */
-        h->sum += LD(s->sum);
     }
+    pthread_mutex_lock(&reg_mu);
+    for (c1m_http_metrics_t *m = reg_head; m; m = m->next)
+        add_slot(out, m, false);
     pthread_mutex_unlock(&reg_mu);
 }
 

@@ -3,9 +3,11 @@
  * hot path), registered once under a mutex the first time a thread counts
  * something, and summed with relaxed loads when /metrics is served.
  *
- * Scope: the threads of one process. Under --arch prefork every child
- * process has its own slots, so /metrics reports the process that answered
- * (per-process, not per-server).
+ * Scope: the whole server. Under --arch prefork the slots live in a
+ * shared anonymous mapping made before the children are forked
+ * (c1m_http_metrics_share), so /metrics sums every child, whichever child
+ * answers. Slots of a child that died are kept (counters stay monotonic)
+ * but its connections no longer count as open.
  */
 #ifndef C1M_PROTO_HTTP1_METRICS_H
 #define C1M_PROTO_HTTP1_METRICS_H
@@ -27,7 +29,14 @@ typedef struct c1m_http_metrics {
     uint64_t timeouts[C1M_HTTP_METRICS_TIMEOUT_KINDS];
     c1m_hist_t latency;         /* request service time, ns */
     struct c1m_http_metrics *next;
+    int32_t pid;                /* the process whose thread owns the slot */
 } c1m_http_metrics_t;
+
+/* Before forking prefork children: keep up to nslots thread slots in
+ * memory shared by every process forked after this call. 0 or -errno
+ * (then each process counts alone, as without the call). Threads beyond
+ * nslots (e.g. after many child restarts) get a private slot and a warning. */
+int c1m_http_metrics_share(unsigned nslots);
 
 /* This thread's slot (allocated and registered on first use; never NULL
  * unless out of memory, in which case a static dummy slot is returned). */

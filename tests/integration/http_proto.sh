@@ -119,6 +119,35 @@ for a in "--arch single" "--arch reuseport --loops 2" "--arch dispatch --loops 2
     port=$((port + 1))
 done
 
+# prefork: /metrics sums every child, whichever child answers. 40 requests
+# on 40 connections spread over 3 children (--prefork-reuseport: by hash);
+# every one of 6 scrapes (each on a new connection, so any child) must see
+# all 40, and a child killed with -9 keeps its counts but no open connection.
+start_server 21520 --proto http --arch prefork --procs 3 --prefork-reuseport ||
+    bad "[prefork metrics] server did not start"
+for i in $(seq 40); do curl -s http://127.0.0.1:21520/hello/m$i > /dev/null; done
+seen=""
+for i in $(seq 6); do
+    seen="$seen $(curl -s http://127.0.0.1:21520/metrics | awk '/^c1m_http_requests_total\{code="200"\}/ {print $2}')"
+done
+check "[prefork metrics] every scrape counts all 40 requests of 3 children (saw:$seen)" \
+    sh -c "for v in $seen; do [ \$v -ge 40 ] || exit 1; done; [ \$(echo $seen | wc -w) -eq 6 ]"
+exec 7<>/dev/tcp/127.0.0.1/21520 # one connection held open in some child
+sleep 0.3
+children=$(pgrep -P "$SPID" | tr '\n' ' ')
+live() { curl -s http://127.0.0.1:21520/metrics | awk '/^c1m_http_connections / {print $2}'; }
+before=$(live)
+for c in $children; do kill -9 "$c"; done # all of them: the held connection dies too
+exec 7<&-
+for _ in $(seq 50); do [ "$(pgrep -P "$SPID" | wc -l)" -eq 3 ] && curl -s -o /dev/null http://127.0.0.1:21520/ && break; sleep 0.1; done
+after=$(curl -s http://127.0.0.1:21520/metrics)
+n200=$(echo "$after" | awk '/^c1m_http_requests_total\{code="200"\}/ {print $2}')
+nlive=$(echo "$after" | awk '/^c1m_http_connections / {print $2}')
+check "[prefork metrics] counts survive restarted children ($n200 >= 46)" test "${n200:-0}" -ge 46
+check "[prefork metrics] dead children hold no open connection (open before: $before, after: $nlive)" \
+    test "${before:-0}" -ge 2 -a "${nlive:-9}" -le 1
+stop_server
+
 # access log: off by default, one line per request with --access-log
 "$C1M" serve --proto http --port 21510 --quiet --access-log > "$TMPD/access" 2>>"$LOG" &
 SPID=$!; PIDS+=("$SPID"); wait_port 21510
