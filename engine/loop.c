@@ -637,9 +637,11 @@ static void handle_conn(c1m_loop_t *loop, c1m_conn_t *c, uint32_t ev)
         } else {
             /* Interest is dropped lazily, only when an event shows up
              * while the worker holds it (a closed-loop client sends
-             * nothing then): no epoll_ctl pair per job. The job's return
-             * restores it. */
-            conn_update_interest(c);
+             * nothing then): no epoll_ctl pair per job. Both directions:
+             * pending output is not flushed while busy either, so a
+             * registered EPOLLOUT would only repeat. The job's return
+             * restores what is wanted. */
+            conn_want(c, false, false);
         }
         return;
     }

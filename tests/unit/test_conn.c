@@ -335,6 +335,69 @@ static void workerpool_batches_and_parks_many_connections(void **state)
     loop.workers = NULL;
 }
 
+/* A busy connection whose socket turns writable while a worker holds it
+ * (output pending from an earlier job, the peer starts reading) must not
+ * make every epoll_wait return at once until the job is back. */
+static ssize_t w_big_or_slow(c1m_conn_t *c, const char *d, size_t n)
+{
+    if (d[0] == 'B') { /* big: more than the socket takes, below out_high */
+        static char big[40 * 1024];
+        memset(big, 'x', sizeof big);
+        c1m_conn_write(c, big, sizeof big);
+    } else {
+        usleep(150 * 1000); /* slow */
+    }
+    return (ssize_t)n;
+}
+static const c1m_proto_t w_big_p = { .name = "t-big", .on_data = w_big_or_slow, .on_close = t_close };
+
+static void workerpool_busy_conn_does_not_spin(void **state)
+{
+    c1m_workers_t w;
+    assert_int_equal(c1m_workers_start(&w, 1, 8), 0);
+    loop.workers = &w;
+    int sv[2];
+    pair(sv);
+    int small = 4096;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &w_big_p, 0);
+    assert_non_null(c);
+    assert_int_equal(write(sv[1], "B", 1), 1);
+    for (int i = 0; i < 100 && !c1m_conn_pending_out(c); i++)
+        spin(1);
+    assert_true(c1m_conn_pending_out(c) > 0); /* output waits in c->out */
+    assert_int_equal(write(sv[1], "S", 1), 1); /* the slow job */
+    for (int i = 0; i < 20 && !(c->flags & C1M_CONN_BUSY); i++)
+        spin(1);
+    assert_true(c->flags & C1M_CONN_BUSY);
+    char rb[65536];
+    while (read(sv[1], rb, sizeof rb) > 0) /* the peer reads: writable now */
+        ;
+    int busy_wakeups = 0;
+    for (int i = 0; i < 200 && (c->flags & C1M_CONN_BUSY); i++)
+        if (c1m_loop_run_once(&loop, 10) > 0 && (c->flags & C1M_CONN_BUSY))
+            busy_wakeups++;
+    /* 150 ms busy: one event drops the interest (the old code woke for
+     * every epoll_wait, thousands of times) */
+    assert_true(busy_wakeups <= 3);
+    assert_false(c->flags & C1M_CONN_BUSY);
+    size_t got = 0;
+    for (int i = 0; i < 200 && got < 40 * 1024; i++) { /* everything arrives */
+        spin(1);
+        ssize_t r = read(sv[1], rb, sizeof rb);
+        if (r > 0)
+            got += (size_t)r;
+    }
+    assert_true(got > 0);
+    assert_int_equal(c1m_conn_pending_out(c), 0);
+    close(sv[1]);
+    for (int i = 0; i < 50 && loop.stats.conns; i++)
+        spin(1);
+    c1m_workers_stop(&w);
+    loop.workers = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +408,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(close_from_callback_is_safe, setup, teardown),
         cmocka_unit_test_setup_teardown(workerpool_serialises_a_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(workerpool_batches_and_parks_many_connections, setup, teardown),
+        cmocka_unit_test_setup_teardown(workerpool_busy_conn_does_not_spin, setup, teardown),
     };
     return cmocka_run_group_tests_name("conn", tests, NULL, NULL);
 }
