@@ -14,6 +14,7 @@
 # Client and server share this machine's cores, so rounds are interleaved
 # (every target once per round) and the median is reported.
 set -u
+. "$(dirname "$0")/../scripts/lib.sh" # wait_port, median
 B=${1:-build}
 D=${2:-5}
 R=${3:-3}
@@ -39,13 +40,6 @@ TARGETS=(
   "workerpool|1|$B/c1m serve --quiet --port PORT --arch workerpool --workers 2"
 )
 
-wait_port() {
-    for _ in $(seq 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    return 1
-}
 
 [ -n "${EXTRA:-}" ] && TARGETS+=("$EXTRA")
 if [ -n "${ONLY:-}" ]; then
@@ -78,7 +72,6 @@ for n in "${CONNS[@]}"; do
     done
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo
 echo "| architecture | server threads | $(printf '%s conns TPS | vs floor | ' "${CONNS[@]}")"

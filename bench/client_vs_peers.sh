@@ -8,12 +8,11 @@
 #
 #   bench/client_vs_peers.sh [BUILD_DIR] [SECONDS] [ROUNDS] [CONNS]
 set -u
+. "$(dirname "$0")/../scripts/lib.sh" # wait_port, median
 B=${1:-build}; D=${2:-8}; R=${3:-3}; N=${4:-1000}
 command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done' EXIT
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 jget() { jq -r "$2" "$1"; }
 TMP=$(mktemp -d)
 

@@ -35,6 +35,7 @@
 # the last table turns the 1.3x target into the server CPU per request it
 # would need, given wrk's measured cost.
 set -u
+. "$(dirname "$0")/../scripts/lib.sh" # wait_port, median
 B=${1:-build}
 ROUNDS=${2:-5}
 DUR=${3:-10s}
@@ -59,13 +60,6 @@ done
 [ -x "$C1M" ] || { echo "no $C1M (make)"; exit 1; }
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-wait_port() {
-    for _ in $(seq 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "nothing listens on $1"; exit 1
-}
 
 # nginx_conf DIR PORT EXTRA: a configuration of our own in DIR
 nginx_conf() {
@@ -127,7 +121,7 @@ if [ "${FLOORS:-1}" = 1 ] && [ -x "$B/bench/http_floor" ]; then
     ports+=($P_FE $P_FU)
 fi
 N=${#names[@]}
-for p in "${ports[@]}"; do wait_port $p; done
+for p in "${ports[@]}"; do wait_port $p || { echo "nothing listens on $p"; exit 1; }; done
 for p in "${ports[@]}"; do
     [ "$(curl -s http://127.0.0.1:$p/)" = "Welcome!" ] || { echo "port $p does not answer Welcome!"; exit 1; }
 done
@@ -162,7 +156,6 @@ for r in $(seq "$ROUNDS"); do
     done
 done
 
-median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 echo
 printf '| server |'; for r in $(seq "$ROUNDS"); do printf ' round %d |' "$r"; done
 printf ' median req/s | server CPU us/req | wrk CPU us/req |\n'

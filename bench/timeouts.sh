@@ -24,6 +24,7 @@
 # Every process started here is remembered by PID and only those are
 # stopped. Needs build/bench/floor_client (make build/bench/floor_client).
 set -u
+. "$(dirname "$0")/../scripts/lib.sh" # wait_port, median
 B=${1:-build}
 CONNS=${2:-10000}
 SECS=${3:-8}
@@ -40,13 +41,6 @@ SPID=
 cleanup() { [ -n "$SPID" ] && kill -9 "$SPID" 2>/dev/null; wait 2>/dev/null; }
 trap cleanup EXIT
 
-wait_port() {
-    for _ in $(seq 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    return 1
-}
 
 HZ=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; } # utime + stime of the server
@@ -98,7 +92,6 @@ for r in $(seq "$ROUNDS"); do
     run global-heap --timers global-heap $TIMEOUTS
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 off=$(echo "${TPS[off]}" | median)
 echo
 coff=$(echo "${CPU[off]}" | median)

@@ -62,6 +62,11 @@ first = got.split(b"\r\n", 1)[0].decode(errors="replace")
 print("%s %.1f %s" % (state, time.monotonic() - t0, first.replace(" ", "_") or "-"))
 PYEOF
 
+# probe OUT MODE PORT LIMIT: a probe client in the background, its line
+# into $LOG.OUT; probes_wait N waits for the last N started
+probe() { local out=$1; shift; python3 "$PY" "$@" > "$LOG.$out" & PIDS+=($!); }
+probes_wait() { wait "${PIDS[@]: -$1}" 2>/dev/null; }
+
 in_range() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'; }
 
 run_arch() { # run_arch PORT ARGS...
@@ -74,15 +79,11 @@ run_arch() { # run_arch PORT ARGS...
     # and a client that never reads, all at once; meanwhile, normal requests
     local outs=() i
     for i in $(seq 10); do
-        python3 "$PY" slowloris $port 8 > "$LOG.s$i" &
-        PIDS+=($!)
+        probe s$i slowloris $port 8
     done
-    python3 "$PY" body $port 6 > "$LOG.body" &
-    PIDS+=($!)
-    python3 "$PY" idle $port 6 > "$LOG.idle" &
-    PIDS+=($!)
-    python3 "$PY" noread $port 5 > "$LOG.noread" &
-    PIDS+=($!)
+    probe body body $port 6
+    probe idle idle $port 6
+    probe noread noread $port 5
     sleep 0.5
     local okc=0 t0 t1
     t0=$(date +%s%N)
@@ -91,7 +92,7 @@ run_arch() { # run_arch PORT ARGS...
     done
     t1=$(date +%s%N)
     check "[$name] normal clients served during the slowloris ($okc/20 in $(( (t1 - t0) / 1000000 )) ms)" test $okc -eq 20
-    wait "${PIDS[@]: -13}" 2>/dev/null
+    probes_wait 13
     local r st t code cut=0
     for i in $(seq 10); do
         read -r st t code < "$LOG.s$i"
@@ -130,18 +131,18 @@ done
 # --timeouts off: the slowloris is not cut; the defaults are on (the
 # probes of each server run side by side)
 start_server 21620 --proto http --timeouts off || bad "server did not start"
-python3 "$PY" slowloris 21620 4 > "$LOG.a" & PIDS+=($!)
-python3 "$PY" idle 21620 3 > "$LOG.b" & PIDS+=($!)
-wait "${PIDS[@]: -2}" 2>/dev/null
+probe a slowloris 21620 4
+probe b idle 21620 3
+probes_wait 2
 read -r st t code < "$LOG.a"
 check "--timeouts off: a slowloris is still open after 4 s ($st $t)" test "$st" = open
 read -r st t code < "$LOG.b"
 check "--timeouts off: an idle connection stays open ($st $t)" test "$st" = open
 stop_server
 start_server 21621 --proto http --header-timeout 1s || bad "server did not start"
-python3 "$PY" idle 21621 3 > "$LOG.a" & PIDS+=($!)
-python3 "$PY" slowloris 21621 5 > "$LOG.b" & PIDS+=($!)
-wait "${PIDS[@]: -2}" 2>/dev/null
+probe a idle 21621 3
+probe b slowloris 21621 5
+probes_wait 2
 read -r st t code < "$LOG.a"
 check "defaults: idle (10 s) not yet reached after 3 s ($st $t)" test "$st" = open
 read -r st t code < "$LOG.b"

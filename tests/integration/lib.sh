@@ -2,6 +2,7 @@
 # the build directory as $1, starts only its own processes, remembers their
 # PIDs, kills only those, and ends with "N passed, M failed".
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh" # wait_port
 B=${1:?usage: $0 BUILD_DIR}
 C1M=$B/c1m
 TC=$B/tests/testclient
@@ -42,14 +43,6 @@ jcheck() {
     fi
 }
 
-# wait_port PORT: until something accepts on 127.0.0.1:PORT (5 s at most)
-wait_port() {
-    for _ in $(seq 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    return 1
-}
 
 # start_server PORT ARGS...: c1m serve in the background; sets SPID
 start_server() {
