@@ -5,7 +5,7 @@
 
 #include <stdarg.h>
 
-enum { C1M_LOG_ERROR = 0, C1M_LOG_WARN = 1, C1M_LOG_INFO = 2, C1M_LOG_DEBUG = 3 };
+#include "c1m/common.h" /* C1M_LOG_* */
 
 /* Process-wide settings (set once at start-up, before threads start). */
 void c1m_log_set_level(int level);
