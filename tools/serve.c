@@ -10,8 +10,9 @@
 #include <sys/socket.h>
 
 #include "engine/listener.h"
-#include "engine/prefork.h"
+#include "tools/prefork.h"
 #include "engine/server.h"
+#include "tools/serve_run.h"
 #include "engine/timeouts.h"
 #include "proto/echo.h"
 #include "c1m/http.h"
@@ -357,7 +358,7 @@ int c1m_cmd_serve(int argc, char **argv)
             fprintf(stderr, "c1m serve: cannot set up the http application %s\n", why);
             return 1;
         }
-        cfg.proto = arch == C1M_ARCH_WORKERPOOL ? c1m__http_proto_pool(h) : c1m_http_proto(h);
+        cfg.proto = c1m_http_proto(h);
         /* prefork: /metrics sums every child (slots for each thread, twice
          * over; slots of dead children are adopted by their successors) */
         unsigned per_proc = cfg.loops + cfg.workers + 2;
@@ -369,7 +370,7 @@ int c1m_cmd_serve(int argc, char **argv)
     }
     c1m_log_set_tag("serve");
     char err[512];
-    if (c1m_server_check_fit(&cfg, err, sizeof err) < 0) {
+    if (c1m_server_cfg_check(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "c1m serve: %s\n", err);
         return 1;
     }

@@ -41,14 +41,12 @@
 #include <stdint.h>
 
 #include "c1m/common.h"
+#include "c1m/conn.h"
+#include "c1m/loop.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* From c1m/conn.h and c1m/loop.h (repeated typedefs are valid C11). */
-typedef struct c1m_proto c1m_proto_t;
-typedef struct c1m_loop_cfg c1m_loop_cfg_t;
 
 typedef struct c1m_http c1m_http_t;
 /* One request being answered (opaque; valid during a handler call). */

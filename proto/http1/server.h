@@ -36,13 +36,9 @@
  *  body), while a request has started and is not answered yet: "408
  *  Request Timeout" + close; any other expiry (IDLE, WRITE with output
  *  pending, nothing received yet): close.
- *  --arch workerpool: on_data runs on a worker, where the engine ignores
- *  timer calls; the instance's second table (c1m__http_proto_pool) then
- *  relies on the engine's automatic READ (progress), IDLE and WRITE, and
- *  the header deadline is checked on the loop (HEADER stays armed and
- *  compares the request start the worker recorded; see pool_timeout in
- *  server.c). This goes when the worker pool becomes a layer above the
- *  loop.
+ *  --arch workerpool: on_data runs on a worker; the engine records its
+ *  calls (timeouts included) and applies them on the loop when the worker
+ *  releases the connection, so the semantics are the same everywhere.
  *
  * Closing after an error answer is a lingering close (nginx's): our side
  * is shut down once the answer is out, input is read and discarded, and
@@ -77,8 +73,7 @@
 typedef struct c1m_http_route_def c1m_http_route_def_t;
 
 struct c1m_http {
-    c1m_proto_t proto;      /* C1M_PROTO_MANUAL_TIMEOUTS: every architecture but workerpool */
-    c1m_proto_t proto_pool; /* workerpool (engine-automatic timeouts) */
+    c1m_proto_t proto;      /* the engine's table, the same under every architecture */
     c1m_http_cfg_t cfg;     /* metrics_path points into metrics_path_buf */
     c1m_http_limits_t limits;
     c1m_http_router_t *router;
@@ -107,16 +102,12 @@ struct c1m_http_req {
     unsigned mw_i;                   /* next middleware */
 };
 
-/* The instance of a connection's protocol table (either of the two). */
+/* The instance of a connection's protocol table. */
 static inline c1m_http_t *c1m__http_of(const c1m_proto_t *p)
 {
-    return (p->flags & C1M_PROTO_MANUAL_TIMEOUTS) ? c1m_container_of(p, c1m_http_t, proto)
-                                                   : c1m_container_of(p, c1m_http_t, proto_pool);
+    return c1m_container_of(p, c1m_http_t, proto);
 }
 
-/* The same protocol for --arch workerpool (timeout calls made on a worker
- * are ignored; the engine's automatic handling applies instead). */
-const c1m_proto_t *c1m__http_proto_pool(c1m_http_t *h);
 
 /* sizeof the per-connection state (c->ud), for the docs and tests. */
 size_t c1m_http_conn_state_size(void);

@@ -66,7 +66,7 @@ static int open_conn(const c1m_proto_t *p)
 {
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-    assert_non_null(c1m_loop_adopt(&loop, sv[0], p, 0));
+    assert_non_null(c1m_loop_adopt(&loop, sv[0], p));
     return sv[1];
 }
 

@@ -1,7 +1,7 @@
-/* One process, two HTTP servers on two TCP ports, each with its own
- * instance: different routes, different limits, separate /metrics. Both
- * run on their own loop thread at the same time; the clients are plain
- * blocking sockets. */
+/* One process, two HTTP servers on two TCP ports (c1m_server_start), each
+ * with its own instance: different routes, different limits, separate
+ * /metrics, different architectures (reuseport with 2 loops, workerpool),
+ * running at the same time; the clients are plain blocking sockets. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -20,43 +20,36 @@
 #include <cmocka.h>
 
 #include "c1m/http.h"
-#include "engine/listener.h"
-#include "engine/loop.h"
+#include "c1m/server.h"
 
-/* ---- a server: one loop thread with a listener on an ephemeral port ---- */
+/* ---- a server: c1m_server_start on an ephemeral port -------------------- */
 
 typedef struct {
-    c1m_loop_t loop;
-    c1m_listener_t l;
+    c1m_server_t *s;
     uint16_t port;
 } srv_t;
 
-static void srv_start(srv_t *s, const c1m_proto_t *proto)
+static void srv_start(srv_t *s, const c1m_proto_t *proto, c1m_arch_t arch)
 {
-    c1m_loop_cfg_t cfg;
-    c1m_loop_cfg_defaults(&cfg);
-    c1m_http_go_timeouts(&cfg);
-    char err[256];
-    c1m_listen_cfg_t lc = { .bind = "127.0.0.1", .port = 0 };
-    int fd = c1m_listen_fd(&lc, err, sizeof err);
-    assert_true(fd >= 0);
-    struct sockaddr_in a;
-    socklen_t al = sizeof a;
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-    s->port = ntohs(a.sin_port);
-    assert_int_equal(c1m_loop_init(&s->loop, 0, &cfg, proto), 0);
-    s->l = (c1m_listener_t){ .io = { .fd = fd, .kind = C1M_IO_LISTENER }, .owned = true };
-    assert_int_equal(c1m_loop_add_listener(&s->loop, &s->l), 0);
-    assert_int_equal(c1m_loop_start_thread(&s->loop), 0);
+    c1m_server_cfg_t cfg;
+    c1m_server_cfg_defaults(&cfg);
+    cfg.proto = proto;
+    cfg.arch = arch;
+    cfg.loops = 2;
+    cfg.workers = 2;
+    cfg.bind = "127.0.0.1";
+    cfg.port = 0;
+    cfg.loop.drain_ms = 200;
+    c1m_http_go_timeouts(&cfg.loop);
+    char err[256] = "";
+    int rc = c1m_server_start(&s->s, &cfg, err, sizeof err);
+    if (rc < 0)
+        fail_msg("c1m_server_start: %s", err);
+    s->port = c1m_server_port(s->s);
+    assert_true(s->port > 0);
 }
 
-static void srv_stop(srv_t *s)
-{
-    assert_int_equal(c1m_loop_stop(&s->loop), 0);
-    assert_int_equal(c1m_loop_join(&s->loop), 0);
-    c1m_loop_destroy(&s->loop);
-    close(s->l.io.fd);
-}
+static void srv_stop(srv_t *s) { assert_int_equal(c1m_server_stop(s->s), 0); }
 
 /* ---- a client ------------------------------------------------------------ */
 
@@ -117,9 +110,9 @@ static void two_servers_one_process(void **state)
     assert_int_equal(c1m_http_handle(a, "GET", "/a/:who", hello, "a", 0, NULL, 0), 0);
     assert_int_equal(c1m_http_handle(b, "GET", "/b/:who", hello, "b", 0, NULL, 0), 0);
     assert_int_equal(c1m_http_handle(b, "DELETE", "/b/:who", hello, "b", 0, NULL, 0), 0);
-    srv_t sa, sb;
-    srv_start(&sa, c1m_http_proto(a));
-    srv_start(&sb, c1m_http_proto(b));
+    srv_t sa, sb; /* two architectures, for good measure */
+    srv_start(&sa, c1m_http_proto(a), C1M_ARCH_REUSEPORT);
+    srv_start(&sb, c1m_http_proto(b), C1M_ARCH_WORKERPOOL);
     assert_int_not_equal(sa.port, sb.port);
 
     char buf[65536];
