@@ -2,11 +2,13 @@
 # What a client that scrapes /metrics 1,000 times a second costs the
 # server's other clients (issue 12: at most 10 % of their req/s).
 #
-#   bench/metrics_scrape.sh [BUILD_DIR] [ROUNDS] [DURATION] [CONNS] [OTHER_BUILD]
-#   defaults: build 5 8s 50 (none)
+#   [SERVE='--arch prefork --procs 4'] bench/metrics_scrape.sh [BUILD_DIR] [ROUNDS]
+#       [DURATION] [CONNS] [OTHER_BUILD]
+#   defaults: build 5 8s 50 (none); SERVE='--arch single'
 #
-# Server: c1m serve --proto http --arch single (one loop: the scrapes and
-# the other clients share one thread, the worst case). Other clients: wrk
+# Server: c1m serve --proto http $SERVE (single: one loop, the scrapes and
+# the other clients share one thread; prefork: every scrape sums the
+# slots of every child). Other clients: wrk
 # -t1 -cCONNS -dDURATION http://127.0.0.1:PORT/ (GET / -> "Welcome!\n").
 # Scraper: c1m bench --url http://127.0.0.1:PORT/metrics --conns 1
 # --pipeline 10 --rate 1000 (open loop, 10 scrapes in flight), started
@@ -22,6 +24,7 @@ ROUNDS=${2:-5}
 DUR=${3:-8s}
 CONNS=${4:-50}
 OTHER=${5:-}
+SERVE=${SERVE:---arch single}
 PORTS=(19390 19391)
 TMP=$(mktemp -d /tmp/c1m_metrics_scrape.XXXXXX)
 PIDS=()
@@ -38,7 +41,8 @@ builds=("$B")
 [ -n "$OTHER" ] && builds+=("$OTHER")
 for i in "${!builds[@]}"; do
     [ -x "${builds[$i]}/c1m" ] || { echo "no ${builds[$i]}/c1m (make)"; exit 1; }
-    "${builds[$i]}/c1m" serve --proto http --arch single --port "${PORTS[$i]}" --quiet \
+    # shellcheck disable=SC2086
+    "${builds[$i]}/c1m" serve --proto http $SERVE --port "${PORTS[$i]}" --quiet \
         > /dev/null 2> "$TMP/serve$i.err" &
     PIDS+=($!)
     wait_port "${PORTS[$i]}" || { echo "server ${builds[$i]} did not start"; cat "$TMP/serve$i.err"; exit 1; }
@@ -46,7 +50,7 @@ done
 secs=${DUR%s}
 wrk_rps() { wrk -t1 -c"$CONNS" -d"$DUR" "http://127.0.0.1:$1/" 2>&1 | awk '/^Requests\/sec:/ {print $2}'; }
 
-echo "# wrk -t1 -c$CONNS -d$DUR GET /, with and without 1,000 /metrics scrapes/s (pipeline 10); $ROUNDS rounds ($(nproc) cores, $(uname -r))"
+echo "# c1m serve --proto http $SERVE; wrk -t1 -c$CONNS -d$DUR GET /, with and without 1,000 /metrics scrapes/s (pipeline 10); $ROUNDS rounds ($(nproc) cores, $(uname -r))"
 declare -A ALONE WITH SCR
 for r in $(seq 1 "$ROUNDS"); do
     for i in "${!builds[@]}"; do

@@ -3,6 +3,7 @@
  * /metrics, different architectures (reuseport with 2 loops, workerpool),
  * running at the same time; the clients are plain blocking sockets. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -21,6 +22,7 @@
 
 #include "c1m/http.h"
 #include "c1m/server.h"
+#include "proto/http1/server.h"
 
 /* ---- a server: c1m_server_start on an ephemeral port -------------------- */
 
@@ -151,10 +153,53 @@ static void two_servers_one_process(void **state)
     c1m_http_free(b);
 }
 
+static int fd_count(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* One instance served by 100 servers in turn (new threads each time): no
+ * fd more, its counts carry on, and its metrics slots do not grow with
+ * the threads (a new thread with an ended thread's id takes its slot). */
+static void one_instance_many_servers(void **state)
+{
+    c1m_http_t *h;
+    assert_int_equal(c1m_http_new(&h, NULL), 0);
+    assert_int_equal(c1m_http_handle(h, "GET", "/a/:who", hello, "a", 0, NULL, 0), 0);
+    char buf[16384];
+    int before = fd_count();
+    for (int i = 0; i < 100; i++) {
+        srv_t s;
+        srv_start(&s, c1m_http_proto(h), i % 2 ? C1M_ARCH_WORKERPOOL : C1M_ARCH_REUSEPORT);
+        assert_non_null(strstr(get(s.port, "GET", "/a/x", buf, sizeof buf), "a says hello"));
+        srv_stop(&s);
+    }
+    assert_int_equal(fd_count(), before);
+    unsigned slots = 0;
+    for (c1m_http_slot_t *sl = h->metrics.head; sl; sl = sl->next)
+        slots++;
+    printf("100 servers (2 loops or 1 loop + 2 workers each): %u metrics slots\n", slots);
+    assert_true(slots <= 16);
+    size_t n = c1m_http_metrics_render(h, buf, sizeof buf);
+    assert_true(n < sizeof buf);
+    assert_int_equal(metric(buf, "c1m_http_requests_total{code=\"200\"}"), 100);
+    assert_int_equal(metric(buf, "c1m_http_connections_opened_total"), 100);
+    assert_int_equal(metric(buf, "c1m_http_connections"), 0);
+    c1m_http_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(two_servers_one_process),
+        cmocka_unit_test(one_instance_many_servers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
