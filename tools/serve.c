@@ -136,6 +136,7 @@ int c1m_cmd_serve(int argc, char **argv)
     c1m_http_cfg_t http_cfg;
     c1m_http_cfg_defaults(&http_cfg);
     bool http_flags = false; /* --access-log, --http-*: only with --proto http */
+    c1m_http_t *h = NULL;    /* the HTTP instance, freed once the server is done */
     int arch = C1M_ARCH_SINGLE, child_arch = -1;
     bool loops_set = false, procs_set = false;
     uint64_t v;
@@ -351,11 +352,10 @@ int c1m_cmd_serve(int argc, char **argv)
     if (http) {
         if (!port_set)
             cfg.port = 8998;
-        /* lives until the process exits (the server never returns it) */
-        c1m_http_t *h;
         char why[256] = "";
         if (c1m_http_new(&h, &http_cfg) < 0 || c1m_http_app_setup(h, why, sizeof why) < 0) {
             fprintf(stderr, "c1m serve: cannot set up the http application %s\n", why);
+            c1m_http_free(h);
             return 1;
         }
         cfg.proto = c1m_http_proto(h);
@@ -372,7 +372,10 @@ int c1m_cmd_serve(int argc, char **argv)
     char err[512];
     if (c1m_server_cfg_check(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "c1m serve: %s\n", err);
+        c1m_http_free(h);
         return 1;
     }
-    return prefork ? c1m_prefork_run(&cfg) : c1m_server_run(&cfg);
+    int rc = prefork ? c1m_prefork_run(&cfg) : c1m_server_run(&cfg);
+    c1m_http_free(h);
+    return rc;
 }

@@ -175,8 +175,9 @@ C1M_API uint64_t c1m_http_reply_body_bytes(const c1m_http_reply_t *r);
 /* Prometheus text (format 0.0.4) of this instance: connections, responses
  * by status, parse errors, timeouts by kind, request duration histogram.
  * Returns the length written, or the length needed when it exceeds cap
- * (the text is then cut). Summing takes no lock and allocates nothing;
- * the text never exceeds C1M_HTTP_METRICS_MAX. */
+ * (the text is then cut). Any thread, while serving too: summing takes
+ * no lock and allocates nothing; the text never exceeds
+ * C1M_HTTP_METRICS_MAX. */
 #define C1M_HTTP_METRICS_MAX (40 * 1024)
 C1M_API size_t c1m_http_metrics_render(c1m_http_t *h, char *buf, size_t cap);
 
