@@ -39,7 +39,7 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 
-.PHONY: all release asan test unit integration bench fuzz clean
+.PHONY: all release asan test unit integration bench fuzz clean FORCE
 all: $(C1M) $(ITEST_BIN)
 
 release:
@@ -50,6 +50,18 @@ asan:
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# The commit c1m --version reports: from git when this is a checkout, else
+# none. The stamp changes only when the commit does, so version.o is
+# rebuilt only then.
+GIT_COMMIT := $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
+                { git diff --quiet HEAD 2>/dev/null && echo "$$c" || echo "$$c-dirty"; })
+$(BUILD)/commit.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(GIT_COMMIT)' | cmp -s - $@ || echo '$(GIT_COMMIT)' >$@
+$(BUILD)/obj/core/version.o: $(BUILD)/commit.stamp
+$(BUILD)/obj/core/version.o: CFLAGS += -DC1M_GIT_COMMIT='"$(GIT_COMMIT)"'
+FORCE:
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

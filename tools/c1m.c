@@ -2,25 +2,47 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/version.h"
 #include "tools/cmd.h"
 
 static const struct {
     const char *name;
+    const char *argv0;  /* what getopt prints before its messages */
     int (*fn)(int, char **);
     const char *what;
 } commands[] = {
-    { "serve", c1m_cmd_serve, "run a server (echo, ts8, http) under one of the seed's architectures" },
-    { "bench", c1m_cmd_bench, "load generator: up to 1,000,000 connections, exact percentiles" },
-    { "merge", c1m_cmd_merge, "combine bench results (JSON) from several runs or hosts exactly" },
-    { "lab", c1m_cmd_lab, "the seed's experiment: every architecture, one table, plots" },
+    { "serve", "c1m serve", c1m_cmd_serve,
+      "run a server (echo, ts8, http) under one of six architectures" },
+    { "bench", "c1m bench", c1m_cmd_bench,
+      "load generator: many connections, exact latency percentiles" },
+    { "merge", "c1m merge", c1m_cmd_merge,
+      "combine bench results (JSON) from several runs or hosts exactly" },
+    { "lab", "c1m lab", c1m_cmd_lab,
+      "the whole experiment: every architecture, one table, JSON, plots" },
 };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: c1m COMMAND [OPTIONS]\n\ncommands:\n");
+    fprintf(f, "usage: c1m COMMAND [OPTIONS]\n       c1m --version\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-7s %s\n", commands[i].name, commands[i].what);
-    fprintf(f, "\n'c1m COMMAND --help' describes each command's options.\n");
+    fprintf(f, "\n'c1m COMMAND --help' describes each command's options; 'man c1m' all of\n"
+               "them, with the grammar of counts, sizes and durations.\n");
+}
+
+void c1m_print_version(FILE *f)
+{
+    const char *commit = c1m_version_commit();
+    if (*commit)
+        fprintf(f, "c1m %s (commit %s)\n", c1m_version(), commit);
+    else
+        fprintf(f, "c1m %s\n", c1m_version());
+}
+
+int c1m_usage_error(const char *cmd)
+{
+    fprintf(stderr, "try 'c1m %s --help'\n", cmd);
+    return 2;
 }
 
 int main(int argc, char **argv)
@@ -33,10 +55,24 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "c1m: unknown command '%s'\n\n", argv[1]);
-    usage(stderr);
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        c1m_print_version(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name))
+            continue;
+        /* c1m COMMAND ... --version: the same answer, whatever else is given
+         * (up to a "--" that ends the options) */
+        for (int a = 2; a < argc && strcmp(argv[a], "--"); a++)
+            if (!strcmp(argv[a], "--version")) {
+                c1m_print_version(stdout);
+                return 0;
+            }
+        argv[1] = (char *)commands[i].argv0;
+        return commands[i].fn(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "c1m: unknown command '%s'\n", argv[1]);
+    fprintf(stderr, "try 'c1m --help'\n");
     return 2;
 }
