@@ -427,7 +427,7 @@ static void handle_listener(c1m_loop_t *loop, c1m_listener_t *l)
                  * on a listener that stays readable. Logged once per loop. */
                 if (!loop->emfile_logged)
                     c1m_warn("loop %u: accept: %s: pausing accepts for %d ms "
-                             "(every process here may open at most its RLIMIT_NOFILE; "
+                             "(this process reached its open-file limit, RLIMIT_NOFILE; "
                              "use more processes, --procs)",
                              loop->id, strerror(errno), C1M_ACCEPT_BACKOFF_MS);
                 loop->emfile_logged = true;

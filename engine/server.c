@@ -83,8 +83,8 @@ int c1m_server_check_fit(const c1m_server_cfg_t *cfg, char *err, size_t errlen)
     if (cfg->max_conns > procs * b.per_process) {
         uint64_t need = (cfg->max_conns + b.per_process - 1) / b.per_process;
         snprintf(err, errlen,
-                 "--max-conns %llu does not fit in %llu process%s: each process may open "
-                 "%llu files (RLIMIT_NOFILE, not raisable here), i.e. about %llu connections; "
+                 "--max-conns %llu does not fit in %llu process%s: this machine allows %llu "
+                 "open files per process (RLIMIT_NOFILE), about %llu connections each; "
                  "%llu connections need at least %llu processes (--arch prefork --procs %llu)",
                  (unsigned long long)cfg->max_conns, (unsigned long long)procs,
                  procs == 1 ? "" : "es", (unsigned long long)b.nofile,

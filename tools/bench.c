@@ -279,8 +279,9 @@ static int check_procs(c1m_bench_cfg_t *cfg, bool procs_set)
     c1m_fd_budget_t b;
     c1m_fd_budget(cfg->loops, &b);
     if (b.per_process == 0) {
-        fprintf(stderr, "c1m bench: %u loops need more than the %lu open files a process may "
-                        "have; use fewer --loops\n", cfg->loops, (unsigned long)b.nofile);
+        fprintf(stderr, "c1m bench: %u loops need more than the %lu open files this machine "
+                        "allows per process; use fewer --loops\n", cfg->loops,
+                (unsigned long)b.nofile);
         return 1;
     }
     uint64_t need = (cfg->conns + b.per_process - 1) / b.per_process;
@@ -290,8 +291,8 @@ static int check_procs(c1m_bench_cfg_t *cfg, bool procs_set)
     }
     if (cfg->procs < need) {
         fprintf(stderr,
-                "c1m bench: --conns %lu does not fit in %u process%s: each process may open "
-                "%lu files (RLIMIT_NOFILE, not raisable here), i.e. about %lu connections; "
+                "c1m bench: --conns %lu does not fit in %u process%s: this machine allows %lu "
+                "open files per process (RLIMIT_NOFILE), about %lu connections each; "
                 "%lu connections need at least %lu processes (--procs %lu, or leave --procs "
                 "out to have it chosen)\n",
                 (unsigned long)cfg->conns, cfg->procs, cfg->procs == 1 ? "" : "es",

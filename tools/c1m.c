@@ -1,6 +1,8 @@
 /* c1m: serve and measure a million TCP connections on one machine. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "core/version.h"
 #include "tools/cmd.h"
@@ -45,6 +47,27 @@ int c1m_usage_error(const char *cmd)
     return 2;
 }
 
+/* Every connection is a file: serve, bench and lab run with the soft
+ * RLIMIT_NOFILE raised to the hard one (what this machine allows a process
+ * without privileges), and say so. Children inherit it, so it is said once. */
+static void raise_nofile(const char *argv0)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    if (rl.rlim_max == RLIM_INFINITY)
+        fprintf(stderr, "%s: raised the open-file limit (RLIMIT_NOFILE) from %llu to the hard "
+                        "limit, unlimited\n", argv0, (unsigned long long)was);
+    else
+        fprintf(stderr, "%s: raised the open-file limit (RLIMIT_NOFILE) from %llu to %llu, "
+                        "the hard limit\n", argv0, (unsigned long long)was,
+                (unsigned long long)rl.rlim_max);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -70,6 +93,11 @@ int main(int argc, char **argv)
                 return 0;
             }
         argv[1] = (char *)commands[i].argv0;
+        bool help = false;
+        for (int a = 2; a < argc; a++)
+            help |= !strcmp(argv[a], "--help") || !strcmp(argv[a], "-h");
+        if (commands[i].fn != c1m_cmd_merge && !help)
+            raise_nofile(argv[1]);
         return commands[i].fn(argc - 1, argv + 1);
     }
     fprintf(stderr, "c1m: unknown command '%s'\n", argv[1]);

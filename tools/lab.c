@@ -237,7 +237,7 @@ static void plan_arch_row(lab_t *lab, lab_row_t *r, const char *id)
 {
     unsigned P = lab->server_procs, L = lab->cfg.loops;
     snprintf(r->id, sizeof r->id, "%s", id);
-    r->bench_loops = 2;
+    r->bench_loops = lab->cfg.cpus;
     const char *arch = !strcmp(id, "seed") ? "single" : id;
     snprintf(r->label, sizeof r->label, "%s", !strcmp(id, "seed") ? "single (seed client)" : id);
     row_arg(r, "--arch");
@@ -297,7 +297,7 @@ static int make_plan(lab_t *lab)
             lab_row_t *r = &lab->rows[lab->nrows++];
             snprintf(r->id, sizeof r->id, "%s", designs[i]);
             snprintf(r->label, sizeof r->label, "%s", i ? designs[i] : "timeouts off");
-            r->bench_loops = 2;
+            r->bench_loops = c->cpus;
             row_arg(r, "--arch");
             row_arg(r, "reuseport");
             row_arg(r, "--loops");
@@ -380,10 +380,10 @@ static int preflight(lab_t *lab)
     char b1[32], b2[32], b3[32];
     printf("c1m lab: pre-flight for %" PRIu64 " connections (%s, %s):\n", N, lab->proto_used,
            loopback ? "loopback" : "client namespaces on a bridge");
-    printf("  open files: %" PRIu64 " per process (not raisable): server %u process%s, "
-           "bench %" PRIu64 " process%s\n",
-           (uint64_t)b.nofile, lab->server_procs, lab->server_procs == 1 ? "" : "es", bench_procs,
-           bench_procs == 1 ? "" : "es");
+    printf("  open files: this machine allows %" PRIu64 " per process (RLIMIT_NOFILE); "
+           "%" PRIu64 " connections need server %u process%s and bench %" PRIu64 " process%s\n",
+           (uint64_t)b.nofile, N, lab->server_procs, lab->server_procs == 1 ? "" : "es",
+           bench_procs, bench_procs == 1 ? "" : "es");
     printf("  memory: about %s of kernel memory (%" PRIu64 " sockets x ~4 KiB) + %s in the "
            "processes; %s available\n",
            lab_fmt_bytes((double)kernel, b1, sizeof b1), sockets, lab_fmt_bytes((double)user, b2, sizeof b2),
@@ -896,6 +896,19 @@ static int bad(const char *flag, const char *val, const char *want)
     return 2;
 }
 
+/* The CPUs this process may run on: the default for server and client
+ * loops (both sides share them in a loopback run). */
+static unsigned cpus_available(void)
+{
+    cpu_set_t set;
+    long n = 0;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        n = CPU_COUNT(&set);
+    if (n < 1)
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 1024 ? 1024 : (unsigned)n;
+}
+
 static int parse_flags(lab_cfg_t *c, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -918,7 +931,8 @@ static int parse_flags(lab_cfg_t *c, int argc, char **argv)
     };
     *c = (lab_cfg_t){ .conns = 10000, .duration_us = UINT64_MAX, .warmup_us = UINT64_MAX,
                       .proto = "ts8", .experiment = "archs", .netns = "auto", .rounds = 2,
-                      .loops = 2 };
+                      .cpus = cpus_available() };
+    c->loops = c->cpus;
     int opt;
     uint64_t v;
     optind = 1;

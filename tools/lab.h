@@ -18,6 +18,7 @@ typedef struct lab_cfg {
     uint64_t conns, duration_us, warmup_us;
     const char *archs, *proto, *out, *experiment, *netns;
     unsigned hosts, rounds, loops;
+    unsigned cpus;             /* CPUs this process may run on (sched_getaffinity) */
     uint16_t port;
     bool no_plots, dry_run;
 } lab_cfg_t;

@@ -147,7 +147,8 @@ static void write_notes(const lab_t *lab, FILE *f, bool md)
     fprintf(f, "%sclosed loop (a connection sends its next request when the reply "
                "arrives); latency from send to reply, exact log-linear histograms\n", li);
     fprintf(f, "%sserver CPU: user+system of the server's processes over the window "
-               "(100 %% = one core; this machine has 2, shared with the client)\n", li);
+               "(100 %% = one core; the run had %u CPU%s, shared with the client)\n", li,
+            lab->cfg.cpus, lab->cfg.cpus == 1 ? "" : "s");
     fprintf(f, "%sRSS: sum over the server's processes during the window; kernel/conn: "
                "slab (TCP, sock_inode_cache, eventpoll_epi, filp, dentry, ...) plus TCP buffer "
                "pages, during minus before, both ends of each connection, per connection "
