@@ -404,10 +404,18 @@ static void counters_from_json(c1m_bench_result_t *r, json_t *o)
 int c1m_bench_read_json(c1m_bench_result_t *r, const char *path, char *err, size_t errlen)
 {
     json_error_t je;
-    json_t *o = json_load_file(path, 0, &je);
     memset(r, 0, sizeof *r);
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        int e = errno;
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
+        return -e;
+    }
+    json_t *o = json_loadf(f, 0, &je);
+    fclose(f);
     if (!o) {
-        snprintf(err, errlen, "%s: line %d: %s", path, je.line, je.text);
+        snprintf(err, errlen, "%s: not valid JSON (line %d, column %d: %s)", path, je.line,
+                 je.column, je.text);
         return -EINVAL;
     }
     int rc = -EINVAL;

@@ -37,51 +37,71 @@
 #include "engine/server.h"
 #include "tools/bench.h"
 #include "tools/cmd.h"
+#include "tools/flags.h"
 #include "tools/lab.h"
 #include "tools/lab_sys.h"
 #include "tools/proc.h"
 
-static void lab_usage(FILE *f)
+static void lab_usage(FILE *f, unsigned cpus)
 {
     fprintf(f,
 "usage: c1m lab [OPTIONS]\n"
 "\n"
-"The seed article's experiment in one command: start c1m serve in each\n"
-"architecture, drive it with c1m bench, measure, stop both, and write the\n"
-"table (terminal, Markdown, JSON) and plots (gnuplot) under a results directory.\n"
+"The whole experiment in one command: start c1m serve in each architecture,\n"
+"drive it with c1m bench, measure, stop both, and write one table (terminal,\n"
+"Markdown, JSON) and plots (gnuplot) into a results directory.\n"
 "\n"
-"  --conns N          connections per architecture (default 10000: about two\n"
-"                     minutes for all rows here; 1000000 for the full experiment)\n"
-"  --duration D       measured window per architecture (default 10s + 1s per 40000\n"
-"                     connections: in a closed loop a million requests take ~20 s\n"
-"                     to go round here, and the window should see a few rounds)\n"
-"  --warmup D         excluded warm-up after the ramp (default 2s + 1s per 40000\n"
-"                     connections: every connection's first request leaves at once,\n"
-"                     and at a million the first round alone takes seconds)\n"
-"  --archs LIST       comma-separated rows, in order (default all): seed (single\n"
-"                     server, one-loop one-process client: the seed's first row),\n"
-"                     single, reuseport, dispatch, exclusive, prefork, workerpool\n"
-"  --proto NAME       ts8 | echo | http (default ts8, the seed's)\n"
-"  --loops L          loops per server process for reuseport, dispatch, exclusive\n"
-"                     (default 2: the cores of this machine)\n"
-"  --hosts K          clients in K network namespaces on a bridge (198.18.0.0/15),\n"
-"                     server on 198.18.0.1, results merged exactly (root; default 0:\n"
+"  --conns N          connections per architecture, 1 to 10M (default 10k: about\n"
+"                     two minutes for all rows on 2 CPUs; 1M for the full experiment)\n"
+"  --duration DUR     measured window per architecture, 1s to 1h (default 10s\n"
+"                     + 1s per 40k connections: in a closed loop a million requests\n"
+"                     take ~20 s to go round on 2 CPUs, and the window should see\n"
+"                     a few rounds)\n"
+"  --warmup DUR       excluded warm-up after the ramp, 0 to 10m (default 2s + 1s per\n"
+"                     40k connections: every connection's first request leaves at\n"
+"                     once, and at a million the first round alone takes seconds)\n"
+"  --archs LIST       comma-separated rows, in order: article (single server driven\n"
+"                     by a client of one process and one loop, the first row of the\n"
+"                     1M-connections article), single, reuseport, dispatch,\n"
+"                     exclusive, prefork, workerpool (default all)\n"
+"  --proto NAME       ts8 | echo | http (default ts8)\n"
+"  --loops N          loops per server process for reuseport, dispatch, exclusive,\n"
+"                     and per client process, 1 to 1024 (default: the CPUs this\n"
+"                     process may run on, %u here)\n"
+"  --hosts N          clients in N network namespaces on a bridge (198.18.0.0/15),\n"
+"                     results merged exactly; needs root, 0 to 64 (default 0:\n"
 "                     loopback)\n"
 "  --netns MODE       auto | on | off: run server and clients (loopback) in a network\n"
 "                     namespace of the lab's, with a TCP hash table sized for the run\n"
-"                     above 150000 connections (auto: above 20000 connections, as root)\n"
-"  --experiment NAME  archs (default) | timers: the timer table (http if built,\n"
+"                     above 150k connections (default auto: above 20k connections,\n"
+"                     as root)\n"
+"  --experiment NAME  archs | timers: the Go-timers article's table (http if built,\n"
 "                     else echo): timeouts off vs wheel, heap, global-heap\n"
-"  --rounds R         timers: interleaved rounds per design (default 2)\n"
-"  --port N           server port (default: a free one)\n"
+"                     (default archs)\n"
+"  --rounds N         timers: interleaved rounds per design, 1 to 20 (default 2)\n"
+"  --port N           server port, 1 to 65535 (default: a free one above 64999)\n"
 "  --out DIR          results directory (default results/YYYY-MM-DD-HHMMSS)\n"
-"  --no-plots         skip gnuplot\n"
+"  --no-plots         skip gnuplot (default: plots when gnuplot is installed)\n"
 "  --dry-run          pre-flight only: print the plan and what the run needs\n"
 "  --help             this text\n"
+"  --version          c1m's version\n"
 "\n"
-"One line per row on stdout starts with 'lab: ' (machine-readable). Exit\n"
-"status: 0 every row OK, 1 a row failed or the run does not fit, 2 bad usage,\n"
-"130 interrupted (clean-up done).\n");
+C1M_VALUES_HELP
+"\n"
+"EXAMPLES\n"
+"  c1m lab\n"
+"  c1m lab --archs single,reuseport --conns 2000 --duration 5s\n"
+"  c1m lab --experiment timers --conns 5000\n"
+"  c1m lab --conns 1M --dry-run\n"
+"  c1m lab --conns 40k --hosts 4 --out results/hosts\n"
+"\n"
+"One line per row on stdout starts with 'lab: ' (machine-readable).\n"
+"\n"
+"EXIT STATUS\n"
+"  0    every row OK\n"
+"  1    a row failed, or the run does not fit this machine\n"
+"  2    bad usage\n"
+"  130  interrupted (clean-up done)\n", cpus);
 }
 static volatile sig_atomic_t g_stop;
 static int g_orig_ns = -1;
@@ -230,7 +250,7 @@ static void row_arg(lab_row_t *r, const char *fmt, ...)
     va_end(ap);
 }
 
-static const char *all_archs[] = { "seed", "single", "reuseport", "dispatch",
+static const char *all_archs[] = { "article", "single", "reuseport", "dispatch",
                                    "exclusive", "prefork", "workerpool" };
 
 static void plan_arch_row(lab_t *lab, lab_row_t *r, const char *id)
@@ -238,8 +258,8 @@ static void plan_arch_row(lab_t *lab, lab_row_t *r, const char *id)
     unsigned P = lab->server_procs, L = lab->cfg.loops;
     snprintf(r->id, sizeof r->id, "%s", id);
     r->bench_loops = lab->cfg.cpus;
-    const char *arch = !strcmp(id, "seed") ? "single" : id;
-    snprintf(r->label, sizeof r->label, "%s", !strcmp(id, "seed") ? "single (seed client)" : id);
+    const char *arch = !strcmp(id, "article") ? "single" : id;
+    snprintf(r->label, sizeof r->label, "%s", !strcmp(id, "article") ? "single, 1-loop client" : id);
     row_arg(r, "--arch");
     row_arg(r, "%s", arch);
     char more[48] = "";
@@ -272,7 +292,7 @@ static void plan_arch_row(lab_t *lab, lab_row_t *r, const char *id)
         snprintf(r->note, sizeof r->note, "%u processes each running %s (one process holds at "
                  "most ~%" PRIu64 " connections)", P, arch, lab->per_process);
     }
-    if (!strcmp(id, "seed")) {
+    if (!strcmp(id, "article")) {
         r->bench_loops = 1;
         r->bench_procs = lab->cfg.hosts ? 0 : lab->cfg.conns <= lab->per_process ? 1 : 0;
     }
@@ -331,12 +351,15 @@ static int make_plan(lab_t *lab)
         snprintf(list, sizeof list, "%s", c->archs);
         for (char *save, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
             bool known = false;
+            if (!strcmp(t, "seed"))
+                t = "article"; /* its name before 0.1.0 */
             for (size_t i = 0; i < sizeof all_archs / sizeof all_archs[0]; i++)
                 known |= !strcmp(t, all_archs[i]);
             if (!known) {
-                fprintf(stderr, "c1m lab: unknown architecture '%s' (want seed, single, "
-                                "reuseport, dispatch, exclusive, prefork, workerpool)\n", t);
-                return 2;
+                fprintf(stderr, "c1m lab: unknown architecture '%s' in --archs (want article, "
+                                "single, reuseport, dispatch, exclusive, prefork, workerpool)\n",
+                        t);
+                return c1m_usage_error("lab");
             }
             if (lab->nrows == LAB_MAX_ROWS)
                 break;
@@ -939,18 +962,18 @@ static int parse_flags(lab_cfg_t *c, int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
         case OPT_CONNS:
-            if (c1m_parse_count(optarg, 1, 10000000, &v))
-                return bad("--conns", optarg, "1 to 10M, e.g. 20000 or 1M");
+            if (c1m_flag_count("lab", "--conns", optarg, 1, 10000000, &v))
+                return 2;
             c->conns = v;
             break;
         case OPT_DURATION:
-            if (c1m_parse_duration_us(optarg, &v) || v < 1000000 || v > 3600000000ull)
-                return bad("--duration", optarg, "1s to 1h");
+            if (c1m_flag_duration("lab", "--duration", optarg, 1000000, 3600000000ull, &v))
+                return 2;
             c->duration_us = v;
             break;
         case OPT_WARMUP:
-            if (c1m_parse_duration_us(optarg, &v) || v > 600000000ull)
-                return bad("--warmup", optarg, "0s to 10m");
+            if (c1m_flag_duration("lab", "--warmup", optarg, 0, 600000000ull, &v))
+                return 2;
             c->warmup_us = v;
             break;
         case OPT_ARCHS:
@@ -962,13 +985,13 @@ static int parse_flags(lab_cfg_t *c, int argc, char **argv)
             c->proto = optarg;
             break;
         case OPT_LOOPS:
-            if (c1m_parse_count(optarg, 1, 64, &v))
-                return bad("--loops", optarg, "1 to 64");
+            if (c1m_flag_count("lab", "--loops", optarg, 1, 1024, &v))
+                return 2;
             c->loops = (unsigned)v;
             break;
         case OPT_HOSTS:
-            if (c1m_parse_count(optarg, 0, LAB_MAX_HOSTS, &v))
-                return bad("--hosts", optarg, "0 to 64");
+            if (c1m_flag_count("lab", "--hosts", optarg, 0, LAB_MAX_HOSTS, &v))
+                return 2;
             c->hosts = (unsigned)v;
             break;
         case OPT_NETNS:
@@ -982,13 +1005,13 @@ static int parse_flags(lab_cfg_t *c, int argc, char **argv)
             c->experiment = optarg;
             break;
         case OPT_ROUNDS:
-            if (c1m_parse_count(optarg, 1, 20, &v))
-                return bad("--rounds", optarg, "1 to 20");
+            if (c1m_flag_count("lab", "--rounds", optarg, 1, 20, &v))
+                return 2;
             c->rounds = (unsigned)v;
             break;
         case OPT_PORT:
-            if (c1m_parse_count(optarg, 1, 65535, &v))
-                return bad("--port", optarg, "1 to 65535");
+            if (c1m_flag_count("lab", "--port", optarg, 1, 65535, &v))
+                return 2;
             c->port = (uint16_t)v;
             break;
         case OPT_OUT:
@@ -1002,24 +1025,25 @@ static int parse_flags(lab_cfg_t *c, int argc, char **argv)
             break;
         case OPT_HELP:
         case 'h':
-            lab_usage(stdout);
+            lab_usage(stdout, c->cpus);
             return -1;
-        default:
-            lab_usage(stderr);
-            return 2;
+        default: /* getopt said what was wrong */
+            return c1m_usage_error("lab");
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "c1m lab: unexpected argument '%s'\n\n", argv[optind]);
-        lab_usage(stderr);
-        return 2;
+        fprintf(stderr, "c1m lab: unexpected argument '%s'\n", argv[optind]);
+        return c1m_usage_error("lab");
     }
     if (c->duration_us == UINT64_MAX)
         c->duration_us = 10000000 + c->conns * 1000000 / 40000;
     if (c->warmup_us == UINT64_MAX)
         c->warmup_us = 2000000 + c->conns * 1000000 / 40000;
-    if (c->hosts && c->conns < c->hosts)
-        return bad("--conns", "", "at least one connection per host");
+    if (c->hosts && c->conns < c->hosts) {
+        fprintf(stderr, "c1m lab: --conns %" PRIu64 " is fewer than --hosts %u: each client "
+                        "host needs at least one connection\n", c->conns, c->hosts);
+        return c1m_usage_error("lab");
+    }
     if (!strcmp(c->experiment, "timers") && c->archs) {
         fprintf(stderr, "c1m lab: --archs goes with --experiment archs\n");
         return 2;
