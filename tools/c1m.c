@@ -6,6 +6,7 @@
 
 #include "core/version.h"
 #include "tools/cmd.h"
+#include "tools/provenance.h"
 
 static const struct {
     const char *name;
@@ -70,6 +71,7 @@ static void raise_nofile(const char *argv0)
 
 int main(int argc, char **argv)
 {
+    c1m_prov_set_argv(argc, argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -479,7 +479,7 @@ static int tune_kernel(lab_t *lab)
             printf("c1m lab: not root: leaving the kernel's settings as they are\n");
         return 0;
     }
-    char buf[128], val[128];
+    char buf[128], val[128], ns_somaxconn[64] = "";
     long filemax = c1m_proc_read_long("/proc/sys/fs/file-max", 0);
     if (filemax > 0 && (uint64_t)filemax < 2 * N + 200000) {
         snprintf(val, sizeof val, "%" PRIu64, 2 * N + 200000);
@@ -523,6 +523,8 @@ static int tune_kernel(lab_t *lab)
         /* per-namespace settings start from the defaults here */
         char sm[32];
         snprintf(sm, sizeof sm, "%d", 65535);
+        if (lab_sysctl_read("net.core.somaxconn", ns_somaxconn, sizeof ns_somaxconn) < 0)
+            snprintf(ns_somaxconn, sizeof ns_somaxconn, "?");
         FILE *f = fopen("/proc/sys/net/core/somaxconn", "we");
         if (f) {
             fputs(sm, f);
@@ -548,7 +550,10 @@ static int tune_kernel(lab_t *lab)
         printf("c1m lab: %u client namespaces c1m-lab-%d-h0.. on bridge c1mb%d (server "
                "198.18.0.1)\n", c->hosts, (int)getpid(), (int)getpid());
     }
-    lab->nsysctl = lab_sysctl_changes(lab->sysctl_lines, 16);
+    lab->nsysctl = lab_sysctl_changes(lab->sysctl_lines, 15);
+    if (ns_somaxconn[0]) /* gone with the namespace at exit */
+        snprintf(lab->sysctl_lines[lab->nsysctl++], sizeof lab->sysctl_lines[0],
+                 "net.core.somaxconn (in the lab's namespace): %.40s -> 65535", ns_somaxconn);
     for (unsigned i = 0; i < lab->nsysctl; i++)
         printf("c1m lab: changed %s (restored at exit)\n", lab->sysctl_lines[i]);
     return 0;
@@ -848,6 +853,12 @@ static int run_row(lab_t *lab, lab_row_t *r, const char *tag)
         r->connect_s = connect_secs_from_log(blog);
     }
     read_result(r, r->json_path);
+    if (r->res) {
+        /* the latency spectrum beside the JSON, for HdrHistogram's plotters */
+        snprintf(r->hgrm_path, sizeof r->hgrm_path, "%s/%s.hgrm", lab->out, tag);
+        if (c1m_bench_write_hgrm(r->res, r->hgrm_path) < 0)
+            r->hgrm_path[0] = 0;
+    }
     window_figures(r, samples, ns, &before);
     r->ok = r->res && r->established == r->target && r->mismatches == 0 && r->tps > 0 &&
             r->server_exit == 0 && r->bench_exit == 0 && !g_stop;
@@ -1172,6 +1183,7 @@ int c1m_cmd_lab(int argc, char **argv)
                 interrupted = run_row(&lab, &one, tag) == -EINTR;
                 lab_summary_line(&one);
                 snprintf(acc->json_path, sizeof acc->json_path, "%s", one.json_path);
+                snprintf(acc->hgrm_path, sizeof acc->hgrm_path, "%s", one.hgrm_path);
                 fold_round(acc, &one);
             }
         }

@@ -43,6 +43,7 @@ typedef struct lab_row {
     bool kmem_ok;
     c1m_bench_result_t *res;   /* the bench result (merged over hosts), for plots */
     char json_path[PATH_MAX];
+    char hgrm_path[PATH_MAX];  /* ROW.hgrm beside ROW.bench.json */
     /* timers: rounds merged */
     unsigned rounds_done;
     double sum_requests, sum_secs;
