@@ -32,7 +32,7 @@ static void serve_usage(FILE *f)
 "  --arch NAME          single | reuseport | dispatch | exclusive | prefork |\n"
 "                       workerpool (default single)\n"
 "  --loops N            event loops (threads) per process for reuseport, dispatch\n"
-"                       and exclusive, 1 to 1024 (default 2; single: 1)\n"
+"                       and exclusive, 1 to 1024 (default 2 for those, else 1)\n"
 "  --procs N            processes, 1 to 4096; above 1 a prefork supervisor runs N\n"
 "                       children of --arch (default 1; with --arch prefork: 2)\n"
 "  --child-arch NAME    what each prefork child runs (default single, or exclusive\n"
