@@ -146,9 +146,17 @@ done
 stop_server
 check "merge inputs written" test -s part1.json -a -s part2.json
 
+declare -A ran_in ran_fail # an example written in several places runs once
 for e in "${examples[@]}"; do
     where=${e%%|*} ex=${e#*|}
     [[ -z "${DOCS_ONLY:-}" || "$where" == *"${DOCS_ONLY}"* ]] || continue
+    if [ -n "${ran_in[$ex]:-}" ]; then
+        check "$where: '$ex' (the same command as in ${ran_in[$ex]}, run there)" \
+            test "${ran_fail[$ex]}" -eq 0
+        continue
+    fi
+    ran_in[$ex]=$where
+    f0=$FAIL
     case "$ex" in
     *--help*|*--version*) run_plain "$where" "$ex" 10 ;;
     "c1m serve"*) run_serve "$where" "$ex" ;;
@@ -157,6 +165,7 @@ for e in "${examples[@]}"; do
     "c1m lab"*) run_plain "$where" "$ex" 300 ;;
     *) bad "$where: '$ex' is not a c1m command this test knows" ;;
     esac
+    ran_fail[$ex]=$((FAIL - f0))
 done
 
 # ---- the README's two commands: the script and targets they name exist ------
