@@ -582,6 +582,12 @@ static ssize_t http_data(c1m_conn_t *c, const char *data, size_t len)
         if (hc->phase == P_IDLE) {
             if (off == len)
                 break;
+            /* A client that pipelines and does not read: answer no more
+             * above the high watermark. The rest is kept by the engine and
+             * presented again once the output drains (nothing is lost; the
+             * output stays within out_high plus one response and the cork). */
+            if (c1m_conn_over_high(c))
+                break;
             /* first byte of the next request */
             c1m_conn_timeout_clear(c, C1M_TO_IDLE);
             c1m_conn_timeout_arm(c, C1M_TO_HEADER);

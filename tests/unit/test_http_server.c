@@ -303,6 +303,67 @@ static void metrics_render(void **state)
     assert_true(c1m_http_conn_state_size() <= 64);
 }
 
+/* A client that pipelines thousands of requests and does not read: the
+ * server stops answering above the high watermark instead of queueing
+ * every answer, and answers the rest once the client reads. */
+static void pipelined_flood_is_bounded_by_the_watermark(void **state)
+{
+    c1m_loop_destroy(&loop);
+    c1m_loop_cfg_t cfg;
+    c1m_loop_cfg_defaults(&cfg);
+    cfg.out_high = 16 * 1024;
+    cfg.out_low = 4 * 1024;
+    assert_int_equal(c1m_loop_init(&loop, 0, &cfg, http_p), 0);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    int small = 4096;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], http_p);
+    assert_non_null(c);
+    static const char rq[] = "GET /hello/x HTTP/1.1\r\nHost: a\r\n\r\n";
+    enum { N = 1500 };
+    static char flood[N * (sizeof rq - 1)];
+    for (int i = 0; i < N; i++)
+        memcpy(flood + i * (sizeof rq - 1), rq, sizeof rq - 1);
+    size_t sent = 0, peak = 0;
+    for (int i = 0; i < 400 && sent < sizeof flood; i++) {
+        ssize_t w = write(sv[1], flood + sent, sizeof flood - sent);
+        if (w > 0)
+            sent += (size_t)w;
+        spin(1);
+        if (c1m_conn_pending_out(c) > peak)
+            peak = c1m_conn_pending_out(c);
+    }
+    spin(5);
+    if (c1m_conn_pending_out(c) > peak)
+        peak = c1m_conn_pending_out(c);
+    /* one answer is ~150 bytes; the cork holds at most 16 KiB */
+    assert_true(peak > cfg.out_high / 2);
+    assert_true(peak <= cfg.out_high + 16 * 1024 + 512);
+    /* now the client reads: every request gets its answer, in order */
+    static char got[N * 256];
+    size_t n = 0;
+    for (int i = 0; i < 3000 && count(got, "hello, x!") < N; i++) {
+        if (sent < sizeof flood) {
+            ssize_t w = write(sv[1], flood + sent, sizeof flood - sent);
+            if (w > 0)
+                sent += (size_t)w;
+        }
+        ssize_t r = read(sv[1], got + n, sizeof got - 1 - n);
+        if (r > 0) {
+            n += (size_t)r;
+            got[n] = 0;
+        }
+        spin(1);
+    }
+    assert_int_equal(sent, sizeof flood);
+    assert_int_equal(count(got, "hello, x!"), N);
+    assert_true(c1m_conn_is_open(c));
+    close(sv[1]);
+    spin(3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +376,7 @@ int main(void)
         cmocka_unit_test(expect_continue),
         cmocka_unit_test(bad_request_closes),
         cmocka_unit_test(metrics_render),
+        cmocka_unit_test(pipelined_flood_is_bounded_by_the_watermark),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
