@@ -58,9 +58,12 @@ $(LIB): $(LIB_OBJ)
 $(C1M): $(TOOL_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(LIB) $(LDLIBS) -ljansson
 
+# extra libraries of a unit test (the io_uring ones drive a real ring)
+UNIT_LIBS_uring_bufring := -luring
+
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka -ljansson
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka -ljansson $(UNIT_LIBS_$*)
 
 $(BUILD)/tests/%: tests/integration/%.c $(LIB)
 	@mkdir -p $(dir $@)

@@ -23,7 +23,10 @@
 #define C1M_ENGINE_URING_COMPAT_H
 
 #include <liburing.h>
+#include <errno.h>
 #include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #ifndef IORING_RECVSEND_BUNDLE
 #define IORING_RECVSEND_BUNDLE (1U << 4) /* sqe->ioprio: take several buffers */
@@ -50,9 +53,8 @@ struct c1m_io_uring_buf_status {
 static inline int c1m_uring_buf_ring_head(struct io_uring *ring, unsigned bgid, uint16_t *head)
 {
     struct c1m_io_uring_buf_status st = { .buf_group = bgid };
-    int r = io_uring_register(ring->ring_fd, C1M_IORING_REGISTER_PBUF_STATUS, &st, 1);
-    if (r < 0)
-        return r;
+    if (syscall(__NR_io_uring_register, ring->ring_fd, C1M_IORING_REGISTER_PBUF_STATUS, &st, 1) < 0)
+        return -errno;
     *head = (uint16_t)st.head;
     return 0;
 }
