@@ -20,7 +20,7 @@ endif
 
 CC      ?= gcc
 CFLAGS  ?=
-CFLAGS  += -std=gnu11 -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+CFLAGS  += -std=gnu11 -Iinclude -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
            -D_GNU_SOURCE -I. -pthread -MMD -MP $(OPT)
 LDFLAGS += -pthread $(filter -fsanitize=%,$(OPT))
 LDLIBS  += -lm
@@ -89,7 +89,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 fuzz: $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -pthread -fsanitize=fuzzer,address,undefined \
+	clang -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -Iinclude -pthread -fsanitize=fuzzer,address,undefined \
 	    -o $@ $< $(LIB_SRC) -lm
 
 test:
