@@ -13,7 +13,9 @@
  *   - IORING_OP_FIXED_FD_INSTALL (6.8): a direct descriptor made a regular
  *     fd (to hand a connection to a loop that is not on this ring);
  *   - a prep helper for IORING_MSG_SEND_FD (liburing 2.4 has one): pass a
- *     direct descriptor to another ring.
+ *     direct descriptor to another ring;
+ *   - io_uring_enable_rings: declared by liburing 2.3's header but not
+ *     exported by its library (link error), so done by hand.
  *
  * Constants are #ifndef-guarded so a newer liburing wins. Operation codes
  * are enum members in the kernel header, so they cannot be guarded: they
@@ -56,6 +58,15 @@ static inline int c1m_uring_buf_ring_head(struct io_uring *ring, unsigned bgid, 
     if (syscall(__NR_io_uring_register, ring->ring_fd, C1M_IORING_REGISTER_PBUF_STATUS, &st, 1) < 0)
         return -errno;
     *head = (uint16_t)st.head;
+    return 0;
+}
+
+/* Enable a ring set up with IORING_SETUP_R_DISABLED; with SINGLE_ISSUER
+ * the calling thread becomes its only submitter. 0 or -errno. */
+static inline int c1m_uring_enable_rings(struct io_uring *ring)
+{
+    if (syscall(__NR_io_uring_register, ring->ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
+        return -errno;
     return 0;
 }
 

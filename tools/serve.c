@@ -59,6 +59,9 @@ static void serve_usage(FILE *f)
 "                       global-heap (one heap and one mutex for all loops, Go 1.9)\n"
 "  --bind ADDR          address to listen on (default 0.0.0.0)\n"
 "  --edge               edge-triggered epoll (default level-triggered)\n"
+"  --backend NAME       epoll (default) | uring: io_uring (multishot accept into\n"
+"                       direct descriptors, multishot recv into a buffer ring);\n"
+"                       uring runs echo and ts8 on --arch single and reuseport\n"
 "  --max-conns N        connections to hold in total (default: what the open-file\n"
 "                       limit allows per process); says how many processes N needs\n"
 "  --out-high SIZE      pause reading a connection above this much unsent output (256k)\n"
@@ -78,6 +81,7 @@ enum {
     OPT_OUT_HIGH, OPT_OUT_LOW, OPT_WORK, OPT_DRAIN, OPT_METRICS, OPT_QUIET, OPT_HELP,
     OPT_TIMEOUTS_OFF, OPT_ACCESS_LOG, OPT_CPU_AFFINITY, OPT_HTTP_MAX_HEAD, OPT_HTTP_MAX_BODY,
     OPT_READ_TIMEOUT, OPT_WRITE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_HEADER_TIMEOUT, OPT_TIMERS,
+    OPT_BACKEND,
 };
 
 static const struct option serve_opts[] = {
@@ -93,6 +97,7 @@ static const struct option serve_opts[] = {
     { "port", required_argument, 0, OPT_PORT },
     { "bind", required_argument, 0, OPT_BIND },
     { "edge", no_argument, 0, OPT_EDGE },
+    { "backend", required_argument, 0, OPT_BACKEND },
     { "max-conns", required_argument, 0, OPT_MAX_CONNS },
     { "out-high", required_argument, 0, OPT_OUT_HIGH },
     { "out-low", required_argument, 0, OPT_OUT_LOW },
@@ -210,6 +215,14 @@ int c1m_cmd_serve(int argc, char **argv)
         }
         case OPT_EDGE:
             cfg.loop.edge_triggered = true;
+            break;
+        case OPT_BACKEND:
+            if (!strcmp(optarg, "epoll"))
+                cfg.loop.backend = C1M_BACKEND_EPOLL;
+            else if (!strcmp(optarg, "uring"))
+                cfg.loop.backend = C1M_BACKEND_URING;
+            else
+                return bad("--backend", optarg, "epoll or uring");
             break;
         case OPT_MAX_CONNS:
             if (c1m_parse_count(optarg, 1, 100000000, &v))
