@@ -202,9 +202,11 @@ static void slow_reader(void **state)
     assert_non_null(c);
     char *buf = malloc(65536);
     assert_non_null(buf);
-    size_t sent = 0, got = 0;
-    int bad = -1;
-    for (int it = 0; it < 200000 && got < TOTAL; it++) {
+    size_t sent = 0, got = 0, last_got = 0;
+    int bad = -1, still = 0;
+    for (int it = 0; it < 200000 && got < TOTAL && still < 2000; it++) {
+        still = got == last_got ? still + 1 : 0; /* bounded: a stall fails */
+        last_got = got;
         if (sent < TOTAL) {
             size_t k = TOTAL - sent < 65536 ? TOTAL - sent : 65536;
             for (size_t i = 0; i < k; i++)
@@ -233,6 +235,82 @@ static void slow_reader(void **state)
     for (int k = 0; k < 100 && loop.stats.conns; k++)
         spin(1);
     assert_int_equal(loop.stats.conns, 0);
+}
+
+
+/* Through one connection, far more than the buffer ring holds (12 MiB
+ * through 8 MiB of buffers): buffers must come back to the ring. */
+static void more_than_the_ring(void **state)
+{
+    (void)state;
+    enum { TOTAL = 12 << 20 };
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    assert_non_null(c1m_loop_adopt(&loop, sv[0], &echo_p));
+    char *buf = malloc(65536);
+    assert_non_null(buf);
+    size_t sent = 0, got = 0;
+    int bad = -1, still = 0;
+    for (int it = 0; got < TOTAL && still < 2000; it++) {
+        if (sent < TOTAL) {
+            size_t k = TOTAL - sent < 65536 ? TOTAL - sent : 65536;
+            for (size_t i = 0; i < k; i++)
+                buf[i] = (char)pat(sent + i, 5);
+            ssize_t w = send(sv[1], buf, k, MSG_NOSIGNAL);
+            if (w > 0)
+                sent += (size_t)w;
+        }
+        spin(1);
+        ssize_t r = read(sv[1], buf, 65536);
+        for (ssize_t i = 0; i < r && bad < 0; i++)
+            if ((uint8_t)buf[i] != pat(got + (size_t)i, 5))
+                bad = (int)(got + (size_t)i);
+        still = r > 0 ? 0 : still + 1;
+        if (r > 0)
+            got += (size_t)r;
+    }
+    assert_int_equal(bad, -1);
+    assert_int_equal(got, TOTAL);
+    free(buf);
+    close(sv[1]);
+}
+
+/* One peer floods a connection and never reads its echoes: above the high
+ * watermark the backend must stop receiving for it (cancel its recv), so
+ * the flood backs up into the peer's socket (its writes stop) instead of
+ * into the shared buffer ring, and another connection still echoes. */
+static void flood_does_not_starve(void **state)
+{
+    (void)state;
+    int a[2], b[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, b), 0);
+    assert_non_null(c1m_loop_adopt(&loop, a[0], &echo_p));
+    assert_non_null(c1m_loop_adopt(&loop, b[0], &echo_p));
+    char *buf = calloc(1, 65536);
+    assert_non_null(buf);
+    size_t flooded = 0;
+    int blocked = 0;
+    for (int it = 0; it < 3000 && blocked < 50 && flooded < (32u << 20); it++) {
+        ssize_t w = send(a[1], buf, 65536, MSG_NOSIGNAL);
+        if (w > 0) {
+            flooded += (size_t)w;
+            blocked = 0;
+        } else {
+            blocked++;
+        }
+        spin(1);
+    }
+    print_message("  the flooding peer could write %zu bytes before it blocked\n", flooded);
+    /* socket buffers both ways + the 64 KiB watermark + what was queued
+     * when reading paused: well under the ring's 8 MiB */
+    assert_true(blocked >= 50);
+    assert_true(flooded < (4u << 20));
+    int peers[1] = { b[1] };
+    echo_round(peers, 1, 3000, 7);
+    free(buf);
+    close(a[1]);
+    close(b[1]);
 }
 
 /* The loop closes (protocol error): the peer sees EOF, the slot is freed
@@ -280,6 +358,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(accepted_direct, setup, teardown),
         cmocka_unit_test_setup_teardown(slow_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(local_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(more_than_the_ring, setup, teardown),
+        cmocka_unit_test_setup_teardown(flood_does_not_starve, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
