@@ -7,7 +7,8 @@
 # message (utime + stime of the server and its child processes from /proc,
 # over the measured window only: connects and the final resets are left
 # out), each with its ratio to the epoll floor with the same number of
-# server threads. Numbers, not assertions.
+# server threads (and the CPU also to the uring floor). The *-uring rows
+# run c1m on its io_uring backend. Numbers, not assertions.
 #
 #   bench/arch.sh [BUILD_DIR] [SECONDS] [ROUNDS] [CONNS...]
 #   defaults: build 5 3 1000 10000
@@ -45,6 +46,11 @@ TARGETS=(
   "exclusive|2|$B/c1m serve --quiet --port PORT --arch exclusive --loops 2"
   "prefork|2|$B/c1m serve --quiet --port PORT --arch prefork --procs 2"
   "workerpool|1|$B/c1m serve --quiet --port PORT --arch workerpool --workers 2"
+  "single-uring|1|$B/c1m serve --quiet --port PORT --arch single --backend uring"
+  "reuseport-uring|2|$B/c1m serve --quiet --port PORT --arch reuseport --loops 2 --backend uring"
+  "exclusive-uring|2|$B/c1m serve --quiet --port PORT --arch exclusive --loops 2 --backend uring"
+  "prefork-uring|2|$B/c1m serve --quiet --port PORT --arch prefork --procs 2 --backend uring"
+  "workerpool-uring|1|$B/c1m serve --quiet --port PORT --arch workerpool --workers 2 --backend uring"
 )
 
 
@@ -113,8 +119,8 @@ for n in "${CONNS[@]}"; do
 done
 
 echo
-echo "| architecture | server threads | $(printf '%s conns TPS | vs floor | CPU us/msg | vs floor | ' "${CONNS[@]}")"
-echo "|---|---|$(printf -- '---:|---:|---:|---:|%.0s' "${CONNS[@]}")"
+echo "| architecture | server threads | $(printf '%s conns TPS | vs floor | CPU us/msg | vs floor | vs uring floor | ' "${CONNS[@]}")"
+echo "|---|---|$(printf -- '---:|---:|---:|---:|---:|%.0s' "${CONNS[@]}")"
 for t in "${TARGETS[@]}"; do
     IFS='|' read -r name threads cmd <<<"$t"
     row="| $name | $threads |"
@@ -124,8 +130,10 @@ for t in "${TARGETS[@]}"; do
         cm=$(echo "${CPU[$name,$n]}" | median)
         cf=$(echo "${CPU[floor-${threads}t,$n]:-}" | median)
         ratio=$(awk -v a="$m" -v b="$f" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+        cu=$(echo "${CPU[uring-floor-${threads}t,$n]:-}" | median)
         cratio=$(awk -v a="$cm" -v b="$cf" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
-        row="$row $(printf '%.0f' "$m") | $ratio | $cm | $cratio |"
+        uratio=$(awk -v a="$cm" -v b="$cu" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+        row="$row $(printf '%.0f' "$m") | $ratio | $cm | $cratio | $uratio |"
     done
     echo "$row"
 done

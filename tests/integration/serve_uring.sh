@@ -2,8 +2,8 @@
 # The io_uring backend (--backend uring): echo (2,000 connections, verified
 # bytes, zero lost replies) and ts8 (frames split across reads) on the
 # architectures it runs, clean SIGTERM; its connections are direct
-# descriptors, not open files of the server process; an unknown backend
-# name is refused.
+# descriptors, not open files of the server process; HTTP answers; dispatch
+# (not written yet) and an unknown backend name are refused.
 . "$(dirname "$0")/lib.sh"
 port=21900
 OUT=$(mktemp /tmp/c1m_serve_uring.XXXXXX)
@@ -46,6 +46,22 @@ run_arch single     --arch single
 run_arch reuseport  --arch reuseport --loops 2
 run_arch exclusive  --arch exclusive --loops 2
 run_arch prefork    --arch prefork --procs 2
+run_arch workerpool --arch workerpool --workers 2
+
+msg=$("$C1M" serve --backend uring --arch dispatch --port $((port + 1)) 2>&1)
+check "dispatch on uring is refused, saying so ($msg)" grep -q "dispatch does not run on --backend uring" <<<"$msg"
+
+# HTTP: a request and a keep-alive pair through the uring backend
+port=$((port + 1))
+if start_server $port --backend uring --proto http; then
+    out=$(curl -s --max-time 5 http://127.0.0.1:$port/ http://127.0.0.1:$port/)
+    check "http on uring answers twice on one connection" test "$out" = "Welcome!
+Welcome!"
+    stop_server
+    check "http server exits 0 on SIGTERM" test "$SRC" -eq 0
+else
+    bad "http server on uring did not start"
+fi
 
 msg=$("$C1M" serve --backend kqueue 2>&1)
 check "an unknown backend is refused by name ($msg)" grep -q "epoll or uring" <<<"$msg"
