@@ -8,7 +8,7 @@ PKGS=(
   libjansson-dev    # JSON results (c1m bench --json, c1m merge, c1m check)
   clang             # libFuzzer targets (make fuzz)
   libhttp-parser-dev # parser micro-benchmark peer
-  liburing-dev      # io_uring floor in bench/http_floor.c
+  liburing-dev      # the io_uring backend (engine/backend_uring.c) and floors
   curl              # HTTP tests: a real client
   nginx-light       # HTTP peer in tests and benchmarks
   wrk               # HTTP load peer in benchmarks
