@@ -1080,6 +1080,12 @@ void c1m__conn_keep_input(c1m_conn_t *c, c1m_buf_t *tail)
     c1m_buf_free(&tail);
 }
 
+void c1m__conn_redeliver(c1m_conn_t *c)
+{
+    if (c->in && conn_may_read(c))
+        conn_deliver(c, "", 0);
+}
+
 void c1m__conn_release(c1m_conn_t *c)
 {
     if (!(c->flags & C1M_CONN_HELD))

@@ -130,6 +130,9 @@ void c1m__loop_set_layer(c1m_loop_t *loop, const c1m_layer_ops_t *ops, void *arg
 void c1m__conn_hold(c1m_conn_t *c);
 void c1m__conn_release(c1m_conn_t *c);
 void c1m__conn_keep_input(c1m_conn_t *c, c1m_buf_t *tail);
+/* Present the kept input again now (the protocol stopped early, e.g. at
+ * the high watermark, and may take more of it). */
+void c1m__conn_redeliver(c1m_conn_t *c);
 
 /* The backend woke up: read the clock. */
 void c1m__loop_woke(c1m_loop_t *loop);

@@ -388,6 +388,7 @@ static void replay(c1m_job_t *job)
 static void job_done(c1m_pool_loop_t *pl, c1m_job_t *job)
 {
     c1m_conn_t *c = job->conn;
+    bool more = false;
     pl->in_flight--;
     if (job->failed) {
         c1m_conn_close(c, C1M_CLOSE_NOMEM); /* deferred: closed at release */
@@ -397,6 +398,7 @@ static void job_done(c1m_pool_loop_t *pl, c1m_job_t *job)
             c1m_conn_close(c, C1M_CLOSE_PROTO);
         } else if ((size_t)job->consumed < c1m_buf_size(job->in)) {
             /* the unconsumed tail (a partial frame) goes back to the engine */
+            more = job->consumed > 0; /* it stopped early: it may take more */
             c1m_buf_consume(&job->in, (size_t)job->consumed);
             c1m__conn_keep_input(c, job->in);
             job->in = NULL;
@@ -404,6 +406,8 @@ static void job_done(c1m_pool_loop_t *pl, c1m_job_t *job)
     }
     job_recycle(pl, job);
     c1m__conn_release(c);
+    if (more)
+        c1m__conn_redeliver(c);
 }
 
 static void jobs_done(c1m_loop_t *loop, void *arg, uint64_t u)
