@@ -31,8 +31,10 @@
  *           name it).
  *   watch   multishot poll (the queue's eventfd, user fds).
  *
- * Not yet: client connections (c1m_loop_connect), handing a connection to
- * another loop (dispatch: needs IORING_OP_MSG_RING or FIXED_FD_INSTALL),
+ * dispatch: the acceptor's ring accepts regular fds (multishot too) and
+ * the serving loop installs each into its own ring, as c1m_loop_adopt does.
+ *
+ * Not yet: client connections (c1m_loop_connect),
  * several rings per loop (more than RLIMIT_NOFILE connections), the
  * peer's address of a direct descriptor (HTTP's access log). */
 #include <errno.h>
@@ -86,7 +88,8 @@ typedef struct uwatch {
     unsigned events;
     uint32_t gen;           /* of the request armed now: older completions are stale */
     uint8_t watched, armed, ready;
-    uint32_t *q;            /* listener: accepted slots not taken yet */
+    uint8_t regular;        /* listener: accept regular fds (dispatch hands them on) */
+    uint32_t *q;            /* listener: accepted slots (or fds) not taken yet */
     uint32_t qh, qn, qcap;
     int err;                /* listener: accept error for the loop */
 } uwatch_t;
@@ -215,8 +218,12 @@ static void u_fini(c1m_loop_t *loop)
     c1m_bufring_destroy(&u->br);
     for (uint32_t i = 0; u->slots && i < u->nslots; i++)
         free(u->slots[i].sbuf);
-    for (int i = 0; i < U_MAX_WATCH; i++)
-        free(u->watch[i].q);
+    for (int i = 0; i < U_MAX_WATCH; i++) {
+        uwatch_t *w = &u->watch[i];
+        for (uint32_t k = 0; w->regular && k < w->qn; k++) /* accepted, never handed on */
+            close((int)w->q[(w->qh + k) % w->qcap]);
+        free(w->q);
+    }
     free(u->slots);
     free(u->next);
     free(u->len);
@@ -492,7 +499,9 @@ static void arm_watch(ustate_t *u, int i)
     struct io_uring_sqe *q = get_sqe(u);
     if (!q)
         return;
-    if (w->io->kind == C1M_IO_LISTENER)
+    if (w->io->kind == C1M_IO_LISTENER && w->regular)
+        io_uring_prep_multishot_accept(q, w->io->fd, NULL, NULL, SOCK_CLOEXEC);
+    else if (w->io->kind == C1M_IO_LISTENER)
         io_uring_prep_multishot_accept_direct(q, w->io->fd, NULL, NULL, 0);
     else
         io_uring_prep_poll_multishot(q, w->io->fd, to_poll(w->events));
@@ -527,6 +536,10 @@ static int u_watch(c1m_loop_t *loop, c1m_io_t *io, unsigned events, unsigned fla
     if (io->kind == C1M_IO_LISTENER) {
         int one = 1; /* accepted sockets inherit it: no setsockopt per connection */
         setsockopt(io->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        /* dispatch: the acceptor hands each connection to another loop,
+         * whose ring installs it (c1m_loop_adopt); a direct descriptor
+         * of this ring would mean nothing there */
+        w->regular = loop->on_accept != NULL;
     }
     if (w->armed && w->events != events)
         disarm_watch(u, i);
@@ -565,7 +578,8 @@ static int u_accept(c1m_loop_t *loop, c1m_io_t *l)
         uint32_t s = w->q[w->qh];
         w->qh = (w->qh + 1) % w->qcap;
         w->qn--;
-        u->just_accepted = (int)s;
+        if (!w->regular)
+            u->just_accepted = (int)s;
         return (int)s;
     }
     if (w->err) {
@@ -604,8 +618,9 @@ static int push_accepted(ustate_t *u, uwatch_t *w, uint32_t s)
     }
     w->q[(w->qh + w->qn) % w->qcap] = s;
     w->qn++;
-    u->slots[s] = (uslot_t){ .state = S_ACCEPTED, .qhead = NIL, .qtail = NIL,
-                             .ready = u->slots[s].ready };
+    if (!w->regular)
+        u->slots[s] = (uslot_t){ .state = S_ACCEPTED, .qhead = NIL, .qtail = NIL,
+                                 .ready = u->slots[s].ready };
     return 0;
 }
 
@@ -737,7 +752,9 @@ static void on_accept(c1m_loop_t *loop, ustate_t *u, uint32_t x, int res, unsign
     if (current && !(flags & IORING_CQE_F_MORE))
         w->armed = 0;
     if (res >= 0) {
-        if ((uint32_t)res >= u->nslots || push_accepted(u, w, (uint32_t)res) < 0) {
+        if (w->regular && push_accepted(u, w, (uint32_t)res) < 0) {
+            close(res);
+        } else if (!w->regular && ((uint32_t)res >= u->nslots || push_accepted(u, w, (uint32_t)res) < 0)) {
             struct io_uring_sqe *q = get_sqe(u); /* cannot keep it */
             if (q) {
                 io_uring_prep_close_direct(q, (unsigned)res);

@@ -61,8 +61,8 @@ static void serve_usage(FILE *f)
 "  --edge               edge-triggered epoll (default level-triggered)\n"
 "  --backend NAME       epoll (default) | uring: io_uring (multishot accept into\n"
 "                       direct descriptors, multishot recv into a buffer ring);\n"
-"                       uring runs every architecture but dispatch; not with\n"
-"                       --access-log (no peer address for a direct descriptor)\n"
+"                       uring runs every architecture; not --access-log (a\n"
+"                       direct descriptor has no peer address to log)\n"
 "  --max-conns N        connections to hold in total (default: what the open-file\n"
 "                       limit allows per process); says how many processes N needs\n"
 "  --out-high SIZE      pause reading a connection above this much unsent output (256k)\n"
@@ -341,13 +341,6 @@ int c1m_cmd_serve(int argc, char **argv)
         arch = child_arch;
     } else if (child_arch >= 0) {
         fprintf(stderr, "c1m serve: --child-arch goes with --arch prefork\n");
-        return 2;
-    }
-    if (cfg.loop.backend == C1M_BACKEND_URING && arch == C1M_ARCH_DISPATCH) {
-        /* an accepted connection is a direct descriptor of the acceptor's
-         * ring: handing it to another loop is not written yet (issue 11) */
-        fprintf(stderr, "c1m serve: --arch dispatch does not run on --backend uring yet: "
-                        "use single, reuseport, exclusive, prefork or workerpool\n");
         return 2;
     }
     if (cfg.loop.backend == C1M_BACKEND_URING && http_cfg.access_log) {

@@ -2,8 +2,8 @@
 # The io_uring backend (--backend uring): echo (2,000 connections, verified
 # bytes, zero lost replies) and ts8 (frames split across reads) on the
 # architectures it runs, clean SIGTERM; its connections are direct
-# descriptors, not open files of the server process; HTTP answers; dispatch
-# (not written yet) and an unknown backend name are refused.
+# descriptors, not open files of the server process; HTTP answers; the
+# access log (not written yet) and an unknown backend name are refused.
 . "$(dirname "$0")/lib.sh"
 port=21900
 OUT=$(mktemp /tmp/c1m_serve_uring.XXXXXX)
@@ -47,9 +47,10 @@ run_arch reuseport  --arch reuseport --loops 2
 run_arch exclusive  --arch exclusive --loops 2
 run_arch prefork    --arch prefork --procs 2
 run_arch workerpool --arch workerpool --workers 2
+run_arch dispatch   --arch dispatch --loops 2
 
-msg=$("$C1M" serve --backend uring --arch dispatch --port $((port + 1)) 2>&1)
-check "dispatch on uring is refused, saying so ($msg)" grep -q "dispatch does not run on --backend uring" <<<"$msg"
+msg=$("$C1M" serve --backend uring --proto http --access-log --port $((port + 1)) 2>&1)
+check "--access-log on uring is refused, saying why ($msg)" grep -q "access-log does not run on --backend uring" <<<"$msg"
 
 # HTTP: a request and a keep-alive pair through the uring backend
 port=$((port + 1))
