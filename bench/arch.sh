@@ -48,6 +48,7 @@ TARGETS=(
   "workerpool|1|$B/c1m serve --quiet --port PORT --arch workerpool --workers 2"
   "single-uring|1|$B/c1m serve --quiet --port PORT --arch single --backend uring"
   "reuseport-uring|2|$B/c1m serve --quiet --port PORT --arch reuseport --loops 2 --backend uring"
+  "dispatch-uring|2|$B/c1m serve --quiet --port PORT --arch dispatch --loops 2 --backend uring"
   "exclusive-uring|2|$B/c1m serve --quiet --port PORT --arch exclusive --loops 2 --backend uring"
   "prefork-uring|2|$B/c1m serve --quiet --port PORT --arch prefork --procs 2 --backend uring"
   "workerpool-uring|1|$B/c1m serve --quiet --port PORT --arch workerpool --workers 2 --backend uring"
