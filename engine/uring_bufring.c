@@ -26,9 +26,9 @@
 
 #include "engine/uring_compat.h"
 
-/* io_uring_register(2) by hand: the library links no liburing (only its
- * header-only helpers are used), so every program of c1m builds without it
- * until a backend needs it. */
+/* io_uring_register(2) by hand: this file needs only liburing's
+ * header-only helpers (it was written before the library linked liburing,
+ * and stays usable without it). */
 static int reg_pbuf(struct io_uring *ring, unsigned op, struct io_uring_buf_reg *reg)
 {
     long r = syscall(__NR_io_uring_register, ring->ring_fd, op, reg, 1);
