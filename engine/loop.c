@@ -563,17 +563,15 @@ c1m_conn_t *c1m__loop_adopt(c1m_loop_t *loop, int fd, const c1m_proto_t *proto, 
 {
     c1m_conn_t *c = conn_alloc(loop);
     if (!c) {
-        close(fd);
+        loop->be->drop(loop, fd);
         loop->stats.accept_errors++;
         return NULL;
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->io.fd = fd;
     c->proto = proto;
     c->flags = flags;
     if (loop->be->conn_add(c) < 0) {
-        close(fd);
+        loop->be->drop(loop, fd);
         c->io.fd = -1;
         c->flags = C1M_CONN_CLOSED;
         c->next = loop->released;
@@ -722,13 +720,14 @@ static void conn_read(c1m_conn_t *c)
 {
     c1m_loop_t *loop = c->loop;
     while (conn_may_read(c)) {
-        ssize_t n = loop->be->recv(c, loop->rbuf, loop->cfg.rbuf_size);
+        char *data = loop->rbuf; /* or the backend's own buffer */
+        ssize_t n = loop->be->recv(c, &data, loop->cfg.rbuf_size);
         if (n > 0) {
             loop->stats.bytes_in += (uint64_t)n;
             bool autot = !(c->proto->flags & C1M_PROTO_MANUAL_TIMEOUTS);
             if (autot) /* progress on reading */
                 c1m_conn_timeout_arm(c, C1M_TO_READ);
-            conn_deliver(c, loop->rbuf, (size_t)n);
+            conn_deliver(c, data, (size_t)n);
             /* no request left in progress: the idle timeout runs (a worker
              * holding the connection is a request in progress) */
             if (autot && c1m_conn_is_open(c)) {
