@@ -19,9 +19,12 @@ check "a plain --out path is accepted" test $? -eq 0
 
 if [ "$(id -u)" = 0 ] && mkdir -p /run/netns 2>/dev/null; then
     # looks like a namespace left by a dead lab (pid 4000000 cannot exist)
-    EVIL="/run/netns/c1m-lab-4000000-\$(touch\${IFS}$MARK)"
+    # (a file name holds no '/': the shell would touch it in the lab's cwd)
+    EVIL="/run/netns/c1m-lab-4000000-\$(touch\${IFS}${MARK##*/})"
     : > "$EVIL"
-    "$C1M" lab --conns 100 --archs single --duration 2s --warmup 0s --port 65411 \
+    C1M_ABS=$(readlink -f "$C1M")
+    cd "$T" || exit 1
+    "$C1M_ABS" lab --conns 100 --archs single --duration 2s --warmup 0s --port 65411 \
         --no-plots --out "$T/run" >"$T/out3" 2>&1 &
     lp=$!
     PIDS+=("$lp")
@@ -35,7 +38,8 @@ if [ "$(id -u)" = 0 ] && mkdir -p /run/netns 2>/dev/null; then
     check "the lab's server listens on 127.0.0.1 only ($laddr)" test "$laddr" = "127.0.0.1:65411"
     wait $lp
     check "lab run with a hostile /run/netns name: exit 0 ($?)" test $? -eq 0
-    check "no shell ran the name (no $MARK)" test ! -e "$MARK"
+    check "no shell ran the name (no ${MARK##*/})" test ! -e "$T/${MARK##*/}"
+    cd - >/dev/null || exit 1
     check "the entry was not touched" test -e "$EVIL"
     check "the lab said why it left it" grep -q "unexpected characters" "$T/out3"
     # --hosts refuses when 198.18.0.0/15 is in use (here: an address in a
