@@ -8,6 +8,7 @@
 #   make test       both builds, unit tests under both, integration tests
 #   make bench      benchmark programs (build/bench/*)
 #   make fuzz       libFuzzer targets (clang): build/fuzz/*
+#   make fuzz-long  each fuzz target to 10 million executions
 
 MODE  ?= release
 ifeq ($(MODE),asan)
@@ -40,7 +41,7 @@ MAN       := $(BUILD)/c1m.1
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 
-.PHONY: all release asan test unit integration bench fuzz clean FORCE
+.PHONY: all release asan test unit integration bench fuzz fuzz-long clean FORCE
 all: $(C1M) $(ITEST_BIN) $(MAN)
 
 release:
@@ -104,6 +105,10 @@ build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -Iinclude -pthread -fsanitize=fuzzer,address,undefined \
 	    -o $@ $< $(LIB_SRC) -lm -luring
+
+# Each target to 10 million executions (10 h cap each); CPU-heavy: niced.
+fuzz-long: fuzz
+	FUZZ_RUNS=10000000 nice -n 10 tests/run_fuzz.sh 36000
 
 test:
 	$(MAKE) MODE=release all unit
