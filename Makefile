@@ -8,6 +8,7 @@
 #   make test       both builds, unit tests under both, integration tests
 #   make bench      benchmark programs (build/bench/*)
 #   make fuzz       libFuzzer targets (clang): build/fuzz/*
+#   make mutate     mutation check: every tests/mutations/*.mut is killed
 
 MODE  ?= release
 ifeq ($(MODE),asan)
@@ -39,7 +40,7 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 
-.PHONY: all release asan test unit integration bench fuzz clean
+.PHONY: all release asan test unit integration bench fuzz clean mutate
 all: $(C1M) $(ITEST_BIN)
 
 release:
@@ -94,6 +95,11 @@ test:
 	tests/run_integration.sh build
 	tests/run_integration.sh build/asan
 	@if [ -n "$(FUZZ_SRC)" ]; then $(MAKE) fuzz && tests/run_fuzz.sh; fi
+
+# Mutation check (tests/mutations/*.mut): every deliberate breakage must
+# make one of its tests fail. Not part of `make test` (about 10 minutes).
+mutate:
+	tests/mutate.sh
 
 clean:
 	rm -rf build
