@@ -5,7 +5,8 @@
  *   testclient echo  PORT CONNS SECONDS SIZE   closed loop, verified echo;
  *                                              the server closes nothing
  *   testclient echoterm PORT CONNS SECONDS SIZE  the same while the server
- *                                              is stopped (SIGTERM): a
+ *                                              is stopped (SIGTERM) or a
+ *                                              process of it killed: a
  *                                              close is expected, but only
  *                                              between replies
  *   testclient ts8   PORT CONNS SECONDS        8-byte frames sent in split
