@@ -42,7 +42,7 @@ open(path, "w").write(src.replace(old, new))
 PY
 }
 
-killed=0 survived=0 errors=0 report=()
+killed=0 survived=0 errors=0 report=() lockwait=0
 say() { report+=("$1"); echo "$1"; }
 for name in "${names[@]}"; do
     mut=$ROOT/tests/mutations/$name.mut
@@ -72,8 +72,13 @@ for name in "${names[@]}"; do
         for t in $tests; do
             case $t in
             unit:*) (cd "$S" && timeout 300 "build/tests/${t#unit:}") >"$S/test.log" 2>&1 ;;
-            itest:*) (cd "$S" && flock "$LOCK" timeout 900 bash "tests/integration/${t#itest:}.sh" build) \
-                         >"$S/test.log" 2>&1 ;;
+            itest:*) # the time spent waiting for the lock is reported apart
+                     w0=$(date +%s)
+                     (cd "$S" && flock "$LOCK" bash -c 'date +%s > "$0"; exec timeout 900 bash "$1" build' \
+                          "$S/locked" "tests/integration/${t#itest:}.sh") >"$S/test.log" 2>&1
+                     rc=$?
+                     lockwait=$((lockwait + $(cat "$S/locked" 2>/dev/null || echo "$w0") - w0))
+                     (exit $rc) ;;
             *) echo "unknown test kind: $t" >"$S/test.log"; false ;;
             esac
             rc=$?
@@ -95,5 +100,5 @@ for name in "${names[@]}"; do
 done
 echo "---"
 printf '%s\n' "${report[@]}"
-echo "mutate: ${#names[@]} mutations: $killed killed, $survived survived, $errors errors in $((SECONDS - t_start)) s"
+echo "mutate: ${#names[@]} mutations: $killed killed, $survived survived, $errors errors in $((SECONDS - t_start)) s ($lockwait s of it waiting for $LOCK)"
 [ $survived -eq 0 ] && [ $errors -eq 0 ]
