@@ -9,6 +9,7 @@
 #   make bench      benchmark programs (build/bench/*)
 #   make fuzz       libFuzzer targets (clang): build/fuzz/*
 #   make fuzz-long  each fuzz target to 10 million executions
+#   make mutate     mutation check: every tests/mutations/*.mut is killed
 
 MODE  ?= release
 ifeq ($(MODE),asan)
@@ -41,7 +42,7 @@ MAN       := $(BUILD)/c1m.1
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 
-.PHONY: all release asan test unit integration bench fuzz fuzz-long clean FORCE
+.PHONY: all release asan test unit integration bench fuzz fuzz-long clean mutate FORCE
 all: $(C1M) $(ITEST_BIN) $(MAN)
 
 release:
@@ -116,6 +117,11 @@ test:
 	tests/run_integration.sh build
 	tests/run_integration.sh build/asan
 	@if [ -n "$(FUZZ_SRC)" ]; then $(MAKE) fuzz && tests/run_fuzz.sh; fi
+
+# Mutation check (tests/mutations/*.mut): every deliberate breakage must
+# make one of its tests fail. Not part of `make test` (about 10 minutes).
+mutate:
+	tests/mutate.sh
 
 clean:
 	rm -rf build

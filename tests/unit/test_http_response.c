@@ -87,9 +87,18 @@ static void test_content_length(void **state)
 
 static void test_pipelined(void **state)
 {
-    expect_all_steps("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 500 Oops\r\n"
-                     "Content-Length: 4\r\n\r\nfailHTTP/1.1 301 Moved\r\nContent-Length: 0\r\n\r\n",
-                     false, 3, 301, false);
+    static const char msg[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 500 Oops\r\n"
+                              "Content-Length: 4\r\n\r\nfailHTTP/1.1 301 Moved\r\nContent-Length: 0\r\n\r\n";
+    expect_all_steps(msg, false, 3, 301, false);
+    /* every response's status, in order, whatever the pieces */
+    size_t steps[] = { 0, 1, 2, 3, 7, 64 };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        outcome_t o = run(msg, sizeof msg - 1, steps[i], false);
+        assert_int_equal(o.responses, 3);
+        assert_int_equal(o.status[0], 200);
+        assert_int_equal(o.status[1], 500);
+        assert_int_equal(o.status[2], 301);
+    }
 }
 
 static void test_chunked(void **state)
