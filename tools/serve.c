@@ -13,6 +13,7 @@
 #include "tools/prefork.h"
 #include "engine/server.h"
 #include "tools/serve_run.h"
+#include "tools/upgrade.h"
 #include "engine/timeouts.h"
 #include "proto/echo.h"
 #include "proto/http1/app.h"
@@ -64,12 +65,21 @@ static void serve_usage(FILE *f)
 "  --out-high SIZE      pause reading a connection above this much unsent output (256k)\n"
 "  --out-low SIZE       resume reading below this (64k)\n"
 "  --work KIND:DUR      simulated handler work per message: sleep:1ms or spin:50us\n"
-"  --drain-timeout DUR  on SIGTERM, wait at most this long for output to flush (5s)\n"
+"  --drain-timeout DUR  on SIGTERM or after an upgrade: serve the open connections at\n"
+"                       most this long (HTTP closes each after its next answer), then\n"
+"                       close the rest (5s)\n"
+"  --upgrade-exec PATH  the binary SIGUSR2 starts (default: this command's path)\n"
+"  --upgrade-grace DUR  the new binary must be ready within this, else the old one\n"
+"                       keeps serving (10s)\n"
+"  --pid-file PATH      write the serving process's pid here (an upgrade rewrites it)\n"
 "  --metrics-interval DUR  metrics line period on stderr (default 5s)\n"
 "  --quiet              no periodic metrics\n"
 "  --help               this text\n"
 "\n"
-"SIGTERM or SIGINT: stop accepting, answer what has arrived, flush, exit 0.\n");
+"SIGTERM or SIGINT: stop accepting, drain (--drain-timeout), exit 0 with a summary.\n"
+"SIGUSR2: binary upgrade: start the new binary on the same listening sockets; once it\n"
+"         is ready this process stops accepting and drains (nothing is refused).\n"
+"SIGHUP (prefork): rolling restart: children replaced one at a time.\n");
 }
 
 enum {
@@ -78,6 +88,7 @@ enum {
     OPT_OUT_HIGH, OPT_OUT_LOW, OPT_WORK, OPT_DRAIN, OPT_METRICS, OPT_QUIET, OPT_HELP,
     OPT_TIMEOUTS_OFF, OPT_ACCESS_LOG, OPT_CPU_AFFINITY, OPT_HTTP_MAX_HEAD, OPT_HTTP_MAX_BODY,
     OPT_READ_TIMEOUT, OPT_WRITE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_HEADER_TIMEOUT, OPT_TIMERS,
+    OPT_UPGRADE_EXEC, OPT_UPGRADE_GRACE, OPT_PID_FILE,
 };
 
 static const struct option serve_opts[] = {
@@ -109,6 +120,9 @@ static const struct option serve_opts[] = {
     { "header-timeout", required_argument, 0, OPT_HEADER_TIMEOUT },
     { "timers", required_argument, 0, OPT_TIMERS },
     { "metrics-interval", required_argument, 0, OPT_METRICS },
+    { "upgrade-exec", required_argument, 0, OPT_UPGRADE_EXEC },
+    { "upgrade-grace", required_argument, 0, OPT_UPGRADE_GRACE },
+    { "pid-file", required_argument, 0, OPT_PID_FILE },
     { "quiet", no_argument, 0, OPT_QUIET },
     { "help", no_argument, 0, OPT_HELP },
     { 0, 0, 0, 0 },
@@ -136,6 +150,7 @@ int c1m_cmd_serve(int argc, char **argv)
     c1m_http_app_cfg_t http_cfg = { 0 };
     int arch = C1M_ARCH_SINGLE, child_arch = -1;
     bool loops_set = false, procs_set = false;
+    c1m_upgrade_cfg_t up = { .argc = argc, .argv = argv };
     uint64_t v;
     int opt;
     optind = 1;
@@ -292,6 +307,17 @@ int c1m_cmd_serve(int argc, char **argv)
                 return bad("--metrics-interval", optarg, "a duration of at least 100ms");
             cfg.metrics_interval_ms = (uint32_t)(v / 1000);
             break;
+        case OPT_UPGRADE_EXEC:
+            up.exec = optarg;
+            break;
+        case OPT_UPGRADE_GRACE:
+            if (c1m_parse_duration_us(optarg, &v) || v < 1000 || v > 3600000000ull)
+                return bad("--upgrade-grace", optarg, "a duration from 1ms to 1h, e.g. 10s");
+            up.grace_ms = (uint32_t)(v / 1000);
+            break;
+        case OPT_PID_FILE:
+            up.pid_file = optarg;
+            break;
         case OPT_QUIET:
             cfg.quiet = true;
             break;
@@ -363,6 +389,16 @@ int c1m_cmd_serve(int argc, char **argv)
     }
     c1m_log_set_tag("serve");
     char err[512];
+    /* started by an upgrade: serve the listening sockets handed over */
+    static int inherited[C1M_SERVER_MAX_FDS];
+    int ninh = c1m_upgrade_inherited(inherited, C1M_SERVER_MAX_FDS, err, sizeof err);
+    if (ninh < 0) {
+        fprintf(stderr, "c1m serve: %s\n", err);
+        return 1;
+    }
+    cfg.listen_fds = inherited;
+    cfg.nlisten_fds = (uint32_t)ninh;
+    c1m_upgrade_configure(&up);
     if (c1m_server_cfg_check(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "c1m serve: %s\n", err);
         return 1;
