@@ -364,7 +364,8 @@ int c1m_prefork_run(const c1m_server_cfg_t *cfg)
             pid_t pid = waitpid(-1, &status, WNOHANG);
             if (pid <= 0)
                 break;
-            reaped(pf, pid, status, stopping, now_ms);
+            if (!c1m_upgrade_reaped(&up, pid, status))
+                reaped(pf, pid, status, stopping, now_ms);
         }
         if (!stopping)
             roll_step(pf, now_ms, grace_ms);

@@ -137,6 +137,15 @@ static int upgrade_failed(c1m_upgrade_t *u)
     return C1M_UPGRADE_FAILED;
 }
 
+int c1m_upgrade_reaped(c1m_upgrade_t *u, pid_t pid, int status)
+{
+    if (!u->pid || pid != u->pid)
+        return 0;
+    u->status = status;
+    u->reaped = 1;
+    return 1;
+}
+
 int c1m_upgrade_poll(c1m_upgrade_t *u, char *why, size_t len)
 {
     if (!u->pid)
@@ -149,8 +158,15 @@ int c1m_upgrade_poll(c1m_upgrade_t *u, char *why, size_t len)
         snprintf(why, len, "the new server (pid %d) is ready", (int)u->pid);
         return C1M_UPGRADE_READY;
     }
-    int status;
-    pid_t r = waitpid(u->pid, &status, WNOHANG);
+    int status = u->status;
+    pid_t r = u->reaped ? u->pid : waitpid(u->pid, &status, WNOHANG);
+    if (r == 0 && n == 0) {
+        /* EOF: it closed the pipe without a word, so it is ending */
+        for (int i = 0; i < 100 && r == 0; i++) {
+            usleep(10000);
+            r = waitpid(u->pid, &status, WNOHANG);
+        }
+    }
     if (r == u->pid) {
         char how[96];
         describe_status(status, how, sizeof how);

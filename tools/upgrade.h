@@ -41,6 +41,8 @@ typedef struct c1m_upgrade {
     pid_t pid;
     int ready_fd;
     uint64_t deadline_ms;
+    int status;      /* its wait status, once reaped by someone else */
+    int reaped;
 } c1m_upgrade_t;
 
 enum { C1M_UPGRADE_WAITING = 0, C1M_UPGRADE_READY, C1M_UPGRADE_FAILED };
@@ -51,6 +53,11 @@ int c1m_upgrade_start(c1m_upgrade_t *u, const int *fds, int nfds, char *why, siz
 /* Non-blocking: WAITING, READY (u->pid serves now) or FAILED (reaped;
  * why says what happened). */
 int c1m_upgrade_poll(c1m_upgrade_t *u, char *why, size_t len);
+
+/* A caller that reaps with waitpid(-1) (the prefork supervisor) hands
+ * over the status of pid when it is the new server's; returns whether it
+ * was. */
+int c1m_upgrade_reaped(c1m_upgrade_t *u, pid_t pid, int status);
 
 /* In the new process: the listening sockets handed over (their count, 0
  * when this is no upgrade, or -EINVAL with err filled when the variable
