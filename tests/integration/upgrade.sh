@@ -12,11 +12,13 @@
 #     (--upgrade-grace), a second SIGUSR2 during an upgrade: the old server
 #     keeps serving, says why, and no request fails.
 # Usage: tests/integration/upgrade.sh BUILD_DIR   (about 2.5 minutes)
+#        ONLY="single echo-single exits-at-once" ...: only those cases
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 make_tmp upgrade
 PORT=19140
 UPGRADES=5
+want() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
 
 if [ ! -x "$C1M" ]; then
     echo "no $C1M: build first"; echo "0 passed, 1 failed"; exit 1
@@ -51,6 +53,7 @@ fds_of_tree() { # PID: open fds of it and its children
 # ---- 1. HTTP under load, five upgrades in a row ---------------------------
 http_upgrades() { # NAME ARGS...
     local name=$1; shift
+    want "$name" || return 0
     local pf=$TMP/$name.pid log=$TMP/$name.log
     rm -f "$pf"
     "$C1M" serve --proto http --port $PORT --pid-file "$pf" --drain-timeout 3s \
@@ -120,6 +123,7 @@ http_upgrades prefork-reuseport --arch prefork --procs 2 --prefork-reuseport
 # ---- 2. echo at 10,000 connections, --drain-timeout 2s ----------------------
 echo_drain() { # NAME ARGS...
     local name=$1; shift
+    want "$name" || return 0
     local pf=$TMP/$name.pid log=$TMP/$name.log
     rm -f "$pf"
     "$C1M" serve --proto echo --port $PORT --pid-file "$pf" --drain-timeout 2s \
@@ -168,6 +172,7 @@ printf '#!/bin/sh\nexec sleep 30\n' >"$TMP/never_ready.sh"
 chmod +x "$TMP/slow_fail.sh" "$TMP/never_ready.sh"
 failed_upgrade() { # NAME EXEC GRACE EXPECT
     local name=$1 exe=$2 grace=$3 expect=$4
+    want "$name" || return 0
     local log=$TMP/$name.log
     "$C1M" serve --proto http --port $PORT --upgrade-exec "$exe" --upgrade-grace "$grace" \
         --quiet >"$log" 2>&1 &
