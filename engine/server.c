@@ -154,7 +154,11 @@ typedef struct c1m_dispatch {
 
 static void adopt_msg(c1m_loop_t *loop, void *arg, uint64_t fd)
 {
-    if (loop->stopping) {
+    /* A loop that drains still serves what the acceptor took before it
+     * stopped (its stop may be queued ahead of this): the client already
+     * counts the connection as established. Only a loop that has returned
+     * closes it. */
+    if (loop->stopped) {
         close((int)fd);
         return;
     }
