@@ -100,8 +100,11 @@ int c1m_upgrade_start(c1m_upgrade_t *u, const int *fds, int nfds, char *why, siz
     snprintf(readyvar, sizeof readyvar, ENV_READY "=%d", p[1]);
     envp[k++] = fdvar;
     envp[k++] = readyvar;
+    /* U.argv[0] is the command's display name ("c1m serve"): the
+     * command word is given again */
     argv[0] = (char *)path;
-    for (int i = 0; i < U.argc; i++)
+    argv[1] = (char *)"serve";
+    for (int i = 1; i < U.argc; i++)
         argv[i + 1] = U.argv[i];
     pid_t pid = fork();
     if (pid == 0) {

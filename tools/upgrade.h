@@ -31,7 +31,7 @@ typedef struct c1m_upgrade_cfg {
     uint32_t grace_ms;     /* the new one must be ready within this */
     const char *pid_file;  /* written once serving (NULL = none) */
     int argc;
-    char **argv;           /* c1m serve's arguments, from "serve" on */
+    char **argv;           /* c1m serve's: argv[0] its name, then its options */
 } c1m_upgrade_cfg_t;
 
 void c1m_upgrade_configure(const c1m_upgrade_cfg_t *cfg);
