@@ -8,6 +8,7 @@
 #   make test       both builds, unit tests under both, integration tests
 #   make bench      benchmark programs (build/bench/*)
 #   make fuzz       libFuzzer targets (clang): build/fuzz/*
+#   make fuzz-long  each fuzz target to 10 million executions
 
 MODE  ?= release
 ifeq ($(MODE),asan)
@@ -23,7 +24,7 @@ CFLAGS  ?=
 CFLAGS  += -std=gnu11 -Iinclude -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
            -D_GNU_SOURCE -I. -pthread -MMD -MP $(OPT)
 LDFLAGS += -pthread $(filter -fsanitize=%,$(OPT))
-LDLIBS  += -lm
+LDLIBS  += -lm -luring   # liburing: the io_uring backend (engine/backend_uring.c)
 
 LIB_SRC   := $(sort $(wildcard core/*.c engine/*.c proto/*.c proto/*/*.c))
 TOOL_SRC  := $(sort $(wildcard tools/*.c))
@@ -40,7 +41,7 @@ MAN       := $(BUILD)/c1m.1
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 
-.PHONY: all release asan test unit integration bench fuzz clean FORCE
+.PHONY: all release asan test unit integration bench fuzz fuzz-long clean FORCE
 all: $(C1M) $(ITEST_BIN) $(MAN)
 
 release:
@@ -86,7 +87,6 @@ $(MAN): man/c1m.1.scd
 
 # extra libraries of a benchmark program: its peer or its I/O interface
 BENCH_LIBS_http_parse := -lhttp_parser
-BENCH_LIBS_http_floor := -luring
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
@@ -104,7 +104,11 @@ fuzz: $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -Iinclude -pthread -fsanitize=fuzzer,address,undefined \
-	    -o $@ $< $(LIB_SRC) -lm
+	    -o $@ $< $(LIB_SRC) -lm -luring
+
+# Each target to 10 million executions (10 h cap each); CPU-heavy: niced.
+fuzz-long: fuzz
+	FUZZ_RUNS=10000000 nice -n 10 tests/run_fuzz.sh 36000
 
 test:
 	$(MAKE) MODE=release all unit

@@ -18,6 +18,7 @@ _c1m()
     serve:--balance) COMPREPLY=($(compgen -W "rr least" -- "$cur")); return ;;
     serve:--cpu-affinity) COMPREPLY=($(compgen -W "auto off" -- "$cur")); return ;;
     serve:--timers) COMPREPLY=($(compgen -W "wheel heap global-heap" -- "$cur")); return ;;
+    serve:--backend) COMPREPLY=($(compgen -W "epoll uring" -- "$cur")); return ;;
     serve:--timeouts) COMPREPLY=($(compgen -W "off" -- "$cur")); return ;;
     lab:--netns) COMPREPLY=($(compgen -W "auto on off" -- "$cur")); return ;;
     lab:--experiment) COMPREPLY=($(compgen -W "archs timers" -- "$cur")); return ;;
@@ -27,7 +28,7 @@ _c1m()
     esac
     case "$cmd" in
     serve) opts="--arch --loops --procs --child-arch --prefork-reuseport --workers --queue
-                 --balance --cpu-affinity --edge --proto --port --bind --access-log
+                 --balance --cpu-affinity --edge --backend --proto --port --bind --access-log
                  --http-max-head --http-max-body --work --max-conns --out-high --out-low
                  --read-timeout --write-timeout --idle-timeout --header-timeout --timeouts
                  --timers --drain-timeout --upgrade-exec --upgrade-grace --pid-file

@@ -474,9 +474,33 @@ static void accept_resume(c1m_loop_t *loop)
             listener_register(loop, loop->listeners[i]);
 }
 
+static void accept_some(c1m_loop_t *loop, c1m_listener_t *l, uint32_t batch);
+
+/* A listener shared by several loops or processes (EPOLLEXCLUSIVE): the
+ * kernel wakes the first waiter in the listener's wait queue, and that is
+ * always the same one, so one loop took most connections (prefork, 4
+ * children: ~3,000 / 300 / 500 / 250 of 4,000). So take only a few per
+ * wake-up, then re-register (remove and add: EPOLLEXCLUSIVE cannot be
+ * modified), which moves this loop to the back of the queue: the next
+ * connection wakes the next loop, round-robin. Two epoll_ctl per wake-up. */
+#define C1M_EXCLUSIVE_BATCH 4
+
 static void handle_listener(c1m_loop_t *loop, c1m_listener_t *l)
 {
-    for (uint32_t i = 0; i < loop->cfg.accept_batch && l->io.registered; i++) {
+    if (!l->exclusive) {
+        accept_some(loop, l, loop->cfg.accept_batch);
+        return;
+    }
+    accept_some(loop, l, C1M_MIN(loop->cfg.accept_batch, C1M_EXCLUSIVE_BATCH));
+    if (l->io.registered) {
+        loop->be->unwatch(loop, &l->io);
+        listener_register(loop, l);
+    }
+}
+
+static void accept_some(c1m_loop_t *loop, c1m_listener_t *l, uint32_t batch)
+{
+    for (uint32_t i = 0; i < batch && l->io.registered; i++) {
         if (loop->cfg.max_conns && loop->stats.conns >= loop->cfg.max_conns) {
             /* Full: stop accepting until a connection closes (the backlog
              * holds the rest). Re-checked every second as a safety net. */
@@ -598,17 +622,15 @@ c1m_conn_t *c1m__loop_adopt(c1m_loop_t *loop, int fd, const c1m_proto_t *proto, 
 {
     c1m_conn_t *c = conn_alloc(loop);
     if (!c) {
-        close(fd);
+        loop->be->drop(loop, fd);
         loop->stats.accept_errors++;
         return NULL;
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->io.fd = fd;
     c->proto = proto;
     c->flags = flags;
     if (loop->be->conn_add(c) < 0) {
-        close(fd);
+        loop->be->drop(loop, fd);
         c->io.fd = -1;
         c->flags = C1M_CONN_CLOSED;
         c->next = loop->released;
@@ -759,13 +781,14 @@ static void conn_read(c1m_conn_t *c)
 {
     c1m_loop_t *loop = c->loop;
     while (conn_may_read(c)) {
-        ssize_t n = loop->be->recv(c, loop->rbuf, loop->cfg.rbuf_size);
+        char *data = loop->rbuf; /* or the backend's own buffer */
+        ssize_t n = loop->be->recv(c, &data, loop->cfg.rbuf_size);
         if (n > 0) {
             loop->stats.bytes_in += (uint64_t)n;
             bool autot = !(c->proto->flags & C1M_PROTO_MANUAL_TIMEOUTS);
             if (autot) /* progress on reading */
                 c1m_conn_timeout_arm(c, C1M_TO_READ);
-            conn_deliver(c, loop->rbuf, (size_t)n);
+            conn_deliver(c, data, (size_t)n);
             /* no request left in progress: the idle timeout runs (a worker
              * holding the connection is a request in progress) */
             if (autot && c1m_conn_is_open(c)) {

@@ -33,7 +33,7 @@ TEST_PKGS=(
   libcmocka-dev     # unit tests
   clang             # libFuzzer targets (make fuzz)
   libhttp-parser-dev # parser micro-benchmark peer
-  liburing-dev      # io_uring floor in bench/http_floor.c
+  liburing-dev      # the io_uring backend (engine/backend_uring.c) and floors
   curl              # HTTP tests: a real client
   nginx-light       # HTTP peer in tests and benchmarks (its service stays off)
   wrk               # HTTP load peer in benchmarks

@@ -454,6 +454,12 @@ static int preflight(lab_t *lab)
             printf("c1m lab: --hosts needs root (network namespaces)\n");
             return 1;
         }
+        char why[160];
+        if (lab_hosts_range_check(why, sizeof why) < 0) {
+            printf("c1m lab: --hosts needs 198.18.0.0/15 to be free, but %s; "
+                   "remove it or run without --hosts\n", why);
+            return 1;
+        }
     }
     return 0;
 }
@@ -718,8 +724,11 @@ static int run_row(lab_t *lab, lab_row_t *r, const char *tag)
     lab_kmem_t before;
     lab_kmem_read(0, &before);
 
-    char *sargv[32] = { "c1m", "serve", "--quiet", "--port", port, "--proto", lab->proto_used };
-    int n = 7;
+    /* bound to the address the clients use, never 0.0.0.0: a lab row
+     * (some with --timeouts off) must not be reachable from outside */
+    char *sargv[32] = { "c1m", "serve", "--quiet", "--port", port, "--proto", lab->proto_used,
+                        "--bind", c->hosts ? "198.18.0.1" : "127.0.0.1" };
+    int n = 9;
     for (unsigned i = 0; i < r->nserve_args; i++)
         sargv[n++] = r->serve_args[i];
     sargv[n] = NULL;
@@ -1026,6 +1035,12 @@ static int parse_flags(lab_cfg_t *c, int argc, char **argv)
             c->port = (uint16_t)v;
             break;
         case OPT_OUT:
+            /* root writes there and runs gnuplot in it: a plain path only */
+            if (!*optarg || strlen(optarg) > 200 ||
+                strspn(optarg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "0123456789._/-+:@,=") != strlen(optarg) || optarg[0] == '-')
+                return bad("--out", optarg,
+                           "a directory path of at most 200 bytes of A-Z a-z 0-9 . _ / - + : @ , =");
             c->out = optarg;
             break;
         case OPT_NO_PLOTS:

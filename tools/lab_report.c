@@ -2,12 +2,16 @@
  * JSON file for the run, and gnuplot plots: TPS per architecture, the
  * latency spectrum by percentile (from the exact histograms), TPS over time
  * (from bench's intervals). */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/common.h"
 #include "core/hist.h"
@@ -250,13 +254,44 @@ static int write_json(const lab_t *lab, const char *path, bool interrupted)
 
 /* ---- plots --------------------------------------------------------------------------------- */
 
+/* Run gnuplot with argv (no shell), in `dir` if not NULL, stdin from
+ * /dev/null, stdout and stderr to `log` (or /dev/null). 0 = exit 0. */
+static int gnuplot(const char *dir, const char *log, char *const argv[])
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        if (dir && chdir(dir) < 0)
+            _exit(126);
+        int in = open("/dev/null", O_RDONLY);
+        int out = open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (in < 0 || out < 0)
+            _exit(126);
+        dup2(in, 0);
+        dup2(out, 1);
+        dup2(out, 2);
+        execvp("gnuplot", argv);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
 static bool have_gnuplot(bool *cairo)
 {
-    int rc = system("gnuplot -e 'set terminal pngcairo' </dev/null >/dev/null 2>&1");
+    char *probe[] = { "gnuplot", "-e", "set terminal pngcairo", NULL };
+    char *version[] = { "gnuplot", "--version", NULL };
+    int rc = gnuplot(NULL, NULL, probe);
     *cairo = rc == 0;
     if (rc == 0)
         return true;
-    return system("gnuplot --version >/dev/null 2>&1") == 0;
+    return gnuplot(NULL, NULL, version) == 0;
 }
 
 static bool write_plots(const lab_t *lab)
@@ -368,10 +403,8 @@ static bool write_plots(const lab_t *lab)
         }
     fprintf(f, "%s\n", first ? "1/0 notitle" : "");
     fclose(f);
-    char cmd[PATH_MAX + 100];
-    snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot plots.gp >plots.log 2>&1", lab->out);
-    fflush(stdout);
-    if (system(cmd) != 0) {
+    char *args[] = { "gnuplot", "plots.gp", NULL };
+    if (gnuplot(lab->out, "plots.log", args) != 0) {
         printf("c1m lab: gnuplot failed: see %s/plots.log\n", lab->out);
         return false;
     }

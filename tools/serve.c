@@ -16,8 +16,8 @@
 #include "tools/upgrade.h"
 #include "engine/timeouts.h"
 #include "proto/echo.h"
+#include "c1m/http.h"
 #include "proto/http1/app.h"
-#include "proto/http1/metrics.h"
 #include "proto/http1/server.h"
 #include "tools/cmd.h"
 #include "tools/flags.h"
@@ -48,6 +48,9 @@ static void serve_usage(FILE *f)
 "  --cpu-affinity MODE  auto (pin each loop thread to a CPU of its own) | off\n"
 "                       (default off)\n"
 "  --edge               edge-triggered epoll (default level-triggered)\n"
+"  --backend NAME       epoll | uring (io_uring: multishot accept into direct\n"
+"                       descriptors, multishot recv into a buffer ring; every\n"
+"                       architecture; not with --access-log) (default epoll)\n"
 "Service:\n"
 "  --proto NAME         echo | ts8 (8-byte timestamp echo) | http (default echo)\n"
 "  --port N             TCP port, 1 to 65535 (default 8972; http: 8998)\n"
@@ -120,6 +123,7 @@ enum {
     OPT_TIMEOUTS_OFF, OPT_ACCESS_LOG, OPT_CPU_AFFINITY, OPT_HTTP_MAX_HEAD, OPT_HTTP_MAX_BODY,
     OPT_READ_TIMEOUT, OPT_WRITE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_HEADER_TIMEOUT, OPT_TIMERS,
     OPT_UPGRADE_EXEC, OPT_UPGRADE_GRACE, OPT_PID_FILE,
+    OPT_BACKEND,
 };
 
 static const struct option serve_opts[] = {
@@ -135,6 +139,7 @@ static const struct option serve_opts[] = {
     { "port", required_argument, 0, OPT_PORT },
     { "bind", required_argument, 0, OPT_BIND },
     { "edge", no_argument, 0, OPT_EDGE },
+    { "backend", required_argument, 0, OPT_BACKEND },
     { "max-conns", required_argument, 0, OPT_MAX_CONNS },
     { "out-high", required_argument, 0, OPT_OUT_HIGH },
     { "out-low", required_argument, 0, OPT_OUT_LOW },
@@ -178,7 +183,10 @@ int c1m_cmd_serve(int argc, char **argv)
         cfg.loop.timeout_ms[k] = UINT32_MAX;
     }
     bool http = false, timeouts_off = false, port_set = false;
-    c1m_http_app_cfg_t http_cfg = { 0 };
+    c1m_http_cfg_t http_cfg;
+    c1m_http_cfg_defaults(&http_cfg);
+    bool http_flags = false; /* --access-log, --http-*: only with --proto http */
+    c1m_http_t *h = NULL;    /* the HTTP instance, freed once the server is done */
     int arch = C1M_ARCH_SINGLE, child_arch = -1;
     bool loops_set = false, procs_set = false;
     c1m_upgrade_cfg_t up = { .argc = argc, .argv = argv };
@@ -236,10 +244,10 @@ int c1m_cmd_serve(int argc, char **argv)
             else if (!strcmp(optarg, "ts8"))
                 cfg.proto = &c1m_proto_ts8;
             else if (!strcmp(optarg, "http"))
-                cfg.proto = &c1m_proto_http;
+                cfg.proto = NULL; /* the instance made below */
             else
                 return bad("--proto", optarg, "echo, ts8 or http");
-            http = cfg.proto == &c1m_proto_http;
+            http = !cfg.proto;
             break;
         case OPT_PORT:
             if (c1m_flag_count("serve", "--port", optarg, 1, 65535, &v))
@@ -256,6 +264,14 @@ int c1m_cmd_serve(int argc, char **argv)
         }
         case OPT_EDGE:
             cfg.loop.edge_triggered = true;
+            break;
+        case OPT_BACKEND:
+            if (!strcmp(optarg, "epoll"))
+                cfg.loop.backend = C1M_BACKEND_EPOLL;
+            else if (!strcmp(optarg, "uring"))
+                cfg.loop.backend = C1M_BACKEND_URING;
+            else
+                return bad("--backend", optarg, "epoll or uring");
             break;
         case OPT_MAX_CONNS:
             if (c1m_flag_count("serve", "--max-conns", optarg, 1, 100000000, &v))
@@ -292,17 +308,19 @@ int c1m_cmd_serve(int argc, char **argv)
             cfg.loop.pin_cpu = !strcmp(optarg, "auto");
             break;
         case OPT_ACCESS_LOG:
-            http_cfg.access_log = true;
+            http_cfg.access_log = http_flags = true;
             break;
         case OPT_HTTP_MAX_HEAD:
             if (c1m_flag_size("serve", "--http-max-head", optarg, 256, 1u << 20, &v))
                 return 2;
-            http_cfg.limits.max_head = http_cfg.limits.max_request_line = (uint32_t)v;
+            http_cfg.max_head = http_cfg.max_request_line = (uint32_t)v;
+            http_flags = true;
             break;
         case OPT_HTTP_MAX_BODY:
             if (c1m_flag_size("serve", "--http-max-body", optarg, 1, 1u << 30, &v))
                 return 2;
-            http_cfg.limits.max_body = v;
+            http_cfg.max_body = v;
+            http_flags = true;
             break;
         case OPT_READ_TIMEOUT:
         case OPT_WRITE_TIMEOUT:
@@ -386,16 +404,20 @@ int c1m_cmd_serve(int argc, char **argv)
         fprintf(stderr, "c1m serve: --child-arch goes with --arch prefork\n");
         return 2;
     }
+    if (cfg.loop.backend == C1M_BACKEND_URING && http_cfg.access_log) {
+        fprintf(stderr, "c1m serve: --access-log does not run on --backend uring yet "
+                        "(a direct descriptor has no getpeername)\n");
+        return 2;
+    }
     if (cfg.prefork_reuseport && !prefork) {
         fprintf(stderr, "c1m serve: --prefork-reuseport goes with --arch prefork or --procs > 1\n");
         return 2;
     }
     cfg.arch = (c1m_arch_t)arch;
     /* the seed's Go server: read 5s, write 10s, header 10s, idle 10s */
-    static const uint32_t http_tmo[C1M_TO__COUNT] = {
-        [C1M_TO_READ] = 5000, [C1M_TO_WRITE] = 10000, [C1M_TO_IDLE] = 10000,
-        [C1M_TO_HEADER] = 10000,
-    };
+    c1m_loop_cfg_t go;
+    c1m_http_go_timeouts(&go);
+    const uint32_t *http_tmo = go.timeout_ms;
     for (int k = 0; k < C1M_TO__COUNT; k++) {
         if (timeouts_off)
             cfg.loop.timeout_ms[k] = 0;
@@ -405,16 +427,19 @@ int c1m_cmd_serve(int argc, char **argv)
     if (http) {
         if (!port_set)
             cfg.port = 8998;
-        if (c1m_http_app_setup(&http_cfg) < 0) {
-            fprintf(stderr, "c1m serve: cannot set up the http application\n");
+        char why[256] = "";
+        if (c1m_http_new(&h, &http_cfg) < 0 || c1m_http_app_setup(h, why, sizeof why) < 0) {
+            fprintf(stderr, "c1m serve: cannot set up the http application %s\n", why);
+            c1m_http_free(h);
             return 1;
         }
+        cfg.proto = c1m_http_proto(h);
         /* prefork: /metrics sums every child (slots for each thread, twice
-         * over for restarted children) */
+         * over; slots of dead children are adopted by their successors) */
         unsigned per_proc = cfg.loops + cfg.workers + 2;
-        if (prefork && c1m_http_metrics_share(C1M_MAX(64u, 2 * cfg.procs * per_proc)) < 0)
+        if (prefork && c1m_http_metrics_share(h, C1M_MAX(64u, 2 * cfg.procs * per_proc)) < 0)
             c1m_warn("http: no shared memory for metrics: /metrics counts one child each");
-    } else if (http_cfg.access_log || http_cfg.limits.max_head || http_cfg.limits.max_body) {
+    } else if (http_flags) {
         fprintf(stderr, "c1m serve: --access-log and --http-* go with --proto http\n");
         return 2;
     }
@@ -432,7 +457,10 @@ int c1m_cmd_serve(int argc, char **argv)
     c1m_upgrade_configure(&up);
     if (c1m_server_cfg_check(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "c1m serve: %s\n", err);
+        c1m_http_free(h);
         return 1;
     }
-    return prefork ? c1m_prefork_run(&cfg) : c1m_server_run(&cfg);
+    int rc = prefork ? c1m_prefork_run(&cfg) : c1m_server_run(&cfg);
+    c1m_http_free(h);
+    return rc;
 }

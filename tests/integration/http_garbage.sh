@@ -66,4 +66,31 @@ for a in "--arch single" "--arch workerpool --workers 2" "--arch reuseport --loo
     stop_server
     port=$((port + 1))
 done
+
+# Issue 12 item 9: a TLS ClientHello (first byte 0x16, which no method may
+# contain) gets its 400 at once, not after the header timeout (60 s here;
+# the client gives up after 10 s, so only an early answer passes).
+hello() { # hello PORT: prints "<status line> <seconds>"
+    python3 - "$1" <<'PYEOF'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(10)
+t0 = time.monotonic()
+# a TLS 1.2 record header and the start of a ClientHello, no LF anywhere
+s.sendall(bytes([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]) + bytes(32))
+try:
+    line = s.recv(4096).split(b"\r\n")[0].decode("latin-1")
+except socket.timeout:
+    line = "no-answer"
+print(line.replace(" ", "_"), "%.3f" % (time.monotonic() - t0))
+PYEOF
+}
+for a in "--arch single" "--arch workerpool --workers 2"; do
+    start_server $port --proto http --header-timeout 60s --read-timeout 60s $a ||
+        bad "[$a] server did not start"
+    read -r st secs < <(hello $port)
+    echo "     [$a] ClientHello answered with '${st:-}' after ${secs:-?} s (header timeout 60 s)"
+    check "[$a] a TLS ClientHello gets 400 at once" test "${st:-}" = "HTTP/1.1_400_Bad_Request"
+    stop_server
+    port=$((port + 1))
+done
 finish
