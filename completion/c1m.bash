@@ -31,7 +31,8 @@ _c1m()
                  --balance --cpu-affinity --edge --backend --proto --port --bind --access-log
                  --http-max-head --http-max-body --work --max-conns --out-high --out-low
                  --read-timeout --write-timeout --idle-timeout --header-timeout --timeouts
-                 --timers --drain-timeout --metrics-interval --quiet --help --version" ;;
+                 --timers --drain-timeout --upgrade-exec --upgrade-grace --pid-file
+                 --metrics-interval --quiet --help --version" ;;
     bench) opts="--proto --host --port --url --method --header --size --pipeline --rate
                  --conns --procs --loops --source --connect-rate --connect-timeout --retries
                  --connect-window --duration --warmup --start-at --interval --grace --json

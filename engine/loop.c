@@ -277,6 +277,31 @@ static void pin_thread(const c1m_loop_t *loop)
     }
 }
 
+/* The drain deadline passed with connections still open: a lingering
+ * close for each (nginx's): the sending side is shut down once its output
+ * is out (the peer reads a FIN, not a RST), input is read and discarded,
+ * and the connection closes when the peer closes, or C1M_DRAIN_LINGER_MS
+ * later. Closing at once would make the kernel answer unread input with a
+ * RST. Returns false when there is nothing to linger for. */
+static void linger_conn(c1m_conn_t *c, void *arg)
+{
+    if (!c1m_conn_is_open(c) || (c->flags & (C1M_CONN_CLIENT | C1M_CONN_HELD)))
+        return;
+    c->flags |= C1M_CONN_LINGER;
+    c1m_conn_shutdown_after_flush(c);
+}
+
+static bool drain_linger(c1m_loop_t *loop)
+{
+    loop->lingering = true;
+    loop->stats.drain_deadline_closed += loop->stats.conns;
+    if (!loop->stats.conns)
+        return false;
+    c1m_loop_foreach_conn(loop, linger_conn, NULL);
+    loop->drain_deadline_ms = loop->now_ms + C1M_DRAIN_LINGER_MS;
+    return true;
+}
+
 int c1m_loop_run(c1m_loop_t *loop)
 {
     if (loop->cfg.pin_cpu)
@@ -284,7 +309,10 @@ int c1m_loop_run(c1m_loop_t *loop)
     loop->now_ms = c1m_now_ms();
     loop->next_tick_ms = loop->now_ms + loop->tick_ms;
     for (;;) {
-        if (loop->stopping && (loop->stats.conns == 0 || loop->now_ms >= loop->drain_deadline_ms))
+        if (loop->stopping && loop->stats.conns == 0)
+            break;
+        if (loop->stopping && loop->now_ms >= loop->drain_deadline_ms &&
+            (loop->lingering || !drain_linger(loop)))
             break;
         int rc = c1m_loop_run_once(loop, -1);
         if (rc < 0)
@@ -296,8 +324,15 @@ int c1m_loop_run(c1m_loop_t *loop)
         loop->layer->batch(loop->layer_arg, loop, C1M_LAYER_STOP);
     conn_release_all(loop);
     end_of_iteration(loop);
-    loop->stopped = true;
+    if (loop->stopping)
+        loop->stats.drain_requests = loop->stats.msgs - loop->drain_msgs0;
+    C1M_RELAXED_STORE(&loop->stopped, true);
     return 0;
+}
+
+bool c1m_loop_draining(const c1m_loop_t *loop)
+{
+    return C1M_RELAXED_LOAD(&loop->stopping);
 }
 
 static void *loop_thread_main(void *arg)
@@ -715,6 +750,8 @@ static void handle_conn(c1m_loop_t *loop, c1m_conn_t *c, unsigned ev)
 static void conn_deliver(c1m_conn_t *c, const char *data, size_t n)
 {
     c1m_loop_t *loop = c->loop;
+    if (C1M_UNLIKELY(c->flags & C1M_CONN_LINGER))
+        return; /* closing at the drain deadline: input is discarded */
     if (c->in) {
         if (c1m_buf_size(c->in) + n > loop->cfg.in_max || c1m_buf_append(&c->in, data, n) < 0) {
             c1m_conn_close(c, C1M_CLOSE_NOMEM);
@@ -1042,10 +1079,16 @@ static void conn_release_all(c1m_loop_t *loop)
     c1m_loop_foreach_conn(loop, close_shutdown, NULL);
 }
 
-/* Shutdown: stop accepting; answer what has already arrived; close each
- * connection once its output is flushed (or at the drain deadline). */
+/* Shutdown. Accepted connections keep being served until the drain
+ * deadline: a protocol that can end a connection cleanly (HTTP answers
+ * with "Connection: close") asks c1m_loop_draining and does; the rest
+ * (echo, ts8, idle keep-alive connections) get a lingering close at the
+ * deadline (drain_linger). Client connections (c1m_loop_connect) keep the
+ * short form: answer what has arrived, close once flushed. */
 static void drain_conn(c1m_conn_t *c, void *arg)
 {
+    if (!(c->flags & C1M_CONN_CLIENT))
+        return;
     if (c->flags & (C1M_CONN_HELD | C1M_CONN_CONNECTING)) {
         c->flags |= C1M_CONN_CLOSING;
         c->close_reason = C1M_CLOSE_SHUTDOWN;
@@ -1067,14 +1110,17 @@ static void begin_drain(c1m_loop_t *loop)
 {
     if (loop->stopping)
         return;
-    loop->stopping = true;
+    C1M_RELAXED_STORE(&loop->stopping, true);
     loop->drain_deadline_ms = loop->now_ms + loop->cfg.drain_ms;
+    loop->stats.drain_conns += loop->stats.conns;
+    loop->drain_msgs0 = loop->stats.msgs;
     for (uint32_t i = 0; i < loop->nlisteners; i++) {
         c1m_listener_t *l = loop->listeners[i];
         loop->be->unwatch(loop, &l->io);
         /* Refuse new connections now (an inherited listener is the prefork
-         * parent's to stop: its siblings may still be serving). */
-        if (l->owned)
+         * parent's to stop: its siblings may still be serving; a listener
+         * handed to a new process in an upgrade is that process's now). */
+        if (l->owned && !C1M_RELAXED_LOAD(&loop->keep_listeners))
             shutdown(l->io.fd, SHUT_RD);
     }
     loop->accept_resume_ms = 0;

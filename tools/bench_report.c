@@ -215,13 +215,15 @@ static json_t *ivals_json(const c1m_bench_result_t *r)
     for (uint32_t i = 0; i < r->nivals; i++) {
         const c1m_bench_ival_t *v = &r->ivals[i];
         json_array_append_new(
-            a, json_pack("{s:f,s:f,s:f,s:f,s:b,s:I,s:f,s:I,s:I,s:I}", "t",
+            a, json_pack("{s:f,s:f,s:f,s:f,s:b,s:I,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "t",
                          (double)v->t_ns / 1e9, "start_unix_s", (double)v->t_ns / 1e9, "secs",
                          v->secs, "length_s", v->secs, "warmup", v->warm, "requests",
                          (json_int_t)v->requests, "tps",
                          v->secs > 0 ? (double)v->requests / v->secs : 0.0, "p50_us",
                          (json_int_t)v->p50, "p99_us", (json_int_t)v->p99, "max_us",
-                         (json_int_t)v->max));
+                         (json_int_t)v->max, "connect_errors", (json_int_t)v->ev.connect_errors,
+                         "resets", (json_int_t)v->ev.resets, "lost", (json_int_t)v->ev.lost,
+                         "reconnects", (json_int_t)v->ev.reconnects));
     }
     return a;
 }
@@ -357,6 +359,10 @@ static void ivals_from_json(c1m_bench_result_t *r, json_t *a)
         v->p50 = get_u64(e, "p50_us");
         v->p99 = get_u64(e, "p99_us");
         v->max = get_u64(e, "max_us");
+        v->ev.connect_errors = get_u64(e, "connect_errors");
+        v->ev.resets = get_u64(e, "resets");
+        v->ev.lost = get_u64(e, "lost");
+        v->ev.reconnects = get_u64(e, "reconnects");
     }
 }
 

@@ -345,14 +345,16 @@ static bool write_plots(const lab_t *lab)
         f = fopen(path, "we");
         if (!f)
             continue;
-        fprintf(f, "# seconds_since_first_interval tps warmup\n");
+        fprintf(f, "# seconds_since_first_interval tps warmup errors reconnects\n"
+                   "# (errors: connect errors + resets + requests without an answer)\n");
         uint64_t t0 = r->res->nivals ? r->res->ivals[0].t_ns : 0;
         for (uint32_t k = 0; k < r->res->nivals; k++) {
             const c1m_bench_ival_t *v = &r->res->ivals[k];
             if (v->secs < 0.5)
                 continue; /* a sliver at an edge of the run: its rate means little */
-            fprintf(f, "%.3f %.1f %d\n", (double)(v->t_ns - t0) / 1e9,
-                    (double)v->requests / v->secs, v->warm ? 1 : 0);
+            fprintf(f, "%.3f %.1f %d %" PRIu64 " %" PRIu64 "\n", (double)(v->t_ns - t0) / 1e9,
+                    (double)v->requests / v->secs, v->warm ? 1 : 0,
+                    v->ev.connect_errors + v->ev.resets + v->ev.lost, v->ev.reconnects);
         }
         fclose(f);
     }
@@ -386,13 +388,17 @@ static bool write_plots(const lab_t *lab)
     fprintf(f, "%s\n", first ? "1/0 notitle" : "");
     fprintf(f, "reset\nset grid\nset output 'tps_time.png'\nset title '%s: TPS over time "
                "(1 s intervals, warm-up included)'\nset xlabel 'seconds'\n"
-               "set ylabel 'requests/s'\nset yrange [0:*]\nset key outside right\nplot ",
+               "set ylabel 'requests/s'\nset yrange [0:*]\nset y2label 'errors, reconnects "
+               "per interval'\nset y2range [0:*]\nset y2tics\nset key outside right\nplot ",
             title);
     first = true;
     for (unsigned i = 0; i < lab->nrows; i++)
         if (lab->rows[i].res) {
-            fprintf(f, "%s'tps_time_%s.dat' using 1:2 with linespoints lw 2 title '%s'",
-                    first ? "" : ", \\\n     ", lab->rows[i].id, lab->rows[i].label);
+            fprintf(f, "%s'tps_time_%s.dat' using 1:2 with linespoints lw 2 title '%s', "
+                       "'' using 1:4 axes x1y2 with impulses lw 3 title '%s errors', "
+                       "'' using 1:5 axes x1y2 with points pt 2 title '%s reconnects'",
+                    first ? "" : ", \\\n     ", lab->rows[i].id, lab->rows[i].label,
+                    lab->rows[i].label, lab->rows[i].label);
             first = false;
         }
     fprintf(f, "%s\n", first ? "1/0 notitle" : "");

@@ -62,6 +62,10 @@ static void merge_ivals(c1m_bench_result_t *d, const c1m_bench_result_t *s)
         }
         c1m_bench_ival_t *w = &d->ivals[j];
         w->requests += v->requests;
+        w->ev.connect_errors += v->ev.connect_errors;
+        w->ev.resets += v->ev.resets;
+        w->ev.lost += v->ev.lost;
+        w->ev.reconnects += v->ev.reconnects;
         w->secs = C1M_MIN(w->secs, v->secs);
         w->max = C1M_MAX(w->max, v->max);
         w->p50 = w->p99 = 0;

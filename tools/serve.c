@@ -13,6 +13,7 @@
 #include "tools/prefork.h"
 #include "engine/server.h"
 #include "tools/serve_run.h"
+#include "tools/upgrade.h"
 #include "engine/timeouts.h"
 #include "proto/echo.h"
 #include "c1m/http.h"
@@ -78,8 +79,14 @@ static void serve_usage(FILE *f)
 "  --timers MODE        how deadlines are kept: wheel (a timing wheel per loop) |\n"
 "                       heap (a heap per loop) | global-heap (one heap and one lock\n"
 "                       for all loops, like Go 1.9) (default wheel)\n"
-"  --drain-timeout DUR  on SIGTERM, wait at most DUR for output to flush, 0 to 1h\n"
-"                       (default 5s)\n"
+"  --drain-timeout DUR  on SIGTERM or after an upgrade: serve the open connections\n"
+"                       at most DUR (HTTP closes each after its next answer), then\n"
+"                       close the rest, 0 to 1h (default 5s)\n"
+"Upgrade (SIGUSR2):\n"
+"  --upgrade-exec PATH  the binary SIGUSR2 starts (default: this command's path)\n"
+"  --upgrade-grace DUR  the new binary must be ready within DUR, else the old one\n"
+"                       keeps serving, 1ms to 1h (default 10s)\n"
+"  --pid-file PATH      write the serving process's pid here (an upgrade rewrites it)\n"
 "Output:\n"
 "  --metrics-interval DUR  period of the metrics line on stderr, 100ms to 1h\n"
 "                       (default 5s)\n"
@@ -95,9 +102,16 @@ C1M_VALUES_HELP
 "  c1m serve --proto echo --arch workerpool --workers 4 --work sleep:1ms\n"
 "  c1m serve --proto ts8 --arch prefork --procs 6 --max-conns 100k\n"
 "\n"
+"SIGNALS\n"
+"  SIGTERM, SIGINT  stop accepting, drain (--drain-timeout), exit 0 with a summary\n"
+"  SIGUSR2  binary upgrade: start the new binary on the same listening sockets;\n"
+"           once it is ready this process stops accepting and drains (nothing is\n"
+"           refused); if it fails, this one keeps serving and says why\n"
+"  SIGHUP   (prefork) rolling restart: children replaced one at a time\n"
+"\n"
 "EXIT STATUS\n"
-"  0  stopped by SIGTERM or SIGINT: stopped accepting, answered what had arrived,\n"
-"     flushed, exited\n"
+"  0  stopped by SIGTERM or SIGINT, or replaced by an upgrade: stopped accepting,\n"
+"     drained, exited\n"
 "  1  could not serve: the port is taken, the connections do not fit, ...\n"
 "  2  bad usage\n");
 }
@@ -108,6 +122,7 @@ enum {
     OPT_OUT_HIGH, OPT_OUT_LOW, OPT_WORK, OPT_DRAIN, OPT_METRICS, OPT_QUIET, OPT_HELP,
     OPT_TIMEOUTS_OFF, OPT_ACCESS_LOG, OPT_CPU_AFFINITY, OPT_HTTP_MAX_HEAD, OPT_HTTP_MAX_BODY,
     OPT_READ_TIMEOUT, OPT_WRITE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_HEADER_TIMEOUT, OPT_TIMERS,
+    OPT_UPGRADE_EXEC, OPT_UPGRADE_GRACE, OPT_PID_FILE,
     OPT_BACKEND,
 };
 
@@ -141,6 +156,9 @@ static const struct option serve_opts[] = {
     { "header-timeout", required_argument, 0, OPT_HEADER_TIMEOUT },
     { "timers", required_argument, 0, OPT_TIMERS },
     { "metrics-interval", required_argument, 0, OPT_METRICS },
+    { "upgrade-exec", required_argument, 0, OPT_UPGRADE_EXEC },
+    { "upgrade-grace", required_argument, 0, OPT_UPGRADE_GRACE },
+    { "pid-file", required_argument, 0, OPT_PID_FILE },
     { "quiet", no_argument, 0, OPT_QUIET },
     { "help", no_argument, 0, OPT_HELP },
     { 0, 0, 0, 0 },
@@ -171,6 +189,7 @@ int c1m_cmd_serve(int argc, char **argv)
     c1m_http_t *h = NULL;    /* the HTTP instance, freed once the server is done */
     int arch = C1M_ARCH_SINGLE, child_arch = -1;
     bool loops_set = false, procs_set = false;
+    c1m_upgrade_cfg_t up = { .argc = argc, .argv = argv };
     uint64_t v;
     int opt;
     optind = 1;
@@ -339,6 +358,17 @@ int c1m_cmd_serve(int argc, char **argv)
                 return 2;
             cfg.metrics_interval_ms = (uint32_t)(v / 1000);
             break;
+        case OPT_UPGRADE_EXEC:
+            up.exec = optarg;
+            break;
+        case OPT_UPGRADE_GRACE:
+            if (c1m_parse_duration_us(optarg, &v) || v < 1000 || v > 3600000000ull)
+                return bad("--upgrade-grace", optarg, "a duration from 1ms to 1h, e.g. 10s");
+            up.grace_ms = (uint32_t)(v / 1000);
+            break;
+        case OPT_PID_FILE:
+            up.pid_file = optarg;
+            break;
         case OPT_QUIET:
             cfg.quiet = true;
             break;
@@ -415,6 +445,16 @@ int c1m_cmd_serve(int argc, char **argv)
     }
     c1m_log_set_tag("serve");
     char err[512];
+    /* started by an upgrade: serve the listening sockets handed over */
+    static int inherited[C1M_SERVER_MAX_FDS];
+    int ninh = c1m_upgrade_inherited(inherited, C1M_SERVER_MAX_FDS, err, sizeof err);
+    if (ninh < 0) {
+        fprintf(stderr, "c1m serve: %s\n", err);
+        return 1;
+    }
+    cfg.listen_fds = inherited;
+    cfg.nlisten_fds = (uint32_t)ninh;
+    c1m_upgrade_configure(&up);
     if (c1m_server_cfg_check(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "c1m serve: %s\n", err);
         c1m_http_free(h);

@@ -443,8 +443,10 @@ static void dispatch(c1m_http_t *h, c1m_conn_t *c, http_conn_t *hc,
                               req->path.len, tl_route_buf, tl_route_cap, &rt) < 0)
         rt.kind = C1M_ROUTE_NOT_FOUND, rt.fn = NULL, rt.status = 404;
     c1m_http_reply_t resp;
+    /* draining (shutdown, upgrade): this answer is the connection's last */
     c1m_http_reply_init(&resp, c, req->version_minor, req->method == C1M_HTTP_HEAD,
-                       (req->flags & C1M_HTTP_F_KEEP_ALIVE) && !(hc->flags & F_CLOSE));
+                       (req->flags & C1M_HTTP_F_KEEP_ALIVE) && !(hc->flags & F_CLOSE) &&
+                           !c1m_loop_draining(c->loop));
     c1m_http_req_t ctx = { .h = h, .c = c, .req = req, .route = &rt, .body = body,
                            .body_len = body_len, .resp = &resp, .t0_ns = t0 };
     c1m_http_next(&ctx);

@@ -11,6 +11,11 @@
  *  - keep-alive: HTTP/1.1 unless "Connection: close", HTTP/1.0 only with
  *    "Connection: keep-alive" (the parser decides, the writer answers
  *    "Connection: close" / "Connection: keep-alive" accordingly);
+ *  - drain (shutdown, binary upgrade: c1m_loop_draining): every answer
+ *    from then on says "Connection: close" and the connection closes after
+ *    it (a request in progress, and the next request of an idle keep-alive
+ *    connection); an idle one that sends nothing is closed at the drain
+ *    deadline (closing it earlier would race with a request on its way);
  *  - pipelining: every complete request of a read is parsed and answered
  *    in order; the answers of one read leave in one write (writer.h cork);
  *  - Expect: 100-continue: "100 Continue" is sent only when the request is

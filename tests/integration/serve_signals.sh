@@ -1,11 +1,12 @@
 #!/bin/bash
-# SIGTERM under load: the server stops accepting, answers what has
-# arrived, closes, and exits 0; echo clients see no corrupted reply.
+# SIGTERM under load: the server stops accepting, keeps serving until the
+# drain deadline (--drain-timeout 500ms: echo connections are closed then,
+# with a FIN), and exits 0; echo clients see no corrupted reply.
 . "$(dirname "$0")/lib.sh"
 for arch in "single" "exclusive --loops 2" "dispatch --loops 2" "workerpool --workers 4" "prefork --procs 2"; do
     port=$((21200 + RANDOM % 50))
     # shellcheck disable=SC2086
-    start_server $port --proto echo --arch $arch || { bad "$arch: server did not start"; continue; }
+    start_server $port --proto echo --drain-timeout 500ms --arch $arch || { bad "$arch: server did not start"; continue; }
     out_file=$(mktemp)
     { timeout 30 "$TC" echoterm $port 1000 3 64 >"$out_file"; echo "rc=$?" >>"$out_file"; } &
     cl=$!
