@@ -4,6 +4,7 @@
 set -eu
 PKGS=(
   build-essential   # gcc, make
+  pkg-config        # building the examples against an installed libc1m (c1m.pc)
   libcmocka-dev     # unit tests
   libjansson-dev    # JSON results (c1m bench --json, c1m merge, c1m check)
   clang             # libFuzzer targets (make fuzz)
