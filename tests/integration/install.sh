@@ -240,12 +240,48 @@ EOF
         test "$(kv accepted "$summary")" = $((nact + nsil)) -a "$(kv closed_idle "$summary")" = $nsil
 }
 
-for ex in echo_server push_gateway; do
+# http: the route with its parameter, the middleware's header on routed
+# and unrouted answers (ids increasing), and /metrics counting exactly the
+# requests made between two scrapes.
+metric() { # metric URL SERIES: the value of one series of a scrape
+    curl -s "$1" | awk -v s="$2" '$1 == s {print $2}'
+}
+test_http() {
+    local v=$1
+    run_example http_service "$v" 0
+    if [ "$EPORT" = 0 ]; then bad "http_service ($v) listens"; return; fi
+    local base=http://127.0.0.1:$EPORT ok200='c1m_http_requests_total{code="200"}'
+    local ok404='c1m_http_requests_total{code="404"}'
+    local m0 n0 body code id1 id2 m1 n1
+    m0=$(metric "$base/metrics" "$ok200")
+    n0=$(metric "$base/metrics" "$ok404")
+    body=$(curl -s -D "$TMP/h1" "$base/hello/world")
+    check "http_service ($v): GET /hello/world -> 'hello, world!' ($body)" test "$body" = "hello, world!"
+    id1=$(tr -d '\r' <"$TMP/h1" | awk -F': ' 'tolower($1) == "x-request-id" {print $2}')
+    check "http_service ($v): the middleware's X-Request-Id on a routed answer ($id1)" test -n "$id1"
+    code=$(curl -s -o /dev/null -D "$TMP/h2" -w '%{http_code}' "$base/nothing/here")
+    id2=$(tr -d '\r' <"$TMP/h2" | awk -F': ' 'tolower($1) == "x-request-id" {print $2}')
+    check "http_service ($v): 404 for an unknown path, with X-Request-Id ($code, $id2)" \
+        test "$code" = 404 -a -n "$id2"
+    check "http_service ($v): request ids increase ($id1 < $id2)" test "${id1:-0}" -lt "${id2:-0}"
+    curl -s -o /dev/null "$base/hello/a" "$base/hello/b" "$base/hello/c" # one keep-alive connection
+    m1=$(metric "$base/metrics" "$ok200")
+    n1=$(metric "$base/metrics" "$ok404")
+    # between the scrapes: 4 routed answers, the second 404 scrape... see the
+    # exact arithmetic below
+    check "http_service ($v): /metrics counted the 200s ($m0 -> $m1: 4 hellos + 2 scrapes)" \
+        test "$(( ${m1:-0} - ${m0:-0} ))" -eq 6
+    check "http_service ($v): /metrics counted the 404 ($n0 -> $n1)" test "$(( ${n1:-0} - ${n0:-0} ))" -eq 1
+    stop_example http_service "$v"
+}
+
+for ex in echo_server push_gateway http_service; do
     build_example $ex
 done
 for v in shared static; do
     test_echo $v
     test_push $v
+    test_http $v
 done
 
 # ---- DESTDIR staging and uninstall ---------------------------------------------
