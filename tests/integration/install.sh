@@ -278,6 +278,11 @@ test_http() {
 for ex in echo_server push_gateway http_service; do
     build_example $ex
 done
+# the 20-line example of docs/API.md must build as printed
+awk '/^## An example in 20 lines/ {on = 1} on && /^```c$/ {code = 1; next}
+     code && /^```$/ {exit} code {print}' "$ROOT/docs/API.md" >"$TMP/src/api_example.c"
+check "docs/API.md's example ($(wc -l <"$TMP/src/api_example.c") lines) builds" \
+    cc_quiet $SAN -std=gnu11 -Wall -Wextra -Werror -o "$TMP/bin/api_example" "$TMP/src/api_example.c" $(pc --cflags --libs)
 for v in shared static; do
     test_echo $v
     test_push $v
