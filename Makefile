@@ -23,8 +23,8 @@ endif
 
 CC      ?= gcc
 CFLAGS  ?=
-CFLAGS  += -std=gnu11 -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-           -D_GNU_SOURCE -I. -Iinclude -pthread -MMD -MP $(OPT)
+CFLAGS  += -std=gnu11 -Iinclude -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+           -D_GNU_SOURCE -I. -pthread -MMD -MP $(OPT)
 LDFLAGS += -pthread $(filter -fsanitize=%,$(OPT))
 # what libc1m itself links (also Libs.private of c1m.pc)
 LIB_LIBS := -lm

@@ -54,7 +54,7 @@ static int setup(run_t *r, uint32_t id, c1m_timers_mode_t mode, bool on, c1m_gti
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) < 0)
             return -1;
-        r->conns[i] = c1m_loop_adopt(&r->loop, sv[0], &nop, 0);
+        r->conns[i] = c1m_loop_adopt(&r->loop, sv[0], &nop);
         r->peers[i] = sv[1];
         if (!r->conns[i])
             return -1;

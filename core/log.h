@@ -1,13 +1,15 @@
-/* Logging to stderr: one line per call, prefixed with a wall-clock time
- * (microseconds, like the seed's log.Lmicroseconds) and the process tag. */
+/* Logging: the library formats a line and hands it to the handler set with
+ * c1m_log_set_handler (c1m/common.h); with none (the default) nothing is
+ * printed. The c1m command installs c1m_log_stderr: one line per call on
+ * stderr, prefixed with a wall-clock time (microseconds) and a tag. */
 #ifndef C1M_CORE_LOG_H
 #define C1M_CORE_LOG_H
 
 #include <stdarg.h>
 
-enum { C1M_LOG_ERROR = 0, C1M_LOG_WARN = 1, C1M_LOG_INFO = 2, C1M_LOG_DEBUG = 3 };
+#include "c1m/common.h"
 
-/* Process-wide settings (set once at start-up, before threads start). */
+/* Process-wide settings of c1m_log_stderr (set once at start-up). */
 void c1m_log_set_level(int level);
 void c1m_log_set_tag(const char *tag); /* e.g. "serve[child 3]" */
 

@@ -14,20 +14,21 @@
 #include "core/buf.h"
 #include "core/timer_heap.h"
 #include "core/timer_wheel.h"
+#include "c1m/conn.h"
 #include "engine/proto.h"
 #define C1M_TIMEOUTS_TYPES_ONLY
 #include "engine/timeouts.h"
 #undef C1M_TIMEOUTS_TYPES_ONLY
 
-typedef struct c1m_loop c1m_loop_t;
-
-/* What an epoll_event's data.ptr points at: every registered object starts
- * with this header. */
-enum { C1M_IO_CONN = 1, C1M_IO_LISTENER, C1M_IO_QUEUE };
+/* What a backend's events point at: every registered object starts with
+ * this header. */
+enum { C1M_IO_CONN = 1, C1M_IO_LISTENER, C1M_IO_WATCH };
 
 typedef struct c1m_io {
     int fd;
     uint8_t kind;
+    uint8_t registered; /* known to the backend */
+    uint8_t armed;      /* level-triggered: the C1M_EV_* interest registered */
 } c1m_io_t;
 
 /* Connection flags. */
@@ -36,13 +37,11 @@ enum {
     C1M_CONN_ERROR      = 1u << 1,  /* failed; closed at the end of the iteration */
     C1M_CONN_CLOSING    = 1u << 2,  /* close once output is flushed */
     C1M_CONN_PAUSED     = 1u << 3,  /* reading paused: output above high watermark */
-    C1M_CONN_BUSY       = 1u << 4,  /* a worker holds it (workerpool) */
-    C1M_CONN_WAITING    = 1u << 5,  /* queued for a worker slot (workerpool) */
-    C1M_CONN_DEAD       = 1u << 6,  /* peer gone while busy: close when returned */
-    C1M_CONN_WANT_OUT   = 1u << 7,  /* EPOLLOUT registered (level-triggered mode) */
+    C1M_CONN_HELD       = 1u << 4,  /* a layer above the loop holds it (engine/hold.h) */
+    C1M_CONN_DEAD       = 1u << 5,  /* closed while held: closed on release */
+    C1M_CONN_SHUT_WR    = 1u << 6,  /* shut the sending side down once flushed */
     C1M_CONN_CONNECTING = 1u << 8,  /* client connect in progress */
     C1M_CONN_CLIENT     = 1u << 9,  /* opened by connect, not accept */
-    C1M_CONN_NO_READ    = 1u << 10, /* EPOLLIN removed from the registered set */
     C1M_CONN_EOF        = 1u << 11, /* peer half-closed its side */
     C1M_CONN_IN_REQ     = 1u << 12, /* a request is in progress (engine/timeouts.h) */
 };
@@ -76,26 +75,25 @@ struct c1m_conn {
 
 _Static_assert(sizeof(struct c1m_conn) <= 128, "c1m_conn_t must stay small (<= 128 bytes)");
 
-/* Write: sends at once when nothing is pending, else queues. Output above
- * the loop's high watermark pauses reading on this connection until it
- * drains below the low watermark. 0, or a negative errno when the
- * connection has failed (it is then closed by the loop; nothing was
- * silently dropped: the close reason says why). */
-int c1m_conn_write(c1m_conn_t *c, const void *p, size_t n);
-int c1m_conn_writev(c1m_conn_t *c, const struct iovec *iov, int iovcnt);
+/* Calls a thread other than the loop's makes on a connection it holds (a
+ * worker of the worker pool) are recorded by the holder and applied on the
+ * loop thread at release (engine/hold.h). c1m__recorder is that thread's
+ * recorder (NULL on loop threads). */
+typedef enum {
+    C1M_REC_WRITE, C1M_REC_CLOSE, C1M_REC_CLOSE_FLUSH, C1M_REC_SHUTDOWN_WR, C1M_REC_COUNT,
+    C1M_REC_TMO_ARM, C1M_REC_TMO_CLEAR, C1M_REC_TMO_SET, C1M_REC_REQ_BEGIN,
+    C1M_REC_REQ_HEADER_DONE, C1M_REC_REQ_END,
+} c1m_rec_op_t;
 
-/* Close now (or, when output is pending and `flush` is set, once it is
- * written). Safe to call from any callback; on_close runs exactly once. */
-void c1m_conn_close(c1m_conn_t *c, int reason);
-void c1m_conn_close_after_flush(c1m_conn_t *c, int reason);
+typedef struct c1m_recorder {
+    c1m_conn_t *conn; /* the connection this thread holds */
+    /* 0 or a negative errno (recording failed: out of memory) */
+    int (*record)(struct c1m_recorder *r, c1m_rec_op_t op, int a, uint32_t b,
+                  const struct iovec *iov, int iovcnt);
+    size_t (*pending_out)(struct c1m_recorder *r);
+} c1m_recorder_t;
 
-/* Count n application messages (requests) for the metrics meter. */
-void c1m_conn_count(c1m_conn_t *c, uint32_t n);
-
-static inline bool c1m_conn_is_open(const c1m_conn_t *c)
-{
-    return !(c->flags & (C1M_CONN_CLOSED | C1M_CONN_ERROR));
-}
-static inline size_t c1m_conn_pending_out(const c1m_conn_t *c) { return c1m_buf_size(c->out); }
+extern __thread c1m_recorder_t *c1m__recorder;
+#define C1M_RECORDED(c) C1M_UNLIKELY(c1m__recorder != NULL && c1m__recorder->conn == (c))
 
 #endif

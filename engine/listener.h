@@ -9,8 +9,7 @@
 
 struct c1m_listener {
     c1m_io_t io;       /* fd, kind = C1M_IO_LISTENER */
-    bool exclusive;    /* registered with EPOLLEXCLUSIVE (shared listener) */
-    bool registered;   /* currently in the loop's epoll set */
+    bool exclusive;    /* shared by loops: wake one (EPOLLEXCLUSIVE) */
     bool owned;        /* close the fd when the listener is destroyed */
 };
 

@@ -1,11 +1,13 @@
 /* The event loop. Reads top to bottom: set-up, the run loop, then the
- * handlers it dispatches to (listener, queue, connection read/write), then
- * the connection slab and close bookkeeping.
+ * handlers it dispatches to (listener, watchers, connection read/write),
+ * then the connection slab and close bookkeeping, then holding (the hook
+ * for the layer above the loop: the worker pool).
  *
- * Level-triggered (default): one read per readiness event per connection
- * (fairness between connections), EPOLLOUT registered only while output is
- * pending. Edge-triggered: every socket is registered once for
- * IN|OUT|RDHUP|ET and is read until EAGAIN. */
+ * The loop decides what to read and write and when; every system call
+ * that waits, registers, reads, sends or closes goes through the backend
+ * (engine/backend.h): level-triggered epoll by default (one read per
+ * readiness event per connection for fairness, EPOLLOUT registered only
+ * while output is pending), or edge-triggered (read until EAGAIN). */
 #include "engine/loop.h"
 
 #include <errno.h>
@@ -15,32 +17,35 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/clock.h"
 #include "core/common.h"
 #include "core/log.h"
+#include "engine/backend.h"
 #include "engine/listener.h"
 #include "engine/timeouts.h"
-#include "engine/workers.h"
 
-#define C1M_EVENTS_MAX 512
 #define C1M_SLAB_CHUNK 1024
 #define C1M_ACCEPT_BACKOFF_MS 100
 
+__thread c1m_recorder_t *c1m__recorder;
+
 static void handle_listener(c1m_loop_t *loop, c1m_listener_t *l);
-static void handle_conn(c1m_loop_t *loop, c1m_conn_t *c, uint32_t ev);
+static void handle_conn(c1m_loop_t *loop, c1m_conn_t *c, unsigned ev);
 static void conn_read(c1m_conn_t *c);
 static void conn_flush(c1m_conn_t *c);
+static void conn_update_interest(c1m_conn_t *c);
 static void conn_release_all(c1m_loop_t *loop);
 static void accept_resume(c1m_loop_t *loop);
 static void begin_drain(c1m_loop_t *loop);
+static void queue_ready(c1m_loop_t *loop, int fd, unsigned events, void *ud);
 
 void c1m_loop_cfg_defaults(c1m_loop_cfg_t *cfg)
 {
     *cfg = (c1m_loop_cfg_t){
+        .backend = C1M_BACKEND_AUTO,
         .edge_triggered = false,
         .max_conns = 0,
         .out_high = 256 * 1024,
@@ -59,68 +64,92 @@ int c1m_loop_init(c1m_loop_t *loop, uint32_t id, const c1m_loop_cfg_t *cfg,
     loop->id = id;
     loop->cfg = *cfg;
     loop->proto = proto;
-    loop->on_accept = NULL;
+    loop->be_fd = -1;
     loop->now_ms = c1m_now_ms();
-    loop->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (loop->epfd < 0)
-        return -errno;
-    int rc = c1m_queue_init(&loop->queue);
-    if (rc < 0)
-        goto err;
-    loop->queue_io = (c1m_io_t){ .fd = loop->queue.efd, .kind = C1M_IO_QUEUE };
-    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &loop->queue_io };
-    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, loop->queue.efd, &ev) < 0) {
-        rc = -errno;
-        c1m_queue_destroy(&loop->queue);
-        goto err;
+    char why[256] = "";
+    int rc = c1m__backend_pick(cfg->backend, &loop->be, why, sizeof why);
+    if (rc < 0) {
+        c1m_error("loop %u: %s", id, why);
+        return rc;
     }
+    if ((rc = loop->be->init(loop)) < 0)
+        return rc;
+    if ((rc = c1m_queue_init(&loop->queue)) < 0)
+        goto err_be;
+    loop->queue_watch = (struct c1m_watch){
+        .io = { .fd = loop->queue.efd, .kind = C1M_IO_WATCH },
+        .events = C1M_EV_READ, .fn = queue_ready,
+    };
+    if ((rc = loop->be->watch(loop, &loop->queue_watch.io, C1M_EV_READ, 0)) < 0)
+        goto err_queue;
     loop->rbuf = malloc(cfg->rbuf_size);
     if (!loop->rbuf) {
         rc = -ENOMEM;
-        c1m_queue_destroy(&loop->queue);
-        goto err;
+        goto err_queue;
     }
-    rc = c1m__timeouts_loop_init(loop);
-    if (rc < 0) {
-        free(loop->rbuf);
-        loop->rbuf = NULL;
-        c1m_queue_destroy(&loop->queue);
-        goto err;
-    }
+    if ((rc = c1m__timeouts_loop_init(loop)) < 0)
+        goto err_rbuf;
     return 0;
-err:
-    close(loop->epfd);
-    loop->epfd = -1;
+err_rbuf:
+    free(loop->rbuf);
+    loop->rbuf = NULL;
+err_queue:
+    c1m_queue_destroy(&loop->queue);
+err_be:
+    loop->be->fini(loop);
     return rc;
-}
-
-static void job_free(c1m_job_t *job)
-{
-    c1m_buf_free(&job->in);
-    c1m_buf_free(&job->out);
-    free(job);
 }
 
 void c1m_loop_destroy(c1m_loop_t *loop)
 {
     conn_release_all(loop);
-    while (loop->job_pool) {
-        c1m_job_t *job = loop->job_pool;
-        loop->job_pool = job->next;
-        job_free(job);
-    }
-    loop->job_pool_n = 0;
     c1m__timeouts_loop_destroy(loop);
     for (uint32_t i = 0; i < loop->nchunks; i++)
         free(loop->chunks[i]);
     free(loop->chunks);
     free(loop->rbuf);
     c1m_queue_destroy(&loop->queue);
-    if (loop->epfd >= 0)
-        close(loop->epfd);
-    loop->epfd = -1;
+    if (loop->be)
+        loop->be->fini(loop);
     loop->chunks = NULL;
     loop->nchunks = 0;
+    loop->rbuf = NULL;
+}
+
+int c1m_loop_new(c1m_loop_t **out, uint32_t id, const c1m_loop_cfg_t *cfg,
+                 const c1m_proto_t *proto)
+{
+    c1m_loop_t *loop = malloc(sizeof *loop);
+    if (!loop)
+        return -ENOMEM;
+    int rc = c1m_loop_init(loop, id, cfg, proto);
+    if (rc < 0) {
+        free(loop);
+        return rc;
+    }
+    *out = loop;
+    return 0;
+}
+
+void c1m_loop_free(c1m_loop_t *loop)
+{
+    if (!loop)
+        return;
+    c1m_loop_destroy(loop);
+    free(loop);
+}
+
+uint32_t c1m_loop_id(const c1m_loop_t *loop) { return loop->id; }
+uint64_t c1m_loop_now_ms(const c1m_loop_t *loop) { return loop->now_ms; }
+void *c1m_loop_user(const c1m_loop_t *loop) { return loop->user; }
+void c1m_loop_set_user(c1m_loop_t *loop, void *user) { loop->user = user; }
+const c1m_loop_stats_t *c1m_loop_stats(const c1m_loop_t *loop) { return &loop->stats; }
+const char *c1m_loop_backend_name(const c1m_loop_t *loop) { return loop->be->name; }
+
+void c1m__loop_set_layer(c1m_loop_t *loop, const c1m_layer_ops_t *ops, void *arg)
+{
+    loop->layer = ops;
+    loop->layer_arg = arg;
 }
 
 /* ---- the run loop ---------------------------------------------------- */
@@ -160,38 +189,15 @@ static void run_timers(c1m_loop_t *loop)
     c1m__timeouts_run(loop);
 }
 
-void c1m_loop_timer_start(c1m_loop_t *loop, c1m_timer_t *t, uint64_t delay_ms,
-                          uint64_t period_ms)
-{
-    c1m_timer_start_at(&loop->timers, t, loop->now_ms + delay_ms, period_ms);
-}
-
-void c1m_loop_timer_stop(c1m_loop_t *loop, c1m_timer_t *t)
-{
-    c1m_timer_stop(&loop->timers, t);
-}
-
 /* Close what failed during this iteration, then recycle what was closed:
  * a closed connection's memory stays valid (and marked CLOSED) until every
  * event of the batch that might still name it has been skipped. */
-static void submit_batch(c1m_loop_t *loop)
-{
-    if (!loop->batch_n)
-        return;
-    /* The loop is the only producer and try_submit counted the batch
-     * against the free room, so this fits; if it ever did not, the jobs
-     * stay batched and go at the next iteration (a worker's result wakes
-     * the loop). */
-    if (c1m_workers_submit_batch(loop->workers, loop->batch_head, loop->batch_tail,
-                                 loop->batch_n) < 0)
-        return;
-    loop->batch_head = loop->batch_tail = NULL;
-    loop->batch_n = 0;
-}
-
 static void end_of_iteration(c1m_loop_t *loop)
 {
-    submit_batch(loop);
+    if (loop->layer) {
+        loop->layer->batch(loop->layer_arg, loop, C1M_LAYER_BATCH);
+        loop->since_batch = 0;
+    }
     while (loop->pending_close) {
         c1m_conn_t *c = loop->pending_close;
         loop->pending_close = c->next;
@@ -207,47 +213,40 @@ static void end_of_iteration(c1m_loop_t *loop)
     }
 }
 
-static bool drained(c1m_loop_t *loop)
+void c1m__loop_woke(c1m_loop_t *loop) { loop->now_ms = c1m_now_ms(); }
+
+void c1m__loop_dispatch(c1m_loop_t *loop, c1m_io_t *io, unsigned ev)
 {
-    return loop->stats.conns == 0 && loop->jobs_in_flight == 0;
+    switch (io->kind) {
+    case C1M_IO_CONN:
+        handle_conn(loop, (c1m_conn_t *)io, ev);
+        break;
+    case C1M_IO_LISTENER:
+        handle_listener(loop, (c1m_listener_t *)io);
+        break;
+    case C1M_IO_WATCH: {
+        struct c1m_watch *w = (struct c1m_watch *)io;
+        w->fn(loop, io->fd, ev & (C1M_EV_READ | C1M_EV_WRITE | C1M_EV_ERROR | C1M_EV_HUP), w->ud);
+        break;
+    }
+    }
+    if (loop->layer && ++loop->since_batch == C1M_LOOP_BATCH) {
+        /* Hand off every few events (and take back what is finished), so
+         * a reply leaves while its socket is still hot in the cache rather
+         * than after a whole batch of events. */
+        loop->since_batch = 0;
+        loop->layer->batch(loop->layer_arg, loop, C1M_LAYER_BATCH);
+    }
 }
 
 int c1m_loop_run_once(c1m_loop_t *loop, int timeout_ms)
 {
-    struct epoll_event events[C1M_EVENTS_MAX];
     int t = next_timeout_ms(loop);
     if (timeout_ms >= 0 && (t < 0 || timeout_ms < t))
         t = timeout_ms;
-    int n = epoll_wait(loop->epfd, events, C1M_EVENTS_MAX, t);
-    loop->now_ms = c1m_now_ms();
-    if (n < 0) {
-        if (errno == EINTR)
-            return 0;
-        c1m_error("loop %u: epoll_wait: %s", loop->id, strerror(errno));
-        return -errno;
-    }
-    for (int i = 0; i < n; i++) {
-        c1m_io_t *io = events[i].data.ptr;
-        switch (io->kind) {
-        case C1M_IO_CONN:
-            handle_conn(loop, (c1m_conn_t *)io, events[i].events);
-            break;
-        case C1M_IO_LISTENER:
-            handle_listener(loop, (c1m_listener_t *)io);
-            break;
-        case C1M_IO_QUEUE:
-            c1m_queue_run(&loop->queue, loop);
-            break;
-        }
-        if (loop->workers && (i & (C1M_WORKER_BATCH - 1)) == C1M_WORKER_BATCH - 1) {
-            /* Hand off every few events and take back what the workers
-             * finished, so a reply is sent while its socket is still hot
-             * in the cache rather than after a whole epoll batch. */
-            submit_batch(loop);
-            if (c1m_queue_pending(&loop->queue))
-                c1m_queue_drain(&loop->queue, loop);
-        }
-    }
+    int n = loop->be->poll(loop, t);
+    if (n < 0)
+        return n;
     run_timers(loop);
     end_of_iteration(loop);
     return n;
@@ -285,22 +284,16 @@ int c1m_loop_run(c1m_loop_t *loop)
     loop->now_ms = c1m_now_ms();
     loop->next_tick_ms = loop->now_ms + loop->tick_ms;
     for (;;) {
-        if (loop->stopping && (drained(loop) || loop->now_ms >= loop->drain_deadline_ms))
+        if (loop->stopping && (loop->stats.conns == 0 || loop->now_ms >= loop->drain_deadline_ms))
             break;
         int rc = c1m_loop_run_once(loop, -1);
         if (rc < 0)
             return rc;
     }
-    /* Drained (or the drain deadline passed): close what is left. Jobs
-     * batched but not yet handed to a worker are dropped with them. */
-    while (loop->batch_head) {
-        c1m_job_t *job = loop->batch_head;
-        loop->batch_head = job->next;
-        job_free(job);
-        loop->jobs_in_flight--;
-    }
-    loop->batch_tail = NULL;
-    loop->batch_n = 0;
+    /* Drained (or the drain deadline passed): the layer lets go of what it
+     * has not handed on, then whatever is left is closed. */
+    if (loop->layer)
+        loop->layer->batch(loop->layer_arg, loop, C1M_LAYER_STOP);
     conn_release_all(loop);
     end_of_iteration(loop);
     loop->stopped = true;
@@ -341,24 +334,78 @@ int c1m_loop_stop(c1m_loop_t *loop)
     return c1m_loop_post(loop, stop_msg, NULL, 0);
 }
 
+/* ---- watchers: the queue's eventfd, and any fd a user brings ------------ */
+
+static void queue_ready(c1m_loop_t *loop, int fd, unsigned events, void *ud)
+{
+    c1m_queue_run(&loop->queue, loop);
+}
+
+c1m_watch_t *c1m_loop_watch_fd(c1m_loop_t *loop, int fd, unsigned events, c1m_watch_fn fn,
+                               void *ud)
+{
+    if (fd < 0 || !fn || !(events & (C1M_WATCH_READ | C1M_WATCH_WRITE))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    struct c1m_watch *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    *w = (struct c1m_watch){ .io = { .fd = fd, .kind = C1M_IO_WATCH }, .fn = fn, .ud = ud };
+    w->events = (events & C1M_WATCH_READ ? C1M_EV_READ : 0u) |
+                (events & C1M_WATCH_WRITE ? C1M_EV_WRITE : 0u);
+    int rc = loop->be->watch(loop, &w->io, w->events, 0);
+    if (rc < 0) {
+        free(w);
+        errno = -rc;
+        return NULL;
+    }
+    return w;
+}
+
+void c1m_loop_unwatch(c1m_loop_t *loop, c1m_watch_t *w)
+{
+    if (!w)
+        return;
+    loop->be->unwatch(loop, &w->io);
+    free(w);
+}
+
+/* ---- timers ------------------------------------------------------------ */
+
+void c1m_loop_timer_start(c1m_loop_t *loop, c1m_timer_t *t, uint64_t delay_ms,
+                          uint64_t period_ms)
+{
+    c1m_timer_start_at(&loop->timers, t, loop->now_ms + delay_ms, period_ms);
+}
+
+void c1m_loop_timer_stop(c1m_loop_t *loop, c1m_timer_t *t)
+{
+    c1m_timer_stop(&loop->timers, t);
+}
+
+c1m_timer_t *c1m_timer_new(c1m_timer_fn_t *fn, void *data)
+{
+    c1m_timer_t *t = malloc(sizeof *t);
+    if (t)
+        c1m_timer_init(t, fn, data);
+    return t;
+}
+
+void *c1m_timer_data(const c1m_timer_t *t) { return t->data; }
+
+void c1m_timer_free(c1m_timer_t *t)
+{
+    /* the caller stopped it (c1m_loop_timer_stop): a running timer's
+     * entry would still be linked in its loop's wheel */
+    free(t);
+}
+
 /* ---- listeners ------------------------------------------------------- */
 
 static int listener_register(c1m_loop_t *loop, c1m_listener_t *l)
 {
-    struct epoll_event ev = { .events = EPOLLIN | (l->exclusive ? EPOLLEXCLUSIVE : 0),
-                              .data.ptr = l };
-    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, l->io.fd, &ev) < 0)
-        return -errno;
-    l->registered = true;
-    return 0;
-}
-
-static void listener_unregister(c1m_loop_t *loop, c1m_listener_t *l)
-{
-    /* EPOLLEXCLUSIVE registrations cannot be modified: remove and re-add. */
-    if (l->registered)
-        epoll_ctl(loop->epfd, EPOLL_CTL_DEL, l->io.fd, NULL);
-    l->registered = false;
+    return loop->be->watch(loop, &l->io, C1M_EV_READ, l->exclusive ? C1M_WATCH_EXCLUSIVE : 0);
 }
 
 int c1m_loop_add_listener(c1m_loop_t *loop, c1m_listener_t *l)
@@ -366,6 +413,7 @@ int c1m_loop_add_listener(c1m_loop_t *loop, c1m_listener_t *l)
     if (loop->nlisteners == C1M_LOOP_MAX_LISTENERS)
         return -ENOSPC;
     l->io.kind = C1M_IO_LISTENER;
+    l->io.registered = 0;
     int rc = listener_register(loop, l);
     if (rc == 0)
         loop->listeners[loop->nlisteners++] = l;
@@ -375,7 +423,7 @@ int c1m_loop_add_listener(c1m_loop_t *loop, c1m_listener_t *l)
 static void accept_pause(c1m_loop_t *loop, uint64_t resume_ms)
 {
     for (uint32_t i = 0; i < loop->nlisteners; i++)
-        listener_unregister(loop, loop->listeners[i]);
+        loop->be->unwatch(loop, &loop->listeners[i]->io);
     loop->accept_resume_ms = resume_ms;
     loop->stats.accept_pauses++;
 }
@@ -387,13 +435,13 @@ static void accept_resume(c1m_loop_t *loop)
     if (loop->stopping)
         return;
     for (uint32_t i = 0; i < loop->nlisteners; i++)
-        if (!loop->listeners[i]->registered)
+        if (!loop->listeners[i]->io.registered)
             listener_register(loop, loop->listeners[i]);
 }
 
 static void handle_listener(c1m_loop_t *loop, c1m_listener_t *l)
 {
-    for (uint32_t i = 0; i < loop->cfg.accept_batch && l->registered; i++) {
+    for (uint32_t i = 0; i < loop->cfg.accept_batch && l->io.registered; i++) {
         if (loop->cfg.max_conns && loop->stats.conns >= loop->cfg.max_conns) {
             /* Full: stop accepting until a connection closes (the backlog
              * holds the rest). Re-checked every second as a safety net. */
@@ -407,9 +455,9 @@ static void handle_listener(c1m_loop_t *loop, c1m_listener_t *l)
             accept_pause(loop, loop->now_ms + 1000);
             return;
         }
-        int fd = accept4(l->io.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = loop->be->accept(loop, &l->io);
         if (fd < 0) {
-            switch (errno) {
+            switch (-fd) {
             case EAGAIN:
                 return;
             case EINTR:
@@ -417,7 +465,7 @@ static void handle_listener(c1m_loop_t *loop, c1m_listener_t *l)
             case EPROTO:
                 continue;
             case EINVAL: /* no longer listening: shut down by its owner */
-                listener_unregister(loop, l);
+                loop->be->unwatch(loop, &l->io);
                 return;
             case EMFILE:
             case ENFILE:
@@ -427,16 +475,16 @@ static void handle_listener(c1m_loop_t *loop, c1m_listener_t *l)
                  * on a listener that stays readable. Logged once per loop. */
                 if (!loop->emfile_logged)
                     c1m_warn("loop %u: accept: %s: pausing accepts for %d ms "
-                             "(every process here may open at most its RLIMIT_NOFILE; "
-                             "use more processes, --procs)",
-                             loop->id, strerror(errno), C1M_ACCEPT_BACKOFF_MS);
+                             "(this process reached its RLIMIT_NOFILE or memory; "
+                             "more processes, --procs, hold more)",
+                             loop->id, strerror(-fd), C1M_ACCEPT_BACKOFF_MS);
                 loop->emfile_logged = true;
                 loop->stats.accept_errors++;
                 accept_pause(loop, loop->now_ms + C1M_ACCEPT_BACKOFF_MS);
                 return;
             default:
                 loop->stats.accept_errors++;
-                c1m_warn("loop %u: accept: %s", loop->id, strerror(errno));
+                c1m_warn("loop %u: accept: %s", loop->id, strerror(-fd));
                 return;
             }
         }
@@ -444,7 +492,7 @@ static void handle_listener(c1m_loop_t *loop, c1m_listener_t *l)
         if (loop->on_accept)
             loop->on_accept(loop, fd);
         else
-            c1m_loop_adopt(loop, fd, loop->proto, 0);
+            c1m__loop_adopt(loop, fd, loop->proto, 0);
     }
 }
 
@@ -483,30 +531,27 @@ static c1m_conn_t *conn_alloc(c1m_loop_t *loop)
     return c;
 }
 
-static int conn_epoll(c1m_conn_t *c, int op)
+static bool conn_may_read(const c1m_conn_t *c)
 {
-    c1m_loop_t *loop = c->loop;
-    struct epoll_event ev = { .data.ptr = c };
-    if (loop->cfg.edge_triggered) {
-        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    } else {
-        if (!(c->flags & C1M_CONN_NO_READ))
-            ev.events |= EPOLLIN;
-        if (c->flags & (C1M_CONN_WANT_OUT | C1M_CONN_CONNECTING))
-            ev.events |= EPOLLOUT;
-    }
-    return epoll_ctl(loop->epfd, op, c->io.fd, &ev) < 0 ? -errno : 0;
+    return !(c->flags & (C1M_CONN_CLOSED | C1M_CONN_ERROR | C1M_CONN_CLOSING | C1M_CONN_PAUSED |
+                         C1M_CONN_HELD | C1M_CONN_EOF));
 }
 
-/* Level-triggered: keep the registered set equal to what we want. */
-static void conn_want(c1m_conn_t *c, bool read, bool write)
+unsigned c1m__conn_interest(const c1m_conn_t *c)
 {
-    if (c->loop->cfg.edge_triggered || !c1m_conn_is_open(c))
+    if (c->flags & C1M_CONN_CONNECTING)
+        return C1M_EV_WRITE;
+    if (c->flags & C1M_CONN_HELD)
+        return 0; /* pending output is not flushed while held either */
+    return (conn_may_read(c) ? C1M_EV_READ : 0u) | (c->out ? C1M_EV_WRITE : 0u);
+}
+
+/* Keep the backend's interest equal to what we want. */
+static void conn_update_interest(c1m_conn_t *c)
+{
+    if (!c1m_conn_is_open(c))
         return;
-    uint16_t old = c->flags;
-    c->flags = (uint16_t)((c->flags & ~(C1M_CONN_NO_READ | C1M_CONN_WANT_OUT)) |
-                          (read ? 0 : C1M_CONN_NO_READ) | (write ? C1M_CONN_WANT_OUT : 0));
-    if (old != c->flags && conn_epoll(c, EPOLL_CTL_MOD) < 0) {
+    if (c->loop->be->conn_update(c) < 0) {
         c->close_reason = C1M_CLOSE_ERROR;
         c->flags |= C1M_CONN_ERROR;
         c->next = c->loop->pending_close;
@@ -514,18 +559,7 @@ static void conn_want(c1m_conn_t *c, bool read, bool write)
     }
 }
 
-static bool conn_may_read(const c1m_conn_t *c)
-{
-    return !(c->flags & (C1M_CONN_CLOSED | C1M_CONN_ERROR | C1M_CONN_CLOSING | C1M_CONN_PAUSED |
-                         C1M_CONN_BUSY | C1M_CONN_WAITING | C1M_CONN_EOF));
-}
-
-static void conn_update_interest(c1m_conn_t *c)
-{
-    conn_want(c, conn_may_read(c), c1m_buf_size(c->out) > 0);
-}
-
-c1m_conn_t *c1m_loop_adopt(c1m_loop_t *loop, int fd, const c1m_proto_t *proto, uint16_t flags)
+c1m_conn_t *c1m__loop_adopt(c1m_loop_t *loop, int fd, const c1m_proto_t *proto, uint16_t flags)
 {
     c1m_conn_t *c = conn_alloc(loop);
     if (!c) {
@@ -538,7 +572,7 @@ c1m_conn_t *c1m_loop_adopt(c1m_loop_t *loop, int fd, const c1m_proto_t *proto, u
     c->io.fd = fd;
     c->proto = proto;
     c->flags = flags;
-    if (conn_epoll(c, EPOLL_CTL_ADD) < 0) {
+    if (loop->be->conn_add(c) < 0) {
         close(fd);
         c->io.fd = -1;
         c->flags = C1M_CONN_CLOSED;
@@ -556,6 +590,11 @@ c1m_conn_t *c1m_loop_adopt(c1m_loop_t *loop, int fd, const c1m_proto_t *proto, u
     else
         c1m__timeouts_opened(c);
     return c;
+}
+
+c1m_conn_t *c1m_loop_adopt(c1m_loop_t *loop, int fd, const c1m_proto_t *proto)
+{
+    return c1m__loop_adopt(loop, fd, proto, 0);
 }
 
 c1m_conn_t *c1m_loop_connect(c1m_loop_t *loop, const struct sockaddr *src,
@@ -582,7 +621,7 @@ c1m_conn_t *c1m_loop_connect(c1m_loop_t *loop, const struct sockaddr *src,
         errno = e;
         return NULL;
     }
-    c1m_conn_t *c = c1m_loop_adopt(loop, fd, proto, C1M_CONN_CLIENT | C1M_CONN_CONNECTING);
+    c1m_conn_t *c = c1m__loop_adopt(loop, fd, proto, C1M_CONN_CLIENT | C1M_CONN_CONNECTING);
     if (!c) {
         errno = ENOMEM;
         return NULL;
@@ -593,23 +632,15 @@ c1m_conn_t *c1m_loop_connect(c1m_loop_t *loop, const struct sockaddr *src,
 
 static void connect_done(c1m_conn_t *c)
 {
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        err = errno;
+    int err = c->loop->be->sock_error(c);
+    c->flags &= (uint16_t)~C1M_CONN_CONNECTING;
     if (err) {
-        c->flags &= (uint16_t)~C1M_CONN_CONNECTING;
-        errno = err; /* on_close(C1M_CLOSE_CONNECT) may read why (loop.h) */
+        errno = err; /* on_close(C1M_CLOSE_CONNECT) may read why (c1m/loop.h) */
         c1m_conn_close(c, C1M_CLOSE_CONNECT);
         return;
     }
-    c->flags &= (uint16_t)~C1M_CONN_CONNECTING;
     c->loop->stats.connected++;
-    /* EPOLLOUT was registered for the connect and must go (level-triggered,
-     * a writable socket would be reported on every wait); conn_want only
-     * re-registers on a change of the flags, so mark it wanted first. */
-    c->flags |= C1M_CONN_WANT_OUT;
-    conn_update_interest(c);
+    conn_update_interest(c); /* the connect's EPOLLOUT goes */
     if (c->proto->on_open && c->proto->on_open(c) < 0)
         c1m_conn_close(c, C1M_CLOSE_LOCAL);
     else
@@ -618,61 +649,80 @@ static void connect_done(c1m_conn_t *c)
 
 /* ---- connections: events --------------------------------------------- */
 
-static void handle_conn(c1m_loop_t *loop, c1m_conn_t *c, uint32_t ev)
+static void handle_conn(c1m_loop_t *loop, c1m_conn_t *c, unsigned ev)
 {
     if (c->flags & (C1M_CONN_CLOSED | C1M_CONN_ERROR))
         return; /* closed earlier in this batch, or failed: handled at the end */
     if (c->flags & C1M_CONN_CONNECTING) {
-        if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+        if (ev & (C1M_EV_WRITE | C1M_EV_ERROR | C1M_EV_HUP))
             connect_done(c);
         return;
     }
-    if (c->flags & (C1M_CONN_BUSY | C1M_CONN_WAITING)) {
-        /* A worker holds it (or it waits for one); EPOLLERR/EPOLLHUP are
-         * reported whatever the mask, so take it out of the set and close
-         * it when the job returns. */
-        if (ev & (EPOLLERR | EPOLLHUP)) {
-            epoll_ctl(loop->epfd, EPOLL_CTL_DEL, c->io.fd, NULL);
+    if (c->flags & C1M_CONN_HELD) {
+        /* A worker holds it. Errors and hang-ups are reported whatever the
+         * interest: stop events and close it on release. Otherwise the
+         * interest is dropped lazily, only when an event shows up while it
+         * is held (a closed-loop client sends nothing then): no pair of
+         * registration calls per hold. The release restores it. */
+        if (ev & (C1M_EV_ERROR | C1M_EV_HUP)) {
+            loop->be->conn_forget(c);
             c->flags |= C1M_CONN_DEAD;
+            c->close_reason = C1M_CLOSE_RESET;
         } else {
-            /* Interest is dropped lazily, only when an event shows up
-             * while the worker holds it (a closed-loop client sends
-             * nothing then): no epoll_ctl pair per job. Both directions:
-             * pending output is not flushed while busy either, so a
-             * registered EPOLLOUT would only repeat. The job's return
-             * restores what is wanted. */
-            conn_want(c, false, false);
+            conn_update_interest(c);
         }
         return;
     }
-    if ((ev & EPOLLOUT) && c->out)
+    if ((ev & C1M_EV_WRITE) && c->out)
         conn_flush(c);
     if (!c1m_conn_is_open(c))
         return;
-    if (ev & (EPOLLERR | EPOLLHUP)) {
-        /* Let read() report the error (or the last bytes and EOF) unless
-         * reading is paused, in which case nothing more can be done. */
-        if (!conn_may_read(c)) {
-            int err = 0;
-            socklen_t len = sizeof err;
-            getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-            c1m_conn_close(c, err == ECONNRESET || err == EPIPE || !err ? C1M_CLOSE_RESET
-                                                                       : C1M_CLOSE_ERROR);
-            return;
-        }
+    if ((ev & (C1M_EV_ERROR | C1M_EV_HUP)) && !conn_may_read(c)) {
+        /* Reading would report the error (or the last bytes and EOF), but
+         * reading is paused: nothing more can be done. */
+        int err = loop->be->sock_error(c);
+        c1m_conn_close(c, err == ECONNRESET || err == EPIPE || !err ? C1M_CLOSE_RESET
+                                                                   : C1M_CLOSE_ERROR);
+        return;
     }
-    if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+    if (ev & (C1M_EV_READ | C1M_EV_ERROR | C1M_EV_HUP | C1M_EV_RDHUP))
         conn_read(c);
 }
 
-/* Hand bytes to the protocol, or to a worker. */
-static void conn_deliver(c1m_conn_t *c, const char *data, size_t n);
+/* Hand bytes to the protocol, or to the layer above the loop. */
+static void conn_deliver(c1m_conn_t *c, const char *data, size_t n)
+{
+    c1m_loop_t *loop = c->loop;
+    if (c->in) {
+        if (c1m_buf_size(c->in) + n > loop->cfg.in_max || c1m_buf_append(&c->in, data, n) < 0) {
+            c1m_conn_close(c, C1M_CLOSE_NOMEM);
+            return;
+        }
+        data = c1m_buf_data(c->in);
+        n = c1m_buf_size(c->in);
+    }
+    ssize_t used = loop->layer ? loop->layer->on_data(loop->layer_arg, c, data, n)
+                               : c->proto->on_data(c, data, n);
+    if (!c1m_conn_is_open(c))
+        return;
+    if (used < 0) {
+        c1m_conn_close(c, C1M_CLOSE_PROTO);
+        return;
+    }
+    if (c->in) {
+        c1m_buf_consume(&c->in, (size_t)used);
+    } else if ((size_t)used < n) {
+        if (n - (size_t)used > loop->cfg.in_max ||
+            c1m_buf_append(&c->in, data + used, n - (size_t)used) < 0)
+            c1m_conn_close(c, C1M_CLOSE_NOMEM);
+    }
+}
 
 static void conn_read(c1m_conn_t *c)
 {
     c1m_loop_t *loop = c->loop;
     while (conn_may_read(c)) {
-        ssize_t n = read(c->io.fd, loop->rbuf, loop->cfg.rbuf_size);
+        ssize_t n = loop->be->recv(c, loop->rbuf, loop->cfg.rbuf_size);
         if (n > 0) {
             loop->stats.bytes_in += (uint64_t)n;
             bool autot = !(c->proto->flags & C1M_PROTO_MANUAL_TIMEOUTS);
@@ -682,7 +732,7 @@ static void conn_read(c1m_conn_t *c)
             /* no request left in progress: the idle timeout runs (a worker
              * holding the connection is a request in progress) */
             if (autot && c1m_conn_is_open(c)) {
-                if (c->flags & (C1M_CONN_BUSY | C1M_CONN_WAITING))
+                if (c->flags & C1M_CONN_HELD)
                     c1m_conn_timeout_clear(c, C1M_TO_IDLE);
                 else if (!(c->flags & C1M_CONN_IN_REQ))
                     c1m_conn_timeout_arm(c, C1M_TO_IDLE);
@@ -694,7 +744,7 @@ static void conn_read(c1m_conn_t *c)
         if (n == 0) {
             /* Peer half-closed: finish sending what is pending, then close. */
             c->flags |= C1M_CONN_EOF;
-            if (c1m_buf_size(c->out) || (c->flags & (C1M_CONN_BUSY | C1M_CONN_WAITING))) {
+            if (c1m_buf_size(c->out)) {
                 c->flags |= C1M_CONN_CLOSING;
                 c->close_reason = C1M_CLOSE_PEER;
                 conn_update_interest(c);
@@ -703,48 +753,10 @@ static void conn_read(c1m_conn_t *c)
             }
             return;
         }
-        if (errno == EAGAIN)
+        if (n == -EAGAIN)
             return;
-        if (errno == EINTR)
-            continue;
-        c1m_conn_close(c, errno == ECONNRESET ? C1M_CLOSE_RESET : C1M_CLOSE_ERROR);
+        c1m_conn_close(c, n == -ECONNRESET ? C1M_CLOSE_RESET : C1M_CLOSE_ERROR);
         return;
-    }
-}
-
-static void submit_job(c1m_conn_t *c);
-
-static void conn_deliver(c1m_conn_t *c, const char *data, size_t n)
-{
-    c1m_loop_t *loop = c->loop;
-    if (loop->workers || c->in) {
-        if (!c->in && loop->job_pool && loop->job_pool->in) {
-            c->in = loop->job_pool->in; /* a pooled job's emptied buffer */
-            loop->job_pool->in = NULL;
-        }
-        if (c1m_buf_size(c->in) + n > loop->cfg.in_max ||
-            c1m_buf_append(&c->in, data, n) < 0) {
-            c1m_conn_close(c, C1M_CLOSE_NOMEM);
-            return;
-        }
-        if (loop->workers) {
-            submit_job(c);
-            return;
-        }
-        data = c1m_buf_data(c->in);
-        n = c1m_buf_size(c->in);
-    }
-    ssize_t used = c->proto->on_data(c, data, n);
-    if (!c1m_conn_is_open(c))
-        return;
-    if (used < 0) {
-        c1m_conn_close(c, C1M_CLOSE_PROTO);
-        return;
-    }
-    if (c->in) {
-        c1m_buf_consume(&c->in, (size_t)used);
-    } else if ((size_t)used < n && c1m_buf_append(&c->in, data + used, n - (size_t)used) < 0) {
-        c1m_conn_close(c, C1M_CLOSE_NOMEM);
     }
 }
 
@@ -765,17 +777,34 @@ static int write_errno_reason(int e)
     return e == EPIPE || e == ECONNRESET ? C1M_CLOSE_RESET : C1M_CLOSE_ERROR;
 }
 
+/* Output drained: clear the write deadline, finish a close or shutdown
+ * that waited for it, tell the protocol. */
+static void conn_drained(c1m_conn_t *c)
+{
+    c1m_conn_timeout_clear(c, C1M_TO_WRITE);
+    if (c->flags & C1M_CONN_CLOSING) {
+        c1m_conn_close(c, c->close_reason);
+        return;
+    }
+    if (c->flags & C1M_CONN_SHUT_WR) {
+        c->flags &= (uint16_t)~C1M_CONN_SHUT_WR;
+        c->loop->be->shutdown_wr(c);
+    }
+    conn_update_interest(c);
+    if (c->proto->on_drained && c1m_conn_is_open(c))
+        c->proto->on_drained(c);
+}
+
 static void conn_flush(c1m_conn_t *c)
 {
     c1m_loop_t *loop = c->loop;
     while (c->out) {
-        ssize_t n = send(c->io.fd, c1m_buf_data(c->out), c1m_buf_size(c->out), MSG_NOSIGNAL);
+        struct iovec iov = { (void *)c1m_buf_data(c->out), c1m_buf_size(c->out) };
+        ssize_t n = loop->be->send(c, &iov, 1);
+        if (n == -EAGAIN)
+            break;
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN)
-                break;
-            conn_fail(c, write_errno_reason(errno));
+            conn_fail(c, write_errno_reason((int)-n));
             return;
         }
         loop->stats.bytes_out += (uint64_t)n;
@@ -785,19 +814,19 @@ static void conn_flush(c1m_conn_t *c)
     if ((c->flags & C1M_CONN_PAUSED) && left <= loop->cfg.out_low) {
         c->flags &= (uint16_t)~C1M_CONN_PAUSED;
         conn_update_interest(c);
+        /* Input kept while paused (a protocol stops consuming above the
+         * high watermark) is presented again now: no new bytes may come
+         * to trigger it. */
+        if (c->in && conn_may_read(c))
+            conn_deliver(c, "", 0);
         if (loop->cfg.edge_triggered && conn_may_read(c))
             conn_read(c); /* no new edge will announce bytes already queued */
+        if (!c1m_conn_is_open(c))
+            return;
+        left = c1m_buf_size(c->out);
     }
-    if (left)
-        return;
-    c1m_conn_timeout_clear(c, C1M_TO_WRITE); /* drained */
-    if (c->flags & C1M_CONN_CLOSING) {
-        c1m_conn_close(c, c->close_reason);
-        return;
-    }
-    conn_update_interest(c);
-    if (c->proto->on_drained && c1m_conn_is_open(c))
-        c->proto->on_drained(c);
+    if (!left)
+        conn_drained(c);
 }
 
 static void conn_queue_out(c1m_conn_t *c)
@@ -814,15 +843,8 @@ static void conn_queue_out(c1m_conn_t *c)
 
 int c1m_conn_writev(c1m_conn_t *c, const struct iovec *iov, int iovcnt)
 {
-    c1m_job_t *job = c1m_workers_current();
-    if (job && job->conn == c) { /* on a worker: collect, the loop sends */
-        for (int i = 0; i < iovcnt; i++)
-            if (c1m_buf_append(&job->out, iov[i].iov_base, iov[i].iov_len) < 0) {
-                job->out_failed = true;
-                return -ENOMEM;
-            }
-        return 0;
-    }
+    if (C1M_RECORDED(c)) /* a worker holds it: the loop sends at release */
+        return c1m__recorder->record(c1m__recorder, C1M_REC_WRITE, 0, 0, iov, iovcnt);
     if (!c1m_conn_is_open(c))
         return -EPIPE;
     size_t total = 0;
@@ -830,23 +852,18 @@ int c1m_conn_writev(c1m_conn_t *c, const struct iovec *iov, int iovcnt)
         total += iov[i].iov_len;
     size_t done = 0;
     if (!c->out && !(c->flags & C1M_CONN_CONNECTING)) {
-        ssize_t n;
-        /* send/sendmsg with MSG_NOSIGNAL: a gone peer is an error code,
-         * never a process-wide SIGPIPE. */
-        struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
-        do
-            n = iovcnt == 1 ? send(c->io.fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL)
-                            : sendmsg(c->io.fd, &mh, MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
-        if (n < 0 && errno != EAGAIN) {
-            int e = errno;
-            conn_fail(c, write_errno_reason(e));
-            return -e;
+        ssize_t n = c->loop->be->send(c, iov, iovcnt);
+        if (n < 0 && n != -EAGAIN) {
+            conn_fail(c, write_errno_reason((int)-n));
+            return (int)n;
         }
         done = n > 0 ? (size_t)n : 0;
         c->loop->stats.bytes_out += done;
-        if (done == total)
+        if (done == total) {
+            if (C1M_UNLIKELY(c->flags & C1M_CONN_SHUT_WR))
+                conn_drained(c);
             return 0;
+        }
     }
     /* Queue what the kernel did not take. */
     size_t skip = done;
@@ -874,27 +891,65 @@ int c1m_conn_write(c1m_conn_t *c, const void *p, size_t n)
 
 void c1m_conn_count(c1m_conn_t *c, uint32_t n)
 {
-    c1m_job_t *job = c1m_workers_current();
-    if (job && job->conn == c)
-        job->msgs += n;
+    if (C1M_RECORDED(c))
+        c1m__recorder->record(c1m__recorder, C1M_REC_COUNT, 0, n, NULL, 0);
     else
         c->loop->stats.msgs += n;
+}
+
+void c1m_conn_shutdown_after_flush(c1m_conn_t *c)
+{
+    if (C1M_RECORDED(c)) {
+        c1m__recorder->record(c1m__recorder, C1M_REC_SHUTDOWN_WR, 0, 0, NULL, 0);
+        return;
+    }
+    if (!c1m_conn_is_open(c))
+        return;
+    if (c->out || (c->flags & C1M_CONN_HELD)) {
+        c->flags |= C1M_CONN_SHUT_WR;
+        return;
+    }
+    c->loop->be->shutdown_wr(c);
+}
+
+/* ---- connections: accessors ------------------------------------------- */
+
+void *c1m_conn_ud(const c1m_conn_t *c) { return c->ud; }
+void c1m_conn_set_ud(c1m_conn_t *c, void *ud) { c->ud = ud; }
+c1m_loop_t *c1m_conn_loop(const c1m_conn_t *c) { return c->loop; }
+int c1m_conn_fd(const c1m_conn_t *c) { return c->io.fd; }
+
+bool c1m_conn_is_open(const c1m_conn_t *c)
+{
+    return !(c->flags & (C1M_CONN_CLOSED | C1M_CONN_ERROR));
+}
+
+size_t c1m_conn_pending_out(const c1m_conn_t *c)
+{
+    if (C1M_RECORDED(c))
+        return c1m__recorder->pending_out(c1m__recorder);
+    return c1m_buf_size(c->out);
+}
+
+bool c1m_conn_over_high(const c1m_conn_t *c)
+{
+    return c1m_conn_pending_out(c) > c->loop->cfg.out_high;
 }
 
 /* ---- connections: close and release ---------------------------------- */
 
 void c1m_conn_close(c1m_conn_t *c, int reason)
 {
-    c1m_job_t *job = c1m_workers_current();
-    if (job && job->conn == c) { /* on a worker: the loop closes it */
-        job->close_reason = reason;
+    if (C1M_RECORDED(c)) { /* on a worker: the loop closes it at release */
+        c1m__recorder->record(c1m__recorder, C1M_REC_CLOSE, reason, 0, NULL, 0);
         return;
     }
     if (c->flags & C1M_CONN_CLOSED)
         return;
-    if (c->flags & C1M_CONN_BUSY) { /* a worker holds it: close when it returns */
+    if (c->flags & C1M_CONN_HELD) { /* held: closed when released */
+        if (!(c->flags & C1M_CONN_DEAD))
+            c->close_reason = (uint8_t)reason;
         c->flags |= C1M_CONN_DEAD;
-        c->close_reason = (uint8_t)reason;
         return;
     }
     c1m_loop_t *loop = c->loop;
@@ -906,9 +961,8 @@ void c1m_conn_close(c1m_conn_t *c, int reason)
         if (*pp)
             *pp = c->next;
     }
-    bool was_waiting = c->flags & C1M_CONN_WAITING;
-    c->flags = (uint16_t)((c->flags & C1M_CONN_WAITING) | C1M_CONN_CLOSED);
-    close(c->io.fd); /* also removes it from the epoll set */
+    c->flags = C1M_CONN_CLOSED;
+    loop->be->close(c);
     c->io.fd = -1;
     c1m__timeouts_close(c);
     loop->stats.dropped_out += c1m_buf_size(c->out);
@@ -921,19 +975,21 @@ void c1m_conn_close(c1m_conn_t *c, int reason)
     if (c->proto->on_close)
         c->proto->on_close(c, reason);
     c->ud = NULL;
-    if (!was_waiting) { /* a waiting conn is released when it leaves the FIFO */
-        c->next = loop->released;
-        loop->released = c;
-    }
+    c->next = loop->released;
+    loop->released = c;
     if (loop->accept_full)
         accept_resume(loop);
 }
 
 void c1m_conn_close_after_flush(c1m_conn_t *c, int reason)
 {
+    if (C1M_RECORDED(c)) {
+        c1m__recorder->record(c1m__recorder, C1M_REC_CLOSE_FLUSH, reason, 0, NULL, 0);
+        return;
+    }
     if (!c1m_conn_is_open(c))
         return;
-    if (!c1m_buf_size(c->out) && !(c->flags & C1M_CONN_BUSY)) {
+    if (!c1m_buf_size(c->out) && !(c->flags & C1M_CONN_HELD)) {
         c1m_conn_close(c, reason);
         return;
     }
@@ -954,7 +1010,7 @@ void c1m_loop_foreach_conn(c1m_loop_t *loop, void (*fn)(c1m_conn_t *c, void *arg
 
 static void close_shutdown(c1m_conn_t *c, void *arg)
 {
-    if (!(c->flags & C1M_CONN_BUSY))
+    if (!(c->flags & C1M_CONN_HELD))
         c1m_conn_close(c, C1M_CLOSE_SHUTDOWN);
 }
 
@@ -967,7 +1023,7 @@ static void conn_release_all(c1m_loop_t *loop)
  * connection once its output is flushed (or at the drain deadline). */
 static void drain_conn(c1m_conn_t *c, void *arg)
 {
-    if (c->flags & (C1M_CONN_BUSY | C1M_CONN_WAITING | C1M_CONN_CONNECTING)) {
+    if (c->flags & (C1M_CONN_HELD | C1M_CONN_CONNECTING)) {
         c->flags |= C1M_CONN_CLOSING;
         c->close_reason = C1M_CLOSE_SHUTDOWN;
         return;
@@ -976,8 +1032,12 @@ static void drain_conn(c1m_conn_t *c, void *arg)
         return;
     if (conn_may_read(c) && !c->loop->cfg.edge_triggered)
         conn_read(c); /* one last read: requests already received get answers */
-    if (c1m_conn_is_open(c))
+    if (c1m_conn_is_open(c) && !(c->flags & C1M_CONN_HELD))
         c1m_conn_close_after_flush(c, C1M_CLOSE_SHUTDOWN);
+    else if (c1m_conn_is_open(c)) {
+        c->flags |= C1M_CONN_CLOSING;
+        c->close_reason = C1M_CLOSE_SHUTDOWN;
+    }
 }
 
 static void begin_drain(c1m_loop_t *loop)
@@ -988,7 +1048,7 @@ static void begin_drain(c1m_loop_t *loop)
     loop->drain_deadline_ms = loop->now_ms + loop->cfg.drain_ms;
     for (uint32_t i = 0; i < loop->nlisteners; i++) {
         c1m_listener_t *l = loop->listeners[i];
-        listener_unregister(loop, l);
+        loop->be->unwatch(loop, &l->io);
         /* Refuse new connections now (an inherited listener is the prefork
          * parent's to stop: its siblings may still be serving). */
         if (l->owned)
@@ -998,156 +1058,62 @@ static void begin_drain(c1m_loop_t *loop)
     c1m_loop_foreach_conn(loop, drain_conn, NULL);
 }
 
-/* ---- workerpool hand-off --------------------------------------------- */
+/* ---- holding: the hook of the layer above the loop ----------------------- */
 
-static void wait_push(c1m_loop_t *loop, c1m_conn_t *c)
+void c1m__conn_hold(c1m_conn_t *c)
 {
-    c->flags |= C1M_CONN_WAITING;
-    c->next = NULL;
-    if (loop->wait_tail)
-        loop->wait_tail->next = c;
-    else
-        loop->wait_head = c;
-    loop->wait_tail = c;
+    if (c->flags & C1M_CONN_HELD)
+        return;
+    c->flags |= C1M_CONN_HELD; /* interest: dropped lazily, see handle_conn */
+    c->loop->held++;
 }
 
-/* Hand c to a worker; false when the queue is full (nothing changed). */
-static bool try_submit(c1m_conn_t *c)
+void c1m__conn_keep_input(c1m_conn_t *c, c1m_buf_t *tail)
 {
-    c1m_loop_t *loop = c->loop;
-    if (c1m_workers_room(loop->workers) <= loop->batch_n)
-        return false;
-    c1m_job_t *job = loop->job_pool;
-    c1m_buf_t *out = NULL;
-    if (job) {
-        loop->job_pool = job->next;
-        loop->job_pool_n--;
-        c1m_buf_free(&job->in);
-        out = job->out; /* emptied: the handler writes without a malloc */
-    } else if (!(job = malloc(sizeof *job))) {
-        return false;
-    }
-    *job = (c1m_job_t){ .conn = c, .loop = loop, .in = c->in, .out = out, .close_reason = -1 };
-    if (loop->batch_tail) /* submitted at the end of this iteration */
-        loop->batch_tail->next = job;
-    else
-        loop->batch_head = job;
-    loop->batch_tail = job;
-    loop->batch_n++;
-    c->in = NULL;
-    c->flags |= C1M_CONN_BUSY; /* interest: see handle_conn */
-    loop->jobs_in_flight++;
-    return true;
-}
-
-static void submit_job(c1m_conn_t *c)
-{
-    /* Keep FIFO order behind those already waiting; when the queue is
-     * full, park the connection and read no more of it (backpressure). */
-    if (c->loop->wait_head || !try_submit(c))
-        wait_push(c->loop, c); /* interest dropped lazily: see handle_conn */
-}
-
-static void pump_waiting(c1m_loop_t *loop)
-{
-    while (loop->wait_head) {
-        c1m_conn_t *c = loop->wait_head;
-        bool closed = c->flags & C1M_CONN_CLOSED;
-        if (!closed && !(c->flags & C1M_CONN_DEAD)) {
-            c->flags &= (uint16_t)~C1M_CONN_WAITING;
-            if (!try_submit(c)) {
-                c->flags |= C1M_CONN_WAITING;
-                return;
-            }
-        }
-        loop->wait_head = c->next;
-        if (!loop->wait_head)
-            loop->wait_tail = NULL;
-        c->next = NULL;
-        c->flags &= (uint16_t)~C1M_CONN_WAITING;
-        if (closed) { /* closed while waiting: release it now */
-            c->next = loop->released;
-            loop->released = c;
-        } else if (c->flags & C1M_CONN_DEAD) {
-            c1m_conn_close(c, C1M_CLOSE_RESET);
-        }
-    }
-}
-
-/* Keep a finished job and its small buffers (emptied) for the next one. */
-#define C1M_JOB_POOL_MAX 1024
-#define C1M_JOB_BUF_KEEP 4096
-
-static void job_keep_buf(c1m_buf_t **bp)
-{
-    if (*bp && (*bp)->cap > C1M_JOB_BUF_KEEP)
-        c1m_buf_free(bp);
-    else if (*bp)
-        (*bp)->off = (*bp)->len = 0;
-}
-
-static void job_recycle(c1m_loop_t *loop, c1m_job_t *job)
-{
-    if (loop->job_pool_n >= C1M_JOB_POOL_MAX) {
-        job_free(job);
+    if (!tail)
+        return;
+    if (!c->in && c1m_conn_is_open(c)) {
+        c->in = tail;
         return;
     }
-    job_keep_buf(&job->in);
-    job_keep_buf(&job->out);
-    job->next = loop->job_pool;
-    loop->job_pool = job;
-    loop->job_pool_n++;
+    if (c1m_conn_is_open(c) && c1m_buf_append(&c->in, c1m_buf_data(tail), c1m_buf_size(tail)) < 0)
+        c1m_conn_close(c, C1M_CLOSE_NOMEM);
+    c1m_buf_free(&tail);
 }
 
-static void job_done(c1m_loop_t *loop, c1m_job_t *job)
+void c1m__conn_redeliver(c1m_conn_t *c)
 {
-    c1m_conn_t *c = job->conn;
-    loop->jobs_in_flight--;
-    loop->stats.msgs += job->msgs;
-    c->flags &= (uint16_t)~C1M_CONN_BUSY;
-    bool dead = c->flags & C1M_CONN_DEAD;
-    int reason = C1M_CLOSE_RESET;
-    if (dead && c->close_reason)
-        reason = c->close_reason;
-    if (job->out_failed)
-        dead = true, reason = C1M_CLOSE_NOMEM;
-    if (!dead && c1m_buf_size(job->out))
-        c1m_conn_write(c, c1m_buf_data(job->out), c1m_buf_size(job->out));
-    if (!dead && job->consumed >= 0 && (size_t)job->consumed < c1m_buf_size(job->in)) {
-        /* keep the unconsumed tail (a partial frame) for the next job */
-        c1m_buf_consume(&job->in, (size_t)job->consumed);
-        c->in = job->in;
-        job->in = NULL;
+    if (c->in && conn_may_read(c))
+        conn_deliver(c, "", 0);
+}
+
+void c1m__conn_release(c1m_conn_t *c)
+{
+    if (!(c->flags & C1M_CONN_HELD))
+        return;
+    c1m_loop_t *loop = c->loop;
+    c->flags &= (uint16_t)~C1M_CONN_HELD;
+    loop->held--;
+    if (c->flags & C1M_CONN_DEAD) {
+        c->flags &= (uint16_t)~C1M_CONN_DEAD;
+        c1m_conn_close(c, c->close_reason);
+        return;
     }
-    ssize_t consumed = job->consumed;
-    int close_reason = job->close_reason;
-    job_recycle(loop, job);
-    if (dead)
-        c1m_conn_close(c, reason);
-    else if (consumed < 0)
-        c1m_conn_close(c, C1M_CLOSE_PROTO);
-    else if (close_reason >= 0)
-        c1m_conn_close(c, close_reason);
-    else if (c->flags & C1M_CONN_CLOSING)
+    if (!c1m_conn_is_open(c))
+        return;
+    if (c->flags & C1M_CONN_CLOSING) {
         c1m_conn_close_after_flush(c, c->close_reason);
-    else if (c1m_conn_is_open(c)) {
-        if (!(c->proto->flags & C1M_PROTO_MANUAL_TIMEOUTS))
-            c1m_conn_timeout_arm(c, C1M_TO_IDLE); /* answered: idle from now */
-        conn_update_interest(c);
-        if (loop->cfg.edge_triggered)
-            conn_read(c);
+        return;
     }
-}
-
-void c1m__jobs_done(c1m_loop_t *loop, void *arg, uint64_t u)
-{
-    c1m_job_t *job = arg;
-    for (uint64_t i = 0; i < u && job; i++) {
-        c1m_job_t *next = job->next;
-        job_done(loop, job);
-        job = next;
+    if (c->flags & C1M_CONN_SHUT_WR && !c->out) {
+        c->flags &= (uint16_t)~C1M_CONN_SHUT_WR;
+        loop->be->shutdown_wr(c);
     }
-    pump_waiting(loop);
+    if (!(c->proto->flags & C1M_PROTO_MANUAL_TIMEOUTS) && !(c->flags & C1M_CONN_IN_REQ))
+        c1m_conn_timeout_arm(c, C1M_TO_IDLE); /* answered: idle from now */
+    conn_update_interest(c);
+    if (loop->cfg.edge_triggered)
+        conn_read(c); /* no new edge will announce bytes that came meanwhile */
 }
 
 void c1m_loop_stats_add(c1m_loop_stats_t *sum, const c1m_loop_stats_t *s)

@@ -7,7 +7,7 @@
 
 #include "core/common.h"
 #include "core/log.h"
-#include "engine/workers.h"
+#include "engine/loop.h"
 
 static const char *const mode_names[] = {
     [C1M_TIMERS_WHEEL] = "wheel",
@@ -74,13 +74,6 @@ static inline uint64_t abs_ms(const c1m_loop_t *loop, uint32_t off)
     return loop->tmo_base + off;
 }
 
-/* Protocol calls made on a worker thread (workerpool) are ignored: the
- * timer structures belong to the loop thread. */
-static inline bool on_worker(const c1m_conn_t *c)
-{
-    return C1M_UNLIKELY(c->loop->workers != NULL) && c1m_workers_current() != NULL;
-}
-
 static uint32_t min_deadline(const c1m_conn_t *c)
 {
     uint32_t m = 0;
@@ -142,7 +135,7 @@ static void rearm(c1m_conn_t *c)
 void c1m__conn_timeout_arm(c1m_conn_t *c, c1m_timeout_kind_t k)
 {
     c1m_loop_t *loop = c->loop;
-    if (on_worker(c) || !c1m_conn_is_open(c))
+    if (!c1m_conn_is_open(c))
         return;
     uint32_t d = now_off(loop) + c->tmo_ms[k];
     if (c->tmo_deadline[k] == d)
@@ -167,8 +160,6 @@ void c1m__conn_timeout_arm(c1m_conn_t *c, c1m_timeout_kind_t k)
 void c1m__conn_timeout_clear(c1m_conn_t *c, c1m_timeout_kind_t k)
 {
     c1m_loop_t *loop = c->loop;
-    if (on_worker(c))
-        return;
     c->tmo_deadline[k] = 0;
     if (C1M_LIKELY(loop->cfg.timers == C1M_TIMERS_WHEEL)) {
         loop->stats.timer_lazy++; /* the entry may fire early: it re-arms or stops */
@@ -179,8 +170,12 @@ void c1m__conn_timeout_clear(c1m_conn_t *c, c1m_timeout_kind_t k)
 
 void c1m_conn_set_timeout(c1m_conn_t *c, c1m_timeout_kind_t k, uint32_t ms)
 {
-    if ((unsigned)k >= C1M_TO__COUNT || on_worker(c))
+    if ((unsigned)k >= C1M_TO__COUNT)
         return;
+    if (C1M_RECORDED(c)) {
+        c1m__recorder->record(c1m__recorder, C1M_REC_TMO_SET, k, ms, NULL, 0);
+        return;
+    }
     if (ms > C1M_TIMEOUT_MAX_MS)
         ms = C1M_TIMEOUT_MAX_MS;
     c->tmo_ms[k] = ms;
@@ -196,8 +191,6 @@ uint64_t c1m_conn_timeout_deadline(const c1m_conn_t *c, c1m_timeout_kind_t k)
 
 void c1m__conn_request_begin(c1m_conn_t *c)
 {
-    if (on_worker(c))
-        return;
     c->flags |= C1M_CONN_IN_REQ;
     c1m_conn_timeout_clear(c, C1M_TO_IDLE);
     c1m_conn_timeout_arm(c, C1M_TO_HEADER);
@@ -205,12 +198,55 @@ void c1m__conn_request_begin(c1m_conn_t *c)
 
 void c1m__conn_request_end(c1m_conn_t *c)
 {
-    if (on_worker(c))
-        return;
     c->flags &= (uint16_t)~C1M_CONN_IN_REQ;
     c1m_conn_timeout_clear(c, C1M_TO_READ);
     c1m_conn_timeout_clear(c, C1M_TO_HEADER);
     c1m_conn_timeout_arm(c, C1M_TO_IDLE);
+}
+
+/* ---- the public calls: recorded when a worker holds the connection ---- */
+
+#define RECORD(c, op, k)                                                          \
+    do {                                                                          \
+        if (C1M_RECORDED(c)) {                                                    \
+            c1m__recorder->record(c1m__recorder, (op), (int)(k), 0, NULL, 0);     \
+            return;                                                               \
+        }                                                                         \
+    } while (0)
+
+void c1m_conn_timeout_arm(c1m_conn_t *c, c1m_timeout_kind_t k)
+{
+    RECORD(c, C1M_REC_TMO_ARM, k);
+    if ((unsigned)k < C1M_TO__COUNT && c->tmo_ms[k])
+        c1m__conn_timeout_arm(c, k);
+}
+
+void c1m_conn_timeout_clear(c1m_conn_t *c, c1m_timeout_kind_t k)
+{
+    RECORD(c, C1M_REC_TMO_CLEAR, k);
+    if ((unsigned)k < C1M_TO__COUNT && c->tmo_deadline[k])
+        c1m__conn_timeout_clear(c, k);
+}
+
+void c1m_conn_request_begin(c1m_conn_t *c)
+{
+    RECORD(c, C1M_REC_REQ_BEGIN, 0);
+    if (!(c->flags & C1M_CONN_IN_REQ))
+        c1m__conn_request_begin(c);
+}
+
+void c1m_conn_request_header_done(c1m_conn_t *c)
+{
+    RECORD(c, C1M_REC_REQ_HEADER_DONE, 0);
+    if (c->tmo_deadline[C1M_TO_HEADER])
+        c1m__conn_timeout_clear(c, C1M_TO_HEADER);
+}
+
+void c1m_conn_request_end(c1m_conn_t *c)
+{
+    RECORD(c, C1M_REC_REQ_END, 0);
+    if (c->flags & C1M_CONN_IN_REQ)
+        c1m__conn_request_end(c);
 }
 
 /* ---- expiry ------------------------------------------------------------ */
@@ -236,6 +272,15 @@ static void tmo_fire(c1m_conn_t *c)
     if (kind < 0) {
         loop->stats.timer_early++;
         rearm(c);
+        return;
+    }
+    if (c->flags & C1M_CONN_HELD) {
+        /* A worker holds it: the deadline stands and is checked again
+         * shortly (after the release, the usual rules apply). */
+        uint32_t soon = now + C1M_HELD_RECHECK_MS;
+        c->tmo_deadline[kind] = soon;
+        rearm(c);
+        c->tmo_deadline[kind] = best;
         return;
     }
     c->tmo_deadline[kind] = 0;

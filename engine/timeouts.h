@@ -58,8 +58,8 @@
  * (C1M_TIMEOUTS_TYPES_ONLY), the connection and the loop need them. */
 #ifndef C1M_ENGINE_TIMEOUTS_TYPES
 #define C1M_ENGINE_TIMEOUTS_TYPES
-typedef enum { C1M_TO_READ, C1M_TO_WRITE, C1M_TO_IDLE, C1M_TO_HEADER, C1M_TO__COUNT } c1m_timeout_kind_t;
-typedef enum { C1M_TIMERS_WHEEL, C1M_TIMERS_HEAP, C1M_TIMERS_GLOBAL_HEAP } c1m_timers_mode_t;
+#include "c1m/conn.h" /* c1m_timeout_kind_t */
+#include "c1m/loop.h" /* c1m_timers_mode_t */
 #endif
 
 #if !defined(C1M_TIMEOUTS_TYPES_ONLY) && !defined(C1M_ENGINE_TIMEOUTS_H)
@@ -72,26 +72,15 @@ typedef enum { C1M_TIMERS_WHEEL, C1M_TIMERS_HEAP, C1M_TIMERS_GLOBAL_HEAP } c1m_t
 #include "engine/loop.h"
 #include "engine/proto.h"
 
+/* A held connection (engine/hold.h) whose deadline passed is checked again
+ * this much later. */
+#define C1M_HELD_RECHECK_MS 10
+
 /* Maximum duration (about 12 days): deadlines are 32-bit ms offsets. */
 #define C1M_TIMEOUT_MAX_MS (UINT32_C(1) << 30)
 
 void c1m__conn_timeout_arm(c1m_conn_t *c, c1m_timeout_kind_t k);
 void c1m__conn_timeout_clear(c1m_conn_t *c, c1m_timeout_kind_t k);
-
-/* deadline = now + this connection's duration for k; no-op when it is 0.
- * Re-arming moves the deadline (later: a store in wheel mode). */
-static inline void c1m_conn_timeout_arm(c1m_conn_t *c, c1m_timeout_kind_t k)
-{
-    if (c->tmo_ms[k])
-        c1m__conn_timeout_arm(c, k);
-}
-
-/* Disarm k (a store in wheel mode). */
-static inline void c1m_conn_timeout_clear(c1m_conn_t *c, c1m_timeout_kind_t k)
-{
-    if (c->tmo_deadline[k])
-        c1m__conn_timeout_clear(c, k);
-}
 
 /* Per-connection override of the duration of k (0 = off, at most
  * C1M_TIMEOUT_MAX_MS). Takes effect at the next arm; 0 also clears a
@@ -110,21 +99,6 @@ uint64_t c1m_conn_timeout_deadline(const c1m_conn_t *c, c1m_timeout_kind_t k);
  *   end          request complete: clears READ and HEADER, arms IDLE */
 void c1m__conn_request_begin(c1m_conn_t *c);
 void c1m__conn_request_end(c1m_conn_t *c);
-
-static inline void c1m_conn_request_begin(c1m_conn_t *c)
-{
-    if (!(c->flags & C1M_CONN_IN_REQ))
-        c1m__conn_request_begin(c);
-}
-static inline void c1m_conn_request_header_done(c1m_conn_t *c)
-{
-    c1m_conn_timeout_clear(c, C1M_TO_HEADER);
-}
-static inline void c1m_conn_request_end(c1m_conn_t *c)
-{
-    if (c->flags & C1M_CONN_IN_REQ)
-        c1m__conn_request_end(c);
-}
 
 const char *c1m_timers_mode_name(c1m_timers_mode_t m);
 int c1m_timers_mode_parse(const char *s); /* a mode or -EINVAL */

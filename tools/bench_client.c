@@ -79,7 +79,8 @@ typedef struct bench_loop {
     /* open loop: conn i is due at sched_base + phase(i), every period */
     uint64_t period, sched_base, sched_off;
     uint32_t cursor;
-    c1m_conn_t *timer;            /* a timerfd for sends between ticks */
+    c1m_watch_t *timer;           /* a timerfd for sends between ticks */
+    int timer_fd;
     uint64_t armed_at;
     char *msg, *expect;           /* echo: message and expected-reply scratch */
 } bench_loop_t;
@@ -576,8 +577,8 @@ static void sched_tick(bench_loop_t *bl, uint64_t now)
     }
 }
 
-/* The loop ticks every millisecond; a timerfd (adopted by the loop like a
- * connection: it is readable when it fires) wakes it at the next send's
+/* The loop ticks every millisecond; a timerfd (watched by the loop: it is
+ * readable when it fires) wakes it at the next send's
  * intended time, so that open-loop sends leave on time rather than up to
  * a tick late. Re-armed only when the next due time changes. */
 static void timer_arm(bench_loop_t *bl)
@@ -589,37 +590,45 @@ static void timer_arm(bench_loop_t *bl)
         return;
     struct itimerspec its = { .it_value = { (time_t)(next / 1000000000u),
                                             (long)(next % 1000000000u) } };
-    if (timerfd_settime(bl->timer->io.fd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+    if (timerfd_settime(bl->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
         bl->armed_at = next;
 }
 
-static ssize_t timer_data(c1m_conn_t *c, const char *data, size_t len)
+static void timer_ready(c1m_loop_t *loop, int fd, unsigned events, void *ud)
 {
-    bench_loop_t *bl = c->loop->user;
+    bench_loop_t *bl = ud;
+    uint64_t expirations;
+    if (read(fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
+        return;
     if (bl->state == ST_RUN) {
         sched_tick(bl, c1m_now_ns());
         timer_arm(bl);
     }
-    return (ssize_t)len;
 }
-
-static void timer_close(c1m_conn_t *c, int reason)
-{
-    bench_loop_t *bl = c->loop->user;
-    bl->timer = NULL;
-}
-
-static const c1m_proto_t timer_proto = { .name = "bench-timer", .on_data = timer_data,
-                                         .on_close = timer_close };
 
 static void timer_open(bench_loop_t *bl)
 {
-    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (fd < 0) {
+    bl->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (bl->timer_fd < 0) {
         c1m_warn("timerfd: %s: open-loop sends keep a 1 ms granularity", strerror(errno));
         return;
     }
-    bl->timer = c1m_loop_adopt(bl->loop, fd, &timer_proto, 0);
+    bl->timer = c1m_loop_watch_fd(bl->loop, bl->timer_fd, C1M_WATCH_READ, timer_ready, bl);
+    if (!bl->timer) {
+        c1m_warn("timerfd: %s: open-loop sends keep a 1 ms granularity", strerror(errno));
+        close(bl->timer_fd);
+        bl->timer_fd = -1;
+    }
+}
+
+static void timer_close(bench_loop_t *bl)
+{
+    if (!bl->timer)
+        return;
+    c1m_loop_unwatch(bl->loop, bl->timer);
+    close(bl->timer_fd);
+    bl->timer = NULL;
+    bl->timer_fd = -1;
 }
 
 /* ---- phases --------------------------------------------------------------- */
@@ -812,6 +821,7 @@ void c1m_bench_child(const c1m_bench_cfg_t *cfg, c1m_bench_shm_t *shm, uint32_t 
         c1m_loop_stop(&loops[l]);
     for (uint32_t l = 0; l < L; l++) {
         c1m_loop_join(&loops[l]);
+        timer_close(&bls[l]);
         c1m_loop_destroy(&loops[l]);
         bench_loop_free(&bls[l]);
     }

@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/log.h"
+
 #include "tools/cmd.h"
 
 static const struct {
@@ -25,6 +27,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* the library prints nothing by itself: the command shows its log */
+    c1m_log_set_handler(c1m_log_stderr, NULL, C1M_LOG_INFO);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -10,8 +10,9 @@
 #include <sys/socket.h>
 
 #include "engine/listener.h"
-#include "engine/prefork.h"
+#include "tools/prefork.h"
 #include "engine/server.h"
+#include "tools/serve_run.h"
 #include "engine/timeouts.h"
 #include "proto/echo.h"
 #include "proto/http1/app.h"
@@ -347,8 +348,6 @@ int c1m_cmd_serve(int argc, char **argv)
     if (http) {
         if (!port_set)
             cfg.port = 8998;
-        if (arch == C1M_ARCH_WORKERPOOL)
-            cfg.proto = &c1m_proto_http_pool;
         if (c1m_http_app_setup(&http_cfg) < 0) {
             fprintf(stderr, "c1m serve: cannot set up the http application\n");
             return 1;
@@ -364,7 +363,7 @@ int c1m_cmd_serve(int argc, char **argv)
     }
     c1m_log_set_tag("serve");
     char err[512];
-    if (c1m_server_check_fit(&cfg, err, sizeof err) < 0) {
+    if (c1m_server_cfg_check(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "c1m serve: %s\n", err);
         return 1;
     }

@@ -56,8 +56,10 @@ typedef struct c1m_server_cfg {
     uint64_t max_conns;       /* 0 = what the open-file limit allows */
     c1m_loop_cfg_t loop;      /* every loop's configuration */
 
-    /* private: set by the prefork supervisor of the c1m command */
+    /* private: used by the c1m command (its prefork supervisor, its log) */
     uint32_t procs;
+    bool quiet;
+    uint32_t metrics_interval_ms;
     bool prefork_reuseport;
     struct c1m_proc_slot *slot;
     uint32_t child_index;

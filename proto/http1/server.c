@@ -16,7 +16,6 @@
 #include "engine/conn.h"
 #include "engine/loop.h"
 #include "engine/timeouts.h"
-#include "engine/workers.h"
 #include "proto/http1/metrics.h"
 
 /* ---- configuration (set before the server starts, then read-only) ---- */
@@ -101,7 +100,6 @@ enum {
     F_CLOSE = 1u << 3,     /* stop reading; close once the answers so far are out */
     F_LAST = 1u << 4,      /* the current request is the connection's last */
     F_LINGER = 1u << 5,    /* answered an error: discard input until the peer closes */
-    F_SHUT = 1u << 6,      /* shut our side down once the output drains */
 };
 
 /* Lingering close (nginx's lingering_close): after an error answer the
@@ -126,7 +124,6 @@ typedef struct http_conn {
     uint16_t _pad;
     uint32_t nreq;
     pending_t *pend;
-    uint64_t req_ms;   /* when the current request began (workerpool header check) */
 } http_conn_t;
 
 size_t c1m_http_conn_state_size(void) { return sizeof(http_conn_t); }
@@ -325,14 +322,12 @@ static int http_open(c1m_conn_t *c)
     memset(hc, 0, sizeof *hc);
     c1m_http_parser_init(&hc->p, &S.limits);
     hc->phase = P_HEAD; /* the first request's deadlines run from accept (Go) */
-    hc->req_ms = c->loop->now_ms;
     static _Thread_local uint64_t next_id; /* on_open runs on the owning loop */
     c->user64 = ++next_id;
     c->ud = hc;
     c1m_http_metrics_self()->opened++;
     c1m_conn_timeout_arm(c, C1M_TO_HEADER);
-    if (!c->loop->workers) /* workerpool: see c1m_proto_http_pool */
-        c1m_conn_timeout_arm(c, C1M_TO_READ);
+    c1m_conn_timeout_arm(c, C1M_TO_READ);
     return 0;
 }
 
@@ -354,26 +349,7 @@ static void linger_start(c1m_conn_t *c, http_conn_t *hc)
     c1m_conn_timeout_clear(c, C1M_TO_HEADER);
     c1m_conn_set_timeout(c, C1M_TO_IDLE, LINGER_MS);
     c1m_conn_timeout_arm(c, C1M_TO_IDLE);
-    if (!c1m_conn_pending_out(c))
-        shutdown(c->io.fd, SHUT_WR);
-    else
-        hc->flags |= F_SHUT;
-}
-
-/* Workerpool: the worker's answer is sent by the loop when the job
- * returns; linger from there. c->user64 identifies the connection (the
- * slot may have been reused by the time the message runs). */
-static void linger_msg(c1m_loop_t *loop, void *arg, uint64_t id)
-{
-    c1m_conn_t *c = arg;
-    if (c->user64 != id || !c1m_conn_is_open(c) || !c->ud || c->proto != &c1m_proto_http_pool)
-        return;
-    if (c->flags & (C1M_CONN_BUSY | C1M_CONN_WAITING)) { /* its job has not returned yet */
-        if (c1m_loop_post(loop, linger_msg, c, id) < 0)
-            c1m_conn_close_after_flush(c, C1M_CLOSE_LOCAL);
-        return;
-    }
-    linger_start(c, c->ud);
+    c1m_conn_shutdown_after_flush(c);
 }
 
 /* Close after the answers so far, lingering after an error answer. */
@@ -381,19 +357,8 @@ static void finish_conn(c1m_conn_t *c, http_conn_t *hc, int reason)
 {
     if (!(hc->flags & F_LINGER))
         c1m_conn_close_after_flush(c, reason);
-    else if (!c1m_workers_current())
+    else
         linger_start(c, hc);
-    else if (c1m_loop_post(c->loop, linger_msg, c, c->user64) < 0)
-        c1m_conn_close_after_flush(c, reason);
-}
-
-static void http_drained(c1m_conn_t *c)
-{
-    http_conn_t *hc = c->ud;
-    if (hc && (hc->flags & F_SHUT)) {
-        hc->flags &= (uint8_t)~F_SHUT;
-        shutdown(c->io.fd, SHUT_WR);
-    }
 }
 
 static void bad_request(c1m_conn_t *c, http_conn_t *hc, int err)
@@ -431,7 +396,6 @@ static ssize_t http_data(c1m_conn_t *c, const char *data, size_t len)
             c1m_conn_timeout_arm(c, C1M_TO_HEADER);
             c1m_conn_timeout_arm(c, C1M_TO_READ);
             hc->phase = P_HEAD;
-            hc->req_ms = t0 / 1000000u;
         }
         if (off < len)
             hc->flags |= F_STARTED;
@@ -512,57 +476,13 @@ static ssize_t http_data(c1m_conn_t *c, const char *data, size_t len)
     return (ssize_t)off;
 }
 
-/* Arm k to fire in ms (loop thread). */
-static void arm_in(c1m_conn_t *c, c1m_timeout_kind_t k, uint64_t ms)
-{
-    uint32_t full = c->loop->cfg.timeout_ms[k];
-    c1m_conn_set_timeout(c, k, (uint32_t)(ms ? ms : 1));
-    c1m_conn_timeout_arm(c, k);
-    c1m_conn_set_timeout(c, k, full);
-}
-
-/* Workerpool: the worker's timer calls are ignored, so the header deadline
- * is checked here, on the loop: HEADER stays armed and, each time it
- * fires, compares the current request's start (recorded by the worker)
- * with the limit; a READ expiry between requests is left to IDLE and an
- * IDLE expiry during a request to READ/HEADER.
- * Returns 1 (handled), 0 (expired: go on) or -1 (not this kind). */
-static int pool_timeout(c1m_conn_t *c, http_conn_t *hc, int kind)
-{
-    uint64_t now = c->loop->now_ms;
-    if (kind == C1M_TO_HEADER) {
-        uint32_t lim = c->loop->cfg.timeout_ms[C1M_TO_HEADER];
-        if (hc->phase == P_HEAD && now >= hc->req_ms + lim)
-            return 0;
-        arm_in(c, C1M_TO_HEADER, hc->phase == P_HEAD ? hc->req_ms + lim - now : lim);
-        return 1;
-    }
-    if (kind == C1M_TO_READ && hc->phase == P_IDLE)
-        return 1;
-    if (kind == C1M_TO_IDLE && hc->phase != P_IDLE)
-        return 1; /* a request is in progress: READ and HEADER govern */
-    return -1;
-}
-
 static int http_timeout(c1m_conn_t *c, int kind)
 {
     http_conn_t *hc = c->ud;
     if (!hc)
         return 0;
-    if (c->flags & (C1M_CONN_BUSY | C1M_CONN_WAITING)) {
-        /* A worker holds it: the engine re-arms IDLE when it returns and
-         * READ at the next read; the emulated header check retries. */
-        if (kind == C1M_TO_HEADER)
-            arm_in(c, C1M_TO_HEADER, 50);
-        return 1;
-    }
     if (hc->flags & F_LINGER)
         return 0; /* lingering close: time is up */
-    if (c->proto == &c1m_proto_http_pool) {
-        int rc = pool_timeout(c, hc, kind);
-        if (rc > 0)
-            return rc;
-    }
     c1m_http_metrics_t *m = c1m_http_metrics_self();
     if (kind >= 0 && kind < C1M_HTTP_METRICS_TIMEOUT_KINDS)
         m->timeouts[kind]++;
@@ -582,25 +502,14 @@ static int http_timeout(c1m_conn_t *c, int kind)
     return 1;
 }
 
-/* Under workerpool on_data runs on a worker, where the timeout calls are
- * ignored (engine/timeouts.h): the engine's automatic READ/IDLE/WRITE
- * handling governs those connections instead (no MANUAL flag). */
-const c1m_proto_t c1m_proto_http_pool = {
-    .name = "http",
-    .flags = 0,
-    .on_open = http_open,
-    .on_data = http_data,
-    .on_drained = http_drained,
-    .on_close = http_close,
-    .on_timeout = http_timeout,
-};
-
+/* The same table under every architecture: under workerpool on_data runs
+ * on a worker, whose calls on the connection the engine records and applies
+ * on the loop thread when the worker releases it. */
 const c1m_proto_t c1m_proto_http = {
     .name = "http",
     .flags = C1M_PROTO_MANUAL_TIMEOUTS,
     .on_open = http_open,
     .on_data = http_data,
-    .on_drained = http_drained,
     .on_close = http_close,
     .on_timeout = http_timeout,
 };

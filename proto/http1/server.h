@@ -31,11 +31,9 @@
  *  body), while a request has started and is not answered yet: "408
  *  Request Timeout" + close; any other expiry (IDLE, WRITE with output
  *  pending, nothing received yet): close.
- *  --arch workerpool: on_data runs on a worker, where the engine ignores
- *  timer calls; c1m_proto_http_pool then relies on the engine's automatic
- *  READ (progress), IDLE and WRITE, and the header deadline is checked on
- *  the loop (HEADER stays armed and compares the request start the worker
- *  recorded; see pool_timeout in server.c).
+ *  --arch workerpool: on_data runs on a worker; the engine records its
+ *  calls (timeouts included) and applies them on the loop when the worker
+ *  releases the connection, so the semantics are the same everywhere.
  *
  * Closing after an error answer is a lingering close (nginx's): our side
  * is shut down once the answer is out, input is read and discarded, and
@@ -103,12 +101,9 @@ void c1m_http_server_free(void);
 void c1m_http_mw_timer(c1m_http_ctx_t *ctx);      /* latency histogram (metrics.h) */
 void c1m_http_mw_access_log(c1m_http_ctx_t *ctx); /* one line per request on stdout */
 
-/* The protocol table for the engine: c1m_proto_http manages its timeouts
- * (C1M_PROTO_MANUAL_TIMEOUTS); c1m_proto_http_pool is the same protocol for
- * --arch workerpool, where timeout calls made on a worker are ignored and
- * the engine's automatic timeout handling applies instead. */
+/* The protocol table for the engine (C1M_PROTO_MANUAL_TIMEOUTS), the same
+ * under every architecture. */
 extern const c1m_proto_t c1m_proto_http;
-extern const c1m_proto_t c1m_proto_http_pool;
 
 /* sizeof the per-connection state (c->ud), for the docs and tests. */
 size_t c1m_http_conn_state_size(void);

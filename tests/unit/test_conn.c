@@ -85,7 +85,7 @@ static void adopt_close_and_reuse(void **state)
     for (int i = 0; i < N; i++) {
         int sv[2];
         pair(sv);
-        cs[i] = c1m_loop_adopt(&loop, sv[0], &echo_p, 0);
+        cs[i] = c1m_loop_adopt(&loop, sv[0], &echo_p);
         assert_non_null(cs[i]);
         peers[i] = sv[1];
     }
@@ -103,7 +103,7 @@ static void adopt_close_and_reuse(void **state)
     uint32_t chunks = loop.nchunks;
     int sv[2];
     pair(sv);
-    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &echo_p, 0);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &echo_p);
     assert_non_null(c);
     assert_int_equal(loop.nchunks, chunks);
     (void)slot0;
@@ -116,7 +116,7 @@ static void partial_frames_kept_until_complete(void **state)
 {
     int sv[2];
     pair(sv);
-    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &frame_p, 0);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &frame_p);
     assert_non_null(c);
     assert_int_equal(write(sv[1], "ab", 2), 2);
     spin(2);
@@ -145,7 +145,7 @@ static void backpressure_pauses_and_resumes(void **state)
     pair(sv);
     int small = 4096;
     setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &echo_p, 0);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &echo_p);
     assert_non_null(c);
     /* The peer writes and never reads: echoes pile up in c->out until the
      * high watermark pauses reading. */
@@ -193,7 +193,7 @@ static void write_to_gone_peer_closes_once(void **state)
 {
     int sv[2];
     pair(sv);
-    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &echo_p, 0);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &echo_p);
     close(sv[1]);
     int rc = c1m_conn_write(c, "x", 1);
     assert_true(rc < 0);
@@ -208,7 +208,7 @@ static void close_from_callback_is_safe(void **state)
 {
     int sv[2];
     pair(sv);
-    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &echo_p, 0);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &echo_p);
     c1m_conn_close(c, C1M_CLOSE_LOCAL);
     c1m_conn_close(c, C1M_CLOSE_LOCAL); /* twice: still one on_close */
     spin(1);
@@ -246,11 +246,11 @@ static void workerpool_serialises_a_connection(void **state)
 {
     c1m_workers_t w;
     assert_int_equal(c1m_workers_start(&w, 4, 2), 0); /* tiny queue: backpressure */
-    loop.workers = &w;
+    assert_int_equal(c1m_workers_attach(&w, &loop), 0);
     loop_thread_id = pthread_self();
     int sv[2];
     pair(sv);
-    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &w_p, 0);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &w_p);
     assert_non_null(c);
     char msg[64];
     size_t want = 0, got = 0;
@@ -275,7 +275,7 @@ static void workerpool_serialises_a_connection(void **state)
         spin(1);
     assert_int_equal(loop.stats.conns, 0);
     c1m_workers_stop(&w);
-    loop.workers = NULL;
+    c1m_workers_detach(&loop);
 }
 
 /* Batched hand-offs with a tiny queue: many connections, each sending
@@ -286,13 +286,13 @@ static void workerpool_batches_and_parks_many_connections(void **state)
     enum { N = 16, MSGS = 6, SZ = 32 };
     c1m_workers_t w;
     assert_int_equal(c1m_workers_start(&w, 2, 2), 0);
-    loop.workers = &w;
+    assert_int_equal(c1m_workers_attach(&w, &loop), 0);
     loop_thread_id = pthread_self();
     int peer[N];
     for (int i = 0; i < N; i++) {
         int sv[2];
         pair(sv);
-        assert_non_null(c1m_loop_adopt(&loop, sv[0], &w_p, 0));
+        assert_non_null(c1m_loop_adopt(&loop, sv[0], &w_p));
         peer[i] = sv[1];
         fcntl(peer[i], F_SETFL, O_NONBLOCK);
     }
@@ -323,16 +323,19 @@ static void workerpool_batches_and_parks_many_connections(void **state)
         assert_memory_equal(got[i], want[i], sizeof want[i]);
     }
     assert_int_equal(ran_on_loop, 0);
-    assert_int_equal(loop.jobs_in_flight, 0);
-    assert_null(loop.wait_head);
-    assert_true(loop.job_pool_n > 0 && loop.job_pool_n <= N); /* reused, bounded */
+    c1m_workers_info_t wi;
+    c1m__workers_info(&loop, &wi);
+    assert_int_equal(wi.in_flight, 0);
+    assert_int_equal(wi.waiting, 0);
+    assert_int_equal(loop.held, 0);
+    assert_true(wi.pooled > 0 && wi.pooled <= N); /* reused, bounded */
     for (int i = 0; i < N; i++)
         close(peer[i]);
     for (int i = 0; i < 50 && loop.stats.conns; i++)
         spin(1);
     assert_int_equal(loop.stats.conns, 0);
     c1m_workers_stop(&w);
-    loop.workers = NULL;
+    c1m_workers_detach(&loop);
 }
 
 /* A busy connection whose socket turns writable while a worker holds it
@@ -355,33 +358,33 @@ static void workerpool_busy_conn_does_not_spin(void **state)
 {
     c1m_workers_t w;
     assert_int_equal(c1m_workers_start(&w, 1, 8), 0);
-    loop.workers = &w;
+    assert_int_equal(c1m_workers_attach(&w, &loop), 0);
     int sv[2];
     pair(sv);
     int small = 4096;
     setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
     setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &w_big_p, 0);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &w_big_p);
     assert_non_null(c);
     assert_int_equal(write(sv[1], "B", 1), 1);
     for (int i = 0; i < 100 && !c1m_conn_pending_out(c); i++)
         spin(1);
     assert_true(c1m_conn_pending_out(c) > 0); /* output waits in c->out */
     assert_int_equal(write(sv[1], "S", 1), 1); /* the slow job */
-    for (int i = 0; i < 20 && !(c->flags & C1M_CONN_BUSY); i++)
+    for (int i = 0; i < 20 && !(c->flags & C1M_CONN_HELD); i++)
         spin(1);
-    assert_true(c->flags & C1M_CONN_BUSY);
+    assert_true(c->flags & C1M_CONN_HELD);
     char rb[65536];
     while (read(sv[1], rb, sizeof rb) > 0) /* the peer reads: writable now */
         ;
     int busy_wakeups = 0;
-    for (int i = 0; i < 200 && (c->flags & C1M_CONN_BUSY); i++)
-        if (c1m_loop_run_once(&loop, 10) > 0 && (c->flags & C1M_CONN_BUSY))
+    for (int i = 0; i < 200 && (c->flags & C1M_CONN_HELD); i++)
+        if (c1m_loop_run_once(&loop, 10) > 0 && (c->flags & C1M_CONN_HELD))
             busy_wakeups++;
     /* 150 ms busy: one event drops the interest (the old code woke for
      * every epoll_wait, thousands of times) */
     assert_true(busy_wakeups <= 3);
-    assert_false(c->flags & C1M_CONN_BUSY);
+    assert_false(c->flags & C1M_CONN_HELD);
     size_t got = 0;
     for (int i = 0; i < 200 && got < 40 * 1024; i++) { /* everything arrives */
         spin(1);
@@ -395,7 +398,7 @@ static void workerpool_busy_conn_does_not_spin(void **state)
     for (int i = 0; i < 50 && loop.stats.conns; i++)
         spin(1);
     c1m_workers_stop(&w);
-    loop.workers = NULL;
+    c1m_workers_detach(&loop);
 }
 
 int main(void)

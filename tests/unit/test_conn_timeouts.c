@@ -116,7 +116,7 @@ static void postpone_is_a_store(void **state)
 {
     int sv[2];
     pair(sv);
-    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &manual_p, 0);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &manual_p);
     assert_non_null(c);
     c1m_conn_set_timeout(c, C1M_TO_READ, 1000);
     c1m_conn_set_timeout(c, C1M_TO_IDLE, 5000);
@@ -168,7 +168,7 @@ static void early_fire_rearms_to_true_deadline(void **state)
 {
     int sv[2];
     pair(sv);
-    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &manual_p, 0);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &manual_p);
     assert_non_null(c);
     c1m_conn_set_timeout(c, C1M_TO_READ, 100);
     c1m_loop_run_once(&loop, 0);
@@ -209,9 +209,9 @@ static void per_connection_override(void **state)
     pair(a);
     pair(b);
     pair(d);
-    c1m_conn_t *ca = c1m_loop_adopt(&loop, a[0], &auto_p, 0);
-    c1m_conn_t *cb = c1m_loop_adopt(&loop, b[0], &auto_p, 0);
-    c1m_conn_t *cd = c1m_loop_adopt(&loop, d[0], &auto_p, 0);
+    c1m_conn_t *ca = c1m_loop_adopt(&loop, a[0], &auto_p);
+    c1m_conn_t *cb = c1m_loop_adopt(&loop, b[0], &auto_p);
+    c1m_conn_t *cd = c1m_loop_adopt(&loop, d[0], &auto_p);
     assert_non_null(ca);
     assert_non_null(cb);
     assert_non_null(cd);
@@ -247,8 +247,8 @@ static void busy_survives_idle_expires(void **state)
     int busy[2], idle[2];
     pair(busy);
     pair(idle);
-    c1m_conn_t *cb = c1m_loop_adopt(&loop, busy[0], &auto_p, 0);
-    assert_non_null(c1m_loop_adopt(&loop, idle[0], &auto_p, 0));
+    c1m_conn_t *cb = c1m_loop_adopt(&loop, busy[0], &auto_p);
+    assert_non_null(c1m_loop_adopt(&loop, idle[0], &auto_p));
     uint64_t t0 = loop.now_ms;
     char buf[64];
     for (int i = 0; i < 15; i++) {
@@ -275,7 +275,7 @@ static void no_fire_after_close(void **state)
     assert_int_equal(init_loop((c1m_timers_mode_t)(intptr_t)*state, 30, 30, 30, 30), 0);
     int sv[2];
     pair(sv);
-    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &auto_p, 0);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &auto_p);
     assert_non_null(c);
     c1m_conn_timeout_arm(c, C1M_TO_READ);
     c1m_conn_request_begin(c);
@@ -290,7 +290,7 @@ static void no_fire_after_close(void **state)
     memset(loop.cfg.timeout_ms, 0, sizeof loop.cfg.timeout_ms);
     int s2[2];
     pair(s2);
-    c1m_conn_t *c2 = c1m_loop_adopt(&loop, s2[0], &auto_p, 0);
+    c1m_conn_t *c2 = c1m_loop_adopt(&loop, s2[0], &auto_p);
     assert_ptr_equal(c2, c);
     run_for(&loop, 80);
     assert_int_equal(nclosed, 1);
@@ -308,7 +308,7 @@ static void header_deadline_is_fixed(void **state)
     assert_int_equal(init_loop((c1m_timers_mode_t)(intptr_t)*state, 100, 0, 0, 150), 0);
     int sv[2];
     pair(sv);
-    assert_non_null(c1m_loop_adopt(&loop, sv[0], &ts8_p, 0));
+    assert_non_null(c1m_loop_adopt(&loop, sv[0], &ts8_p));
     run_for(&loop, 5);
     uint64_t t0 = c1m_now_ms();
     for (int i = 0; i < 7 && nclosed == 0; i++) {
@@ -331,7 +331,7 @@ static void write_timeout_and_on_timeout(void **state)
     pair(sv);
     int small = 4096;
     setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &auto_p, 0);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &auto_p);
     assert_non_null(c);
     static char big[256 * 1024];
     c1m_conn_write(c, big, sizeof big); /* the peer never reads */
@@ -344,14 +344,14 @@ static void write_timeout_and_on_timeout(void **state)
     /* drained output clears the write deadline */
     int s2[2];
     pair(s2);
-    c = c1m_loop_adopt(&loop, s2[0], &auto_p, 0);
+    c = c1m_loop_adopt(&loop, s2[0], &auto_p);
     c1m_conn_write(c, big, 8);
     assert_int_equal(c1m_conn_timeout_deadline(c, C1M_TO_WRITE), 0);
 
     /* handled by the protocol */
     int s3[2];
     pair(s3);
-    c1m_conn_t *c3 = c1m_loop_adopt(&loop, s3[0], &p408, 0);
+    c1m_conn_t *c3 = c1m_loop_adopt(&loop, s3[0], &p408);
     c1m_conn_set_timeout(c3, C1M_TO_HEADER, 40);
     c1m_conn_timeout_arm(c3, C1M_TO_HEADER);
     run_until_closed(&loop, 2, 1000);
@@ -383,7 +383,7 @@ static void global_heap_forwards_to_owner(void **state)
     assert_int_equal(c1m_loop_init(&b, 1, &cfg, &auto_p), 0);
     int sv[2];
     pair(sv);
-    c1m_conn_t *c = c1m_loop_adopt(&b, sv[0], &auto_p, 0); /* owned by b */
+    c1m_conn_t *c = c1m_loop_adopt(&b, sv[0], &auto_p); /* owned by b */
     assert_non_null(c);
     assert_int_equal(c1m_gheap_count(&g.heap), 1);
     /* only a runs the heap until the deadline: it pops b's entry and
@@ -443,7 +443,7 @@ static void base_moves_keep_deadlines(void **state)
 {
     int sv[2];
     pair(sv);
-    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &manual_p, 0);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &manual_p);
     assert_non_null(c);
     c1m_conn_set_timeout(c, C1M_TO_READ, 1000);
     c1m_conn_set_timeout(c, C1M_TO_IDLE, 60000);

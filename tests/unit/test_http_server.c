@@ -73,7 +73,7 @@ static c1m_conn_t *open_pair(const c1m_proto_t *p, int *peer)
 {
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], p, 0);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], p);
     assert_non_null(c);
     *peer = sv[1];
     return c;

@@ -1,4 +1,4 @@
-#include "engine/prefork.h"
+#include "tools/prefork.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/meter.h"
 #include "engine/listener.h"
+#include "tools/serve_run.h"
 
 #define C1M_BACKOFF_MIN_MS 100
 #define C1M_BACKOFF_MAX_MS 5000
@@ -42,7 +43,7 @@ static pid_t spawn_child(const c1m_server_cfg_t *cfg, c1m_proc_slot_t *slots, ui
     c1m_log_set_tag(tag);
     c1m_server_cfg_t child = *cfg;
     child.procs = cfg->procs;
-    child.inherited_fd = listen_fd;
+    child.listen_fd = listen_fd;
     child.slot = &slots[i];
     child.child_index = i;
     int rc = c1m_server_run(&child);

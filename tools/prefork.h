@@ -6,8 +6,8 @@
  * with exponential back-off so that a crash loop does not spin, forwards
  * SIGTERM/SIGINT, sums the children's counters from shared memory for its
  * metrics lines, and exits 0 once every child has drained. */
-#ifndef C1M_ENGINE_PREFORK_H
-#define C1M_ENGINE_PREFORK_H
+#ifndef C1M_TOOLS_PREFORK_H
+#define C1M_TOOLS_PREFORK_H
 
 #include "engine/server.h"
 

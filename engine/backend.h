@@ -1,0 +1,86 @@
+/* The poller behind a loop: a small ops table (Redis's ae_epoll.c, nginx's
+ * ngx_event_actions_t). The loop (engine/loop.c) decides what to read and
+ * write and when; the backend owns the system calls that wait, register
+ * interest, read, send and close. epoll is the first backend
+ * (engine/backend_epoll.c); adding one changes neither the loop, the
+ * protocols nor the architectures.
+ *
+ * Events reach the loop through c1m__loop_dispatch(loop, io, events), with
+ * io the registered object (a connection, a listener or a watcher: every
+ * one starts with a c1m_io_t) and events a mask of C1M_EV_*. A readiness
+ * backend reports READ/WRITE and the loop then calls recv/send; the loop
+ * calls them only from its own thread.
+ */
+#ifndef C1M_ENGINE_BACKEND_H
+#define C1M_ENGINE_BACKEND_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "engine/conn.h"
+
+enum {
+    C1M_EV_READ = 1u << 0,
+    C1M_EV_WRITE = 1u << 1,
+    C1M_EV_ERROR = 1u << 2,  /* socket error pending */
+    C1M_EV_HUP = 1u << 3,    /* both directions closed */
+    C1M_EV_RDHUP = 1u << 4,  /* the peer closed its side */
+};
+
+/* watch() flags */
+enum {
+    C1M_WATCH_EXCLUSIVE = 1u << 0, /* shared listener: wake one loop (EPOLLEXCLUSIVE) */
+};
+
+typedef struct c1m_backend_ops {
+    const char *name;
+    /* Set up / tear down the loop's backend state (loop->be). */
+    int (*init)(c1m_loop_t *loop);
+    void (*fini)(c1m_loop_t *loop);
+    /* Wait at most timeout_ms (-1: no limit) and dispatch every event.
+     * Returns the number of events, 0 on EINTR, or a negative errno. */
+    int (*poll)(c1m_loop_t *loop, int timeout_ms);
+
+    /* Non-connection objects (listeners, the queue's eventfd, user fds):
+     * start or change (watch) and stop (unwatch) watching io->fd for
+     * events (C1M_EV_READ | C1M_EV_WRITE). */
+    int (*watch)(c1m_loop_t *loop, c1m_io_t *io, unsigned events, unsigned flags);
+    void (*unwatch)(c1m_loop_t *loop, c1m_io_t *io);
+
+    /* Connections. conn_add registers a new one (interest from its flags:
+     * see conn_interest); conn_update is called when the interest changed;
+     * conn_forget stops events for it without closing (a hang-up while a
+     * worker holds it). */
+    int (*conn_add)(c1m_conn_t *c);
+    int (*conn_update)(c1m_conn_t *c);
+    void (*conn_forget)(c1m_conn_t *c);
+    /* Read into buf: bytes, 0 at EOF, or a negative errno (-EAGAIN). */
+    ssize_t (*recv)(c1m_conn_t *c, char *buf, size_t cap);
+    /* Send: bytes taken, or a negative errno (-EAGAIN: none). */
+    ssize_t (*send)(c1m_conn_t *c, const struct iovec *iov, int iovcnt);
+    /* Shut the sending side down; close (also ends its registration). */
+    void (*shutdown_wr)(c1m_conn_t *c);
+    void (*close)(c1m_conn_t *c);
+    /* Pending socket error (SO_ERROR), 0 when none. */
+    int (*sock_error)(c1m_conn_t *c);
+    /* Accept one connection from a listener: an fd, or a negative errno
+     * (-EAGAIN when none is waiting). */
+    int (*accept)(c1m_loop_t *loop, c1m_io_t *listener);
+} c1m_backend_ops_t;
+
+extern const c1m_backend_ops_t c1m__backend_epoll;
+
+/* What the loop wants from a connection now: C1M_EV_READ when it may
+ * read, C1M_EV_WRITE while output is pending or a connect is in progress
+ * (level-triggered backends register exactly this). */
+unsigned c1m__conn_interest(const c1m_conn_t *c);
+
+/* The loop's entry point for every event a backend reports. */
+void c1m__loop_dispatch(c1m_loop_t *loop, c1m_io_t *io, unsigned events);
+
+/* Pick the backend for a configuration; writes why into `why` when it had
+ * to fall back (AUTO) or cannot give what was asked (-ENOTSUP). */
+int c1m__backend_pick(c1m_backend_t want, const c1m_backend_ops_t **out, char *why, size_t cap);
+
+#endif
