@@ -28,7 +28,7 @@ struct hub {                 /* one per loop, reached with c1m_loop_user */
     c1m_timer_t *tick;
     uint64_t seq;            /* ticks sent by this loop */
     uint32_t conns;          /* connections open on this loop */
-    bool in_tick;            /* the broadcast is running (see hub_release) */
+    bool in_tick;            /* the broadcast is running (see push_on_close) */
 };
 
 struct line {
@@ -63,7 +63,7 @@ static void on_tick(c1m_timer_t *t)
     int n = snprintf(buf, sizeof buf, "tick %llu conns=%u\n",
                      (unsigned long long)++h->seq, h->conns);
     struct line l = { buf, (size_t)n };
-    h->in_tick = true; /* a write that fails may close connections now */
+    h->in_tick = true; /* a connection closed during the visit runs on_close now */
     c1m_loop_foreach_conn(h->loop, push_one, &l);
     h->in_tick = false;
     if (h->conns == 0) /* the last one closed during the broadcast */
@@ -77,7 +77,7 @@ static int push_on_open(c1m_conn_t *c)
     if (!h) { /* the first connection of this loop: start its timer */
         h = calloc(1, sizeof *h);
         if (!h)
-            return -1; /* refuse the connection */
+            return -1; /* refuse the connection (on_close still runs) */
         h->loop = loop;
         h->tick = c1m_timer_new(on_tick, h);
         if (!h->tick) {
@@ -88,6 +88,7 @@ static int push_on_open(c1m_conn_t *c)
         c1m_loop_set_user(loop, h);
     }
     h->conns++;
+    c1m_conn_set_ud(c, h); /* marks the connection as counted */
     return 0;
 }
 
@@ -102,7 +103,9 @@ static ssize_t push_on_data(c1m_conn_t *c, const char *data, size_t len)
 static void push_on_close(c1m_conn_t *c, int reason)
 {
     (void)reason; /* c1m_close_reason_name(reason) says why, for a log */
-    struct hub *h = c1m_loop_user(c1m_conn_loop(c));
+    struct hub *h = c1m_conn_ud(c);
+    if (!h) /* on_open refused it */
+        return;
     if (--h->conns == 0 && !h->in_tick) /* inside on_tick: it frees the hub */
         hub_free(h);
 }
