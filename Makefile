@@ -3,7 +3,7 @@
 # tools/*.c make build/c1m; tests/unit/test_*.c each make one cmocka binary;
 # bench/*.c each make one benchmark program.
 #
-#   make            release build (-O2): build/c1m
+#   make            release build (-O2): build/c1m, the man page build/c1m.1
 #   make asan       ASan + UBSan build:  build/asan/c1m
 #   make test       both builds, unit tests under both, integration tests
 #   make bench      benchmark programs (build/bench/*)
@@ -47,11 +47,12 @@ LIB       := $(BUILD)/libc1m.a
 SHLIB     := $(BUILD)/libc1m.so.$(VERSION)
 C1M       := $(BUILD)/c1m
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+MAN       := $(BUILD)/c1m.1
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 
-.PHONY: all release asan test unit integration bench fuzz clean install uninstall
-all: $(C1M) $(SHLIB) $(ITEST_BIN)
+.PHONY: all release asan test unit integration bench fuzz clean install uninstall FORCE
+all: $(C1M) $(SHLIB) $(ITEST_BIN) $(MAN)
 
 release:
 	$(MAKE) MODE=release all
@@ -67,6 +68,18 @@ $(BUILD)/obj/%.o: %.c
 # C1M_API (default visibility, include/c1m/common.h). Programs linked with
 # libc1m.a still reach the private c1m_ and c1m__ functions.
 $(LIB_OBJ): CFLAGS += -fPIC -fvisibility=hidden
+
+# The commit c1m --version reports: from git when this is a checkout, else
+# none. The stamp changes only when the commit does, so version.o is
+# rebuilt only then.
+GIT_COMMIT := $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
+                { git diff --quiet HEAD 2>/dev/null && echo "$$c" || echo "$$c-dirty"; })
+$(BUILD)/commit.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(GIT_COMMIT)' | cmp -s - $@ || echo '$(GIT_COMMIT)' >$@
+$(BUILD)/obj/core/version.o: $(BUILD)/commit.stamp
+$(BUILD)/obj/core/version.o: CFLAGS += -DC1M_GIT_COMMIT='"$(GIT_COMMIT)"'
+FORCE:
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -91,6 +104,11 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB)
 $(BUILD)/tests/%: tests/integration/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# the man page, c1m(1), from its scdoc source (Debian package scdoc)
+$(MAN): man/c1m.1.scd
+	@mkdir -p $(dir $@)
+	scdoc <$< >$@
 
 # extra libraries of a benchmark program: its peer or its I/O interface
 BENCH_LIBS_http_parse := -lhttp_parser

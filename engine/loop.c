@@ -475,8 +475,8 @@ static void handle_listener(c1m_loop_t *loop, c1m_listener_t *l)
                  * on a listener that stays readable. Logged once per loop. */
                 if (!loop->emfile_logged)
                     c1m_warn("loop %u: accept: %s: pausing accepts for %d ms "
-                             "(this process reached its RLIMIT_NOFILE or memory; "
-                             "more processes, --procs, hold more)",
+                             "(this process reached its open-file limit, RLIMIT_NOFILE; "
+                             "use more processes, --procs)",
                              loop->id, strerror(-fd), C1M_ACCEPT_BACKOFF_MS);
                 loop->emfile_logged = true;
                 loop->stats.accept_errors++;

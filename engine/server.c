@@ -124,7 +124,7 @@ int c1m_server_cfg_check(const c1m_server_cfg_t *cfg, char *err, size_t errlen)
         uint64_t need = (cfg->max_conns + b.per_process - 1) / b.per_process;
         snprintf(err, errlen,
                  "%llu connections do not fit in %llu process%s: this machine allows "
-                 "%llu open files per process (RLIMIT_NOFILE%s), about %llu connections; "
+                 "%llu open files per process (RLIMIT_NOFILE%s), about %llu connections each; "
                  "%llu connections need at least %llu processes (--arch prefork --procs %llu)",
                  (unsigned long long)cfg->max_conns, (unsigned long long)procs,
                  procs == 1 ? "" : "es", (unsigned long long)b.nofile,

@@ -19,57 +19,84 @@
 #include "proto/http1/metrics.h"
 #include "proto/http1/server.h"
 #include "tools/cmd.h"
+#include "tools/flags.h"
 
 static void serve_usage(FILE *f)
 {
     fprintf(f,
 "usage: c1m serve [OPTIONS]\n"
 "\n"
-"Serve a protocol under one of the seed article's architectures.\n"
+"Accept TCP connections and answer them (echo, ts8 or http) under one of six\n"
+"server architectures, until SIGTERM or SIGINT.\n"
 "\n"
-"  --arch NAME          single | reuseport | dispatch | exclusive | prefork | workerpool\n"
-"                       (default single)\n"
-"  --loops L            event loops (threads) for reuseport, dispatch, exclusive (default 2)\n"
-"  --procs P            processes; P > 1 runs a prefork supervisor whose children run\n"
-"                       --arch (default: 1; with --arch prefork: 2)\n"
+"Architecture:\n"
+"  --arch NAME          single | reuseport | dispatch | exclusive | prefork |\n"
+"                       workerpool (default single)\n"
+"  --loops N            event loops (threads) per process for reuseport, dispatch\n"
+"                       and exclusive, 1 to 1024 (default 2 for those, else 1)\n"
+"  --procs N            processes, 1 to 4096; above 1 a prefork supervisor runs N\n"
+"                       children of --arch (default 1; with --arch prefork: 2)\n"
 "  --child-arch NAME    what each prefork child runs (default single, or exclusive\n"
 "                       when --loops > 1)\n"
-"  --prefork-reuseport  each prefork child binds its own SO_REUSEPORT listener instead\n"
-"                       of inheriting the parent's\n"
-"  --workers W          workerpool threads (default 4)\n"
-"  --queue N            workerpool bounded queue length (default 1024)\n"
-"  --balance MODE       dispatch: rr | least (least connections) (default rr)\n"
-"  --proto NAME         echo | ts8 | http (default echo)\n"
-"  --port N             TCP port (default 8972, the seed's; 8998 for http, the seed's)\n"
-"  --timeouts off       turn off all four timeouts (the defaults for http: read 5s,\n"
-"                       write 10s, header 10s, idle 10s, the seed's Go server)\n"
+"  --prefork-reuseport  each prefork child binds its own SO_REUSEPORT listener\n"
+"                       instead of inheriting the parent's (default off)\n"
+"  --workers N          workerpool threads, 1 to 4096 (default 4)\n"
+"  --queue N            workerpool queue length, 1 to 16777216 (default 1024)\n"
+"  --balance MODE       dispatch: rr (round robin) | least (fewest connections)\n"
+"                       (default rr)\n"
+"  --cpu-affinity MODE  auto (pin each loop thread to a CPU of its own) | off\n"
+"                       (default off)\n"
+"  --edge               edge-triggered epoll (default level-triggered)\n"
+"Service:\n"
+"  --proto NAME         echo | ts8 (8-byte timestamp echo) | http (default echo)\n"
+"  --port N             TCP port, 1 to 65535 (default 8972; http: 8998)\n"
+"  --bind ADDR          IPv4 or IPv6 address to listen on (default 0.0.0.0)\n"
 "  --access-log         http: one line per request on stdout (default off)\n"
-"  --cpu-affinity MODE  auto = pin each loop thread to its own CPU; off (default)\n"
-"  --http-max-head SIZE http: largest request head (request line + fields) (8k)\n"
-"  --http-max-body SIZE http: largest request body (1m)\n"
+"  --http-max-head SIZE http: largest request head, 256 to 1MiB (default 8KiB)\n"
+"  --http-max-body SIZE http: largest request body, 1 to 1GiB (default 1MiB)\n"
+"  --work KIND:DUR      handler work per message, sleep:DUR or spin:DUR, DUR up to\n"
+"                       10s (default none)\n"
+"Connections and timeouts:\n"
+"  --max-conns N        connections to hold in total, 1 to 100M (default: what the\n"
+"                       open-file limit allows each process); says how many\n"
+"                       processes N needs\n"
+"  --out-high SIZE      pause reading a connection above this much unsent output,\n"
+"                       1 to 1GiB (default 256KiB)\n"
+"  --out-low SIZE       resume reading below this, 1 to 1GiB (default 64KiB)\n"
 "  --read-timeout DUR   close a connection that makes no progress reading for DUR\n"
 "  --write-timeout DUR  close a connection whose output stays unsent for DUR\n"
 "  --idle-timeout DUR   close a connection with no request in progress for DUR\n"
-"  --header-timeout DUR close a connection whose request header is not complete DUR\n"
-"                       after its first byte (echo: each read is a whole request;\n"
-"                       ts8: a frame's header is its 8 bytes). DUR: 500ms, 5s, 2m;\n"
-"                       0 = off (the default for echo and ts8)\n"
-"  --timers MODE        how connection deadlines are kept: wheel (per-loop timing\n"
-"                       wheel, lazy re-arm; default) | heap (a heap per loop) |\n"
-"                       global-heap (one heap and one mutex for all loops, Go 1.9)\n"
-"  --bind ADDR          address to listen on (default 0.0.0.0)\n"
-"  --edge               edge-triggered epoll (default level-triggered)\n"
-"  --max-conns N        connections to hold in total (default: what the open-file\n"
-"                       limit allows per process); says how many processes N needs\n"
-"  --out-high SIZE      pause reading a connection above this much unsent output (256k)\n"
-"  --out-low SIZE       resume reading below this (64k)\n"
-"  --work KIND:DUR      simulated handler work per message: sleep:1ms or spin:50us\n"
-"  --drain-timeout DUR  on SIGTERM, wait at most this long for output to flush (5s)\n"
-"  --metrics-interval DUR  metrics line period on stderr (default 5s)\n"
-"  --quiet              no periodic metrics\n"
+"  --header-timeout DUR close a connection whose request head is not complete DUR\n"
+"                       after its first byte (echo: each read is a request; ts8:\n"
+"                       a frame's head is its 8 bytes). Each DUR: 0 (off) or 1ms\n"
+"                       to 288h (default: off for echo and ts8; http: read 5s,\n"
+"                       write 10s, header 10s, idle 10s, as in the Go-timers article)\n"
+"  --timeouts off       turn all four timeouts off\n"
+"  --timers MODE        how deadlines are kept: wheel (a timing wheel per loop) |\n"
+"                       heap (a heap per loop) | global-heap (one heap and one lock\n"
+"                       for all loops, like Go 1.9) (default wheel)\n"
+"  --drain-timeout DUR  on SIGTERM, wait at most DUR for output to flush, 0 to 1h\n"
+"                       (default 5s)\n"
+"Output:\n"
+"  --metrics-interval DUR  period of the metrics line on stderr, 100ms to 1h\n"
+"                       (default 5s)\n"
+"  --quiet              no periodic metrics line (default off)\n"
 "  --help               this text\n"
+"  --version            c1m's version\n"
 "\n"
-"SIGTERM or SIGINT: stop accepting, answer what has arrived, flush, exit 0.\n");
+C1M_VALUES_HELP
+"\n"
+"EXAMPLES\n"
+"  c1m serve --proto ts8 --arch reuseport --loops 2\n"
+"  c1m serve --proto http --arch prefork --procs 2\n"
+"  c1m serve --proto echo --arch workerpool --workers 4 --work sleep:1ms\n"
+"  c1m serve --proto ts8 --arch prefork --procs 6 --max-conns 100k\n"
+"\n"
+"EXIT STATUS\n"
+"  0  stopped by SIGTERM or SIGINT: stopped accepting, answered what had arrived,\n"
+"     flushed, exited\n"
+"  1  could not serve: the port is taken, the connections do not fit, ...\n"
+"  2  bad usage\n");
 }
 
 enum {
@@ -152,14 +179,14 @@ int c1m_cmd_serve(int argc, char **argv)
                            "one of single, reuseport, dispatch, exclusive, workerpool");
             break;
         case OPT_LOOPS:
-            if (c1m_parse_count(optarg, 1, 1024, &v))
-                return bad("--loops", optarg, "a number from 1 to 1024");
+            if (c1m_flag_count("serve", "--loops", optarg, 1, 1024, &v))
+                return 2;
             cfg.loops = (uint32_t)v;
             loops_set = true;
             break;
         case OPT_PROCS:
-            if (c1m_parse_count(optarg, 1, 4096, &v))
-                return bad("--procs", optarg, "a number from 1 to 4096");
+            if (c1m_flag_count("serve", "--procs", optarg, 1, 4096, &v))
+                return 2;
             cfg.procs = (uint32_t)v;
             procs_set = true;
             break;
@@ -167,13 +194,13 @@ int c1m_cmd_serve(int argc, char **argv)
             cfg.prefork_reuseport = true;
             break;
         case OPT_WORKERS:
-            if (c1m_parse_count(optarg, 1, 4096, &v))
-                return bad("--workers", optarg, "a number from 1 to 4096");
+            if (c1m_flag_count("serve", "--workers", optarg, 1, 4096, &v))
+                return 2;
             cfg.workers = (uint32_t)v;
             break;
         case OPT_QUEUE:
-            if (c1m_parse_count(optarg, 1, 1u << 24, &v))
-                return bad("--queue", optarg, "a number from 1 to 16M");
+            if (c1m_flag_count("serve", "--queue", optarg, 1, 1u << 24, &v))
+                return 2;
             cfg.queue_cap = (uint32_t)v;
             break;
         case OPT_BALANCE:
@@ -196,8 +223,8 @@ int c1m_cmd_serve(int argc, char **argv)
             http = cfg.proto == &c1m_proto_http;
             break;
         case OPT_PORT:
-            if (c1m_parse_count(optarg, 1, 65535, &v))
-                return bad("--port", optarg, "a port from 1 to 65535");
+            if (c1m_flag_count("serve", "--port", optarg, 1, 65535, &v))
+                return 2;
             cfg.port = (uint16_t)v;
             port_set = true;
             break;
@@ -212,15 +239,15 @@ int c1m_cmd_serve(int argc, char **argv)
             cfg.loop.edge_triggered = true;
             break;
         case OPT_MAX_CONNS:
-            if (c1m_parse_count(optarg, 1, 100000000, &v))
-                return bad("--max-conns", optarg, "a number such as 20000 or 1M");
+            if (c1m_flag_count("serve", "--max-conns", optarg, 1, 100000000, &v))
+                return 2;
             cfg.max_conns = v;
             break;
         case OPT_OUT_HIGH:
         case OPT_OUT_LOW:
-            if (c1m_parse_size(optarg, 1, C1M_BUF_MAX, &v))
-                return bad(opt == OPT_OUT_HIGH ? "--out-high" : "--out-low", optarg,
-                           "a size such as 64k or 1m");
+            if (c1m_flag_size("serve", opt == OPT_OUT_HIGH ? "--out-high" : "--out-low", optarg,
+                              1, C1M_BUF_MAX, &v))
+                return 2;
             if (opt == OPT_OUT_HIGH)
                 cfg.loop.out_high = (uint32_t)v;
             else
@@ -230,8 +257,8 @@ int c1m_cmd_serve(int argc, char **argv)
             bool spin = !strncmp(optarg, "spin:", 5);
             if (!spin && strncmp(optarg, "sleep:", 6))
                 return bad("--work", optarg, "sleep:DURATION or spin:DURATION");
-            if (c1m_parse_duration_us(optarg + (spin ? 5 : 6), &v) || v > 10000000)
-                return bad("--work", optarg, "a duration up to 10s, e.g. sleep:1ms");
+            if (c1m_flag_duration("serve", "--work", optarg + (spin ? 5 : 6), 0, 10000000, &v))
+                return 2;
             c1m_echo_set_work((uint32_t)v, spin);
             break;
         }
@@ -249,13 +276,13 @@ int c1m_cmd_serve(int argc, char **argv)
             http_cfg.access_log = true;
             break;
         case OPT_HTTP_MAX_HEAD:
-            if (c1m_parse_size(optarg, 256, 1u << 20, &v))
-                return bad("--http-max-head", optarg, "a size from 256 to 1m");
+            if (c1m_flag_size("serve", "--http-max-head", optarg, 256, 1u << 20, &v))
+                return 2;
             http_cfg.limits.max_head = http_cfg.limits.max_request_line = (uint32_t)v;
             break;
         case OPT_HTTP_MAX_BODY:
-            if (c1m_parse_size(optarg, 1, 1u << 30, &v))
-                return bad("--http-max-body", optarg, "a size from 1 to 1g");
+            if (c1m_flag_size("serve", "--http-max-body", optarg, 1, 1u << 30, &v))
+                return 2;
             http_cfg.limits.max_body = v;
             break;
         case OPT_READ_TIMEOUT:
@@ -269,9 +296,10 @@ int c1m_cmd_serve(int argc, char **argv)
                 { OPT_HEADER_TIMEOUT, C1M_TO_HEADER, "--header-timeout" },
             };
             int i = opt - OPT_READ_TIMEOUT;
-            if (c1m_parse_duration_us(optarg, &v) || v / 1000 > C1M_TIMEOUT_MAX_MS ||
-                (v && v < 1000))
-                return bad(tf[i].flag, optarg, "a duration from 1ms to 12 days, or 0 (off)");
+            if (c1m_flag_duration("serve", tf[i].flag, optarg, 0, 288 * 3600000000ull, &v))
+                return 2;
+            if (v && v < 1000)
+                return bad(tf[i].flag, optarg, "0 (off) or at least 1ms");
             cfg.loop.timeout_ms[tf[i].k] = (uint32_t)(v / 1000);
             break;
         }
@@ -283,13 +311,14 @@ int c1m_cmd_serve(int argc, char **argv)
             break;
         }
         case OPT_DRAIN:
-            if (c1m_parse_duration_us(optarg, &v) || v > 3600000000ull)
-                return bad("--drain-timeout", optarg, "a duration such as 5s");
+            if (c1m_flag_duration("serve", "--drain-timeout", optarg, 0, 3600000000ull, &v))
+                return 2;
             cfg.loop.drain_ms = (uint32_t)(v / 1000);
             break;
         case OPT_METRICS:
-            if (c1m_parse_duration_us(optarg, &v) || v < 100000)
-                return bad("--metrics-interval", optarg, "a duration of at least 100ms");
+            if (c1m_flag_duration("serve", "--metrics-interval", optarg, 100000, 3600000000ull,
+                                  &v))
+                return 2;
             cfg.metrics_interval_ms = (uint32_t)(v / 1000);
             break;
         case OPT_QUIET:
@@ -299,15 +328,13 @@ int c1m_cmd_serve(int argc, char **argv)
         case 'h':
             serve_usage(stdout);
             return 0;
-        default:
-            serve_usage(stderr);
-            return 2;
+        default: /* getopt said what was wrong */
+            return c1m_usage_error("serve");
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "c1m serve: unexpected argument '%s'\n\n", argv[optind]);
-        serve_usage(stderr);
-        return 2;
+        fprintf(stderr, "c1m serve: unexpected argument '%s'\n", argv[optind]);
+        return c1m_usage_error("serve");
     }
     if (cfg.loop.out_low > cfg.loop.out_high) {
         fprintf(stderr, "c1m serve: --out-low must not exceed --out-high\n");
