@@ -36,7 +36,8 @@ check "libc1m.so.0 -> libc1m.so.$VERSION" test "$(readlink "$P/lib/libc1m.so.0")
 check "libc1m.so -> libc1m.so.0" test "$(readlink "$P/lib/libc1m.so")" = libc1m.so.0
 check "soname libc1m.so.0" bash -c "readelf -d '$P/lib/libc1m.so.$VERSION' | grep -q 'SONAME.*\[libc1m.so.0\]'"
 check "libc1m.a installed" test -f "$P/lib/libc1m.a"
-check "c1m installed and runs" "$P/bin/c1m" --help >/dev/null 2>&1
+check "installed c1m --version says $VERSION ($("$P/bin/c1m" --version 2>&1 | head -1))" \
+    bash -c "'$P/bin/c1m' --version | grep -q '^c1m $VERSION\b'"
 want_hdr=$(cd "$ROOT/include/c1m" && ls *.h)
 check "headers installed: $(echo $want_hdr)" test "$(cd "$P/include/c1m" && ls *.h)" = "$want_hdr"
 check "c1m.pc: -lc1m, -I$P/include" bash -c "[[ '$(pc --cflags --libs)' == *-I$P/include*-lc1m* ]]"
