@@ -15,8 +15,8 @@
 #include "tools/serve_run.h"
 #include "engine/timeouts.h"
 #include "proto/echo.h"
+#include "c1m/http.h"
 #include "proto/http1/app.h"
-#include "proto/http1/metrics.h"
 #include "proto/http1/server.h"
 #include "tools/cmd.h"
 #include "tools/flags.h"
@@ -160,7 +160,10 @@ int c1m_cmd_serve(int argc, char **argv)
         cfg.loop.timeout_ms[k] = UINT32_MAX;
     }
     bool http = false, timeouts_off = false, port_set = false;
-    c1m_http_app_cfg_t http_cfg = { 0 };
+    c1m_http_cfg_t http_cfg;
+    c1m_http_cfg_defaults(&http_cfg);
+    bool http_flags = false; /* --access-log, --http-*: only with --proto http */
+    c1m_http_t *h = NULL;    /* the HTTP instance, freed once the server is done */
     int arch = C1M_ARCH_SINGLE, child_arch = -1;
     bool loops_set = false, procs_set = false;
     uint64_t v;
@@ -217,10 +220,10 @@ int c1m_cmd_serve(int argc, char **argv)
             else if (!strcmp(optarg, "ts8"))
                 cfg.proto = &c1m_proto_ts8;
             else if (!strcmp(optarg, "http"))
-                cfg.proto = &c1m_proto_http;
+                cfg.proto = NULL; /* the instance made below */
             else
                 return bad("--proto", optarg, "echo, ts8 or http");
-            http = cfg.proto == &c1m_proto_http;
+            http = !cfg.proto;
             break;
         case OPT_PORT:
             if (c1m_flag_count("serve", "--port", optarg, 1, 65535, &v))
@@ -273,17 +276,19 @@ int c1m_cmd_serve(int argc, char **argv)
             cfg.loop.pin_cpu = !strcmp(optarg, "auto");
             break;
         case OPT_ACCESS_LOG:
-            http_cfg.access_log = true;
+            http_cfg.access_log = http_flags = true;
             break;
         case OPT_HTTP_MAX_HEAD:
             if (c1m_flag_size("serve", "--http-max-head", optarg, 256, 1u << 20, &v))
                 return 2;
-            http_cfg.limits.max_head = http_cfg.limits.max_request_line = (uint32_t)v;
+            http_cfg.max_head = http_cfg.max_request_line = (uint32_t)v;
+            http_flags = true;
             break;
         case OPT_HTTP_MAX_BODY:
             if (c1m_flag_size("serve", "--http-max-body", optarg, 1, 1u << 30, &v))
                 return 2;
-            http_cfg.limits.max_body = v;
+            http_cfg.max_body = v;
+            http_flags = true;
             break;
         case OPT_READ_TIMEOUT:
         case OPT_WRITE_TIMEOUT:
@@ -362,10 +367,9 @@ int c1m_cmd_serve(int argc, char **argv)
     }
     cfg.arch = (c1m_arch_t)arch;
     /* the seed's Go server: read 5s, write 10s, header 10s, idle 10s */
-    static const uint32_t http_tmo[C1M_TO__COUNT] = {
-        [C1M_TO_READ] = 5000, [C1M_TO_WRITE] = 10000, [C1M_TO_IDLE] = 10000,
-        [C1M_TO_HEADER] = 10000,
-    };
+    c1m_loop_cfg_t go;
+    c1m_http_go_timeouts(&go);
+    const uint32_t *http_tmo = go.timeout_ms;
     for (int k = 0; k < C1M_TO__COUNT; k++) {
         if (timeouts_off)
             cfg.loop.timeout_ms[k] = 0;
@@ -375,16 +379,19 @@ int c1m_cmd_serve(int argc, char **argv)
     if (http) {
         if (!port_set)
             cfg.port = 8998;
-        if (c1m_http_app_setup(&http_cfg) < 0) {
-            fprintf(stderr, "c1m serve: cannot set up the http application\n");
+        char why[256] = "";
+        if (c1m_http_new(&h, &http_cfg) < 0 || c1m_http_app_setup(h, why, sizeof why) < 0) {
+            fprintf(stderr, "c1m serve: cannot set up the http application %s\n", why);
+            c1m_http_free(h);
             return 1;
         }
+        cfg.proto = c1m_http_proto(h);
         /* prefork: /metrics sums every child (slots for each thread, twice
-         * over for restarted children) */
+         * over; slots of dead children are adopted by their successors) */
         unsigned per_proc = cfg.loops + cfg.workers + 2;
-        if (prefork && c1m_http_metrics_share(C1M_MAX(64u, 2 * cfg.procs * per_proc)) < 0)
+        if (prefork && c1m_http_metrics_share(h, C1M_MAX(64u, 2 * cfg.procs * per_proc)) < 0)
             c1m_warn("http: no shared memory for metrics: /metrics counts one child each");
-    } else if (http_cfg.access_log || http_cfg.limits.max_head || http_cfg.limits.max_body) {
+    } else if (http_flags) {
         fprintf(stderr, "c1m serve: --access-log and --http-* go with --proto http\n");
         return 2;
     }
@@ -392,7 +399,10 @@ int c1m_cmd_serve(int argc, char **argv)
     char err[512];
     if (c1m_server_cfg_check(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "c1m serve: %s\n", err);
+        c1m_http_free(h);
         return 1;
     }
-    return prefork ? c1m_prefork_run(&cfg) : c1m_server_run(&cfg);
+    int rc = prefork ? c1m_prefork_run(&cfg) : c1m_server_run(&cfg);
+    c1m_http_free(h);
+    return rc;
 }

@@ -4,97 +4,66 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/log.h"
-#include "proto/http1/metrics.h"
-#include "proto/http1/server.h"
+#include "core/common.h"
 
 #define TEXT "text/plain; charset=utf-8"
 
-static void index_handler(void *req, void *resp, const c1m_route_params_t *ps, void *ud)
+static void index_handler(c1m_http_req_t *req, c1m_http_reply_t *reply, void *ud)
 {
     static const char body[] = "Welcome!\n";
-    c1m_http_reply_send(resp, TEXT, body, sizeof body - 1);
+    c1m_http_reply_send(reply, TEXT, body, sizeof body - 1);
 }
 
-static void hello_handler(void *req, void *resp, const c1m_route_params_t *ps, void *ud)
+static void hello_handler(c1m_http_req_t *req, c1m_http_reply_t *reply, void *ud)
 {
-    size_t n = 0;
-    const char *name = c1m_route_param(ps, "name", &n);
+    c1m_http_str_t name = c1m_http_req_param(req, "name");
     char small[256];
-    size_t need = n + sizeof "hello, !\n";
+    size_t need = name.len + sizeof "hello, !\n";
     char *body = need <= sizeof small ? small : malloc(need);
     if (!body) {
-        c1m_http_reply_status(resp, 500);
-        c1m_http_reply_send(resp, TEXT, "500 Internal Server Error\n", 26);
+        c1m_http_reply_status(reply, 500);
+        c1m_http_reply_send(reply, TEXT, "500 Internal Server Error\n", 26);
         return;
     }
     memcpy(body, "hello, ", 7);
-    memcpy(body + 7, name, n);
-    memcpy(body + 7 + n, "!\n", 2);
-    c1m_http_reply_send(resp, TEXT, body, n + 9);
+    memcpy(body + 7, name.p, name.len);
+    memcpy(body + 7 + name.len, "!\n", 2);
+    c1m_http_reply_send(reply, TEXT, body, name.len + 9);
     if (body != small)
         free(body);
 }
 
-static void metrics_handler(void *req, void *resp, const c1m_route_params_t *ps, void *ud)
+static void echo_handler(c1m_http_req_t *req, c1m_http_reply_t *reply, void *ud)
 {
-    size_t cap = 32 * 1024;
-    for (int tries = 0; tries < 3; tries++) {
-        char *buf = malloc(cap);
-        if (!buf)
-            break;
-        size_t n = c1m_http_metrics_render(buf, cap);
-        if (n && n < cap) {
-            c1m_http_reply_send(resp, "text/plain; version=0.0.4; charset=utf-8", buf, n);
-            free(buf);
-            return;
-        }
-        free(buf);
-        cap = n ? n + 1 : cap * 2;
-    }
-    c1m_http_reply_status(resp, 500);
-    c1m_http_reply_send(resp, TEXT, "500 Internal Server Error\n", 26);
-}
-
-static void echo_handler(void *req, void *resp, const c1m_route_params_t *ps, void *ud)
-{
-    c1m_http_ctx_t *ctx = req;
-    const c1m_http_request_t *q = ctx->req;
-    int i = c1m_http_find_header(q, "Content-Type", 12);
+    c1m_http_str_t ct = c1m_http_req_header(req, "Content-Type");
     char ctype[101] = "application/octet-stream";
-    if (i >= 0) {
-        c1m_http_slice_t v = q->headers[i].value;
-        snprintf(ctype, sizeof ctype, "%.*s", (int)C1M_MIN(v.len, 100u), c1m_http_str(q->buf, v));
-    }
-    c1m_http_reply_send(resp, ctype, ctx->body, ctx->body_len);
+    if (ct.p)
+        snprintf(ctype, sizeof ctype, "%.*s", (int)C1M_MIN(ct.len, 100u), ct.p);
+    c1m_http_str_t body = c1m_http_req_body(req);
+    c1m_http_reply_send(reply, ctype, body.p, body.len);
 }
 
-int c1m_http_app_setup(const c1m_http_app_cfg_t *cfg)
+int c1m_http_app_setup(c1m_http_t *h, char *err, size_t errlen)
 {
-    int rc = c1m_http_server_init(&cfg->limits);
-    if (rc < 0)
-        return rc;
-    char err[256] = "";
     static const struct {
         const char *method, *pattern;
-        c1m_http_handler_fn fn;
+        c1m_http_fn fn;
         unsigned flags;
     } routes[] = {
         { "GET", "/", index_handler, 0 },
         { "GET", "/hello/:name", hello_handler, 0 },
-        { "GET", "/metrics", metrics_handler, 0 },
-        { "POST", "/echo", echo_handler, C1M_HTTP_ROUTE_BODY },
+        { "POST", "/echo", echo_handler, C1M_HTTP_BODY },
     };
     for (size_t i = 0; i < C1M_ARRAY_LEN(routes); i++) {
-        rc = c1m_http_server_handle(routes[i].method, routes[i].pattern, routes[i].fn, NULL,
-                                    routes[i].flags, err, sizeof err);
+        char why[200] = "";
+        int rc = c1m_http_handle(h, routes[i].method, routes[i].pattern, routes[i].fn, NULL,
+                                 routes[i].flags, why, sizeof why);
         if (rc < 0) {
-            c1m_error("http: route %s %s: %s", routes[i].method, routes[i].pattern, err);
+            if (err && errlen)
+                snprintf(err, errlen, "route %s %s: %s", routes[i].method, routes[i].pattern,
+                         why);
             return rc;
         }
     }
-    c1m_http_server_use(c1m_http_mw_timer);
-    if (cfg->access_log)
-        c1m_http_server_use(c1m_http_mw_access_log);
     return 0;
 }

@@ -1,25 +1,15 @@
-/* The seed's application on c1m's HTTP server (seeds/004):
+/* The seed's application (seeds/004) on an HTTP instance:
  *   GET  /             "Welcome!\n"
  *   GET  /hello/:name  "hello, NAME!\n"
- * plus
- *   GET  /metrics      Prometheus text format (metrics.h)
  *   POST /echo         the request body back (chunked uploads welcome)
- * behind the middleware chain: request timer (always), access log
- * (optional). */
+ * plus the instance's built-in GET /metrics (Prometheus text). */
 #ifndef C1M_PROTO_HTTP1_APP_H
 #define C1M_PROTO_HTTP1_APP_H
 
-#include <stdbool.h>
+#include "c1m/http.h"
 
-#include "proto/http1/parser.h"
-
-typedef struct c1m_http_app_cfg {
-    bool access_log;          /* one line per request on stdout */
-    c1m_http_limits_t limits; /* 0 fields = parser defaults */
-} c1m_http_app_cfg_t;
-
-/* Build the process-wide HTTP server (routes + middleware). Call once,
- * before the server starts (and before prefork forks). 0 or -errno. */
-int c1m_http_app_setup(const c1m_http_app_cfg_t *cfg);
+/* Register the routes on h (before it serves). 0 or -errno, with a
+ * sentence in err. */
+int c1m_http_app_setup(c1m_http_t *h, char *err, size_t errlen);
 
 #endif
