@@ -10,6 +10,9 @@
 #   make fuzz       libFuzzer targets (clang): build/fuzz/*
 #   make fuzz-long  each fuzz target to 10 million executions
 #   make mutate     mutation check: every tests/mutations/*.mut is killed
+#   make install    PREFIX=/usr/local DESTDIR=: libraries, headers, c1m,
+#                   c1m.pc (+ man page and bash completion when present)
+#   make uninstall  removes exactly what install put there
 
 MODE  ?= release
 ifeq ($(MODE),asan)
@@ -25,7 +28,14 @@ CFLAGS  ?=
 CFLAGS  += -std=gnu11 -Iinclude -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
            -D_GNU_SOURCE -I. -pthread -MMD -MP $(OPT)
 LDFLAGS += -pthread $(filter -fsanitize=%,$(OPT))
-LDLIBS  += -lm -luring   # liburing: the io_uring backend (engine/backend_uring.c)
+# what libc1m itself links (also Libs.private of c1m.pc)
+LIB_LIBS := -lm -luring   # liburing: the io_uring backend (engine/backend_uring.c)
+LDLIBS  += $(LIB_LIBS)
+
+# The version lives in core/version.h (C1M_VERSION); 0.1.0 until it exists.
+VERSION := $(or $(shell sed -n 's/^\#define C1M_VERSION "\([0-9.]*\)".*/\1/p' core/version.h 2>/dev/null),0.1.0)
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
+SONAME  := libc1m.so.$(SOMAJOR)
 
 LIB_SRC   := $(sort $(wildcard core/*.c engine/*.c proto/*.c proto/*/*.c))
 TOOL_SRC  := $(sort $(wildcard tools/*.c))
@@ -36,14 +46,15 @@ ITEST_SRC := $(sort $(wildcard tests/integration/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/libc1m.a
+SHLIB     := $(BUILD)/libc1m.so.$(VERSION)
 C1M       := $(BUILD)/c1m
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 MAN       := $(BUILD)/c1m.1
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 
-.PHONY: all release asan test unit integration bench fuzz fuzz-long clean mutate FORCE
-all: $(C1M) $(ITEST_BIN) $(MAN)
+.PHONY: all release asan test unit integration bench fuzz fuzz-long clean mutate install uninstall FORCE
+all: $(C1M) $(SHLIB) $(ITEST_BIN) $(MAN)
 
 release:
 	$(MAKE) MODE=release all
@@ -53,6 +64,12 @@ asan:
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# Library objects are position-independent (one set for libc1m.a and
+# libc1m.so) and hide every symbol but the API: public declarations carry
+# C1M_API (default visibility, include/c1m/common.h). Programs linked with
+# libc1m.a still reach the private c1m_ and c1m__ functions.
+$(LIB_OBJ): CFLAGS += -fPIC -fvisibility=hidden
 
 # The commit c1m --version reports: from git when this is a checkout, else
 # none. The stamp changes only when the commit does, so version.o is
@@ -68,7 +85,16 @@ FORCE:
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
+	rm -f $@
 	$(AR) rcs $@ $^
+
+# -z defs: the shared library must not depend on symbols of the programs
+# that link it (tools/ stays outside the library).
+$(SHLIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,-z,defs $(LDFLAGS) -o $@ $^ -pthread $(LIB_LIBS)
+	ln -sf $(notdir $@) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $(BUILD)/libc1m.so
 
 $(C1M): $(TOOL_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(LIB) $(LDLIBS) -ljansson
@@ -125,5 +151,54 @@ mutate:
 
 clean:
 	rm -rf build
+
+# ---- install -------------------------------------------------------------
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+INSTALL    ?= install
+PUB_HDR    := $(wildcard include/c1m/*.h)
+# the man page (built from man/c1m.1.scd) and the completion, when present
+MAN_PAGE   := $(if $(wildcard man/c1m.1.scd),$(BUILD)/c1m.1)
+COMPLETION := $(wildcard completion/c1m.bash)
+# a directory under PREFIX as ${prefix}/... in c1m.pc (pkg-config's habit)
+pc_rel = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+
+install: $(C1M) $(LIB) $(SHLIB) $(MAN_PAGE) c1m.pc.in
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/c1m
+	$(INSTALL) -m 755 $(C1M) $(DESTDIR)$(BINDIR)/c1m
+	$(INSTALL) -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libc1m.a
+	$(INSTALL) -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/libc1m.so.$(VERSION)
+	ln -sf libc1m.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libc1m.so
+	$(INSTALL) -m 644 $(PUB_HDR) $(DESTDIR)$(INCLUDEDIR)/c1m/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(call pc_rel,$(LIBDIR))|g' \
+	    -e 's|@INCLUDEDIR@|$(call pc_rel,$(INCLUDEDIR))|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@LIBS_PRIVATE@|-pthread $(LIB_LIBS)|g' c1m.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/c1m.pc
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/c1m.pc
+ifneq ($(MAN_PAGE),)
+	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man1
+	$(INSTALL) -m 644 $(MAN_PAGE) $(DESTDIR)$(MANDIR)/man1/c1m.1
+endif
+ifneq ($(COMPLETION),)
+	$(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR)
+	$(INSTALL) -m 644 $(COMPLETION) $(DESTDIR)$(BASHCOMPDIR)/c1m
+endif
+
+# Removes the files install creates (and include/c1m if it is then empty);
+# directories shared with other software stay.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/c1m
+	rm -f $(DESTDIR)$(LIBDIR)/libc1m.a $(DESTDIR)$(LIBDIR)/libc1m.so.$(VERSION) \
+	      $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libc1m.so
+	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/c1m.pc
+	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/c1m/,$(notdir $(PUB_HDR)))
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/c1m 2>/dev/null
+	rm -f $(DESTDIR)$(MANDIR)/man1/c1m.1
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/c1m
 
 -include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d)

@@ -1,5 +1,7 @@
 #include "core/version.h"
 
+#include "c1m/common.h" /* its C1M_API declaration exports c1m_version from libc1m.so */
+
 /* The Makefile passes -DC1M_GIT_COMMIT="..." for this file only; a build
  * outside a git checkout (or by another build system) leaves it out. */
 #ifndef C1M_GIT_COMMIT

@@ -30,6 +30,7 @@ PKGS=(
   gnuplot-nox       # plots (c1m lab)
 )
 TEST_PKGS=(
+  pkg-config        # building the examples against an installed libc1m (c1m.pc)
   libcmocka-dev     # unit tests
   clang             # libFuzzer targets (make fuzz)
   libhttp-parser-dev # parser micro-benchmark peer
