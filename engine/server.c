@@ -57,15 +57,11 @@ void c1m_server_cfg_defaults(c1m_server_cfg_t *cfg)
 
 void c1m_fd_budget(uint32_t loops, c1m_fd_budget_t *b)
 {
+    /* Read only: a library does not change its process's limits (the c1m
+     * command raises the soft limit to the hard one at start-up). */
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     b->raised = false;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
-            b->raised = true;
-        getrlimit(RLIMIT_NOFILE, &rl);
-    }
     b->nofile = rl.rlim_cur;
     uint64_t reserve = C1M_FD_RESERVE + 3ull * loops;
     b->per_process = b->nofile > reserve ? b->nofile - reserve : 0;
@@ -115,6 +111,10 @@ int c1m_server_cfg_check(const c1m_server_cfg_t *cfg, char *err, size_t errlen)
     uint32_t loops = cfg->arch == C1M_ARCH_DISPATCH ? cfg->loops + 1 : cfg->loops;
     c1m_fd_budget_t b;
     c1m_fd_budget(loops, &b);
+    if (!err || !errlen) {
+        static char ignored[8];
+        err = ignored, errlen = sizeof ignored;
+    }
     if (b.per_process == 0) {
         snprintf(err, errlen,
                  "%u loops need more than the %llu open files this process may have "

@@ -19,13 +19,13 @@ typedef struct c1m_proc_slot {
 
 /* Open-file budget of one process: how many connections it may hold. */
 typedef struct c1m_fd_budget {
-    uint64_t nofile;       /* RLIMIT_NOFILE after trying to raise it */
+    uint64_t nofile;       /* the soft RLIMIT_NOFILE */
     uint64_t per_process;  /* connections one process can hold */
     bool raised;           /* the soft limit was raised to the hard one */
 } c1m_fd_budget_t;
 
-/* Raise the soft limit to the hard one and compute the budget for a
- * process with `loops` loops. */
+/* The budget of this process (its soft RLIMIT_NOFILE, read, never
+ * changed) for `loops` loops. */
 void c1m_fd_budget(uint32_t loops, c1m_fd_budget_t *b);
 
 /* The loops a server runs (in-process architectures). */

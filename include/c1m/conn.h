@@ -58,7 +58,7 @@ typedef struct c1m_proto {
     /* All pending output was written (optional). */
     void (*on_drained)(c1m_conn_t *c);
     /* The connection is closed; free the user data. Called exactly once per
-     * connection that was opened. */
+     * connection, also when on_open refused it (< 0). */
     void (*on_close)(c1m_conn_t *c, int reason);
     /* C1M_PROTO_* flags. */
     unsigned flags;

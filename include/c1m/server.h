@@ -51,7 +51,7 @@ typedef struct c1m_server_cfg {
     uint32_t queue_cap;       /* workerpool bounded queue (1024) */
     int balance;              /* dispatch: C1M_BALANCE_* */
     const char *bind;         /* address literal; NULL = 0.0.0.0 */
-    uint16_t port;            /* 0 = an ephemeral port (c1m_server_port) */
+    uint16_t port;            /* 8972 by default; 0 = an ephemeral port (c1m_server_port) */
     int listen_fd;            /* serve this listening socket instead (-1); the
                                  caller keeps it: never shut down nor closed */
     const int *listen_fds;    /* or take these over (an upgrade hands them on):
@@ -60,6 +60,8 @@ typedef struct c1m_server_cfg {
     uint32_t nlisten_fds;     /* how many (at most C1M_SERVER_MAX_FDS) */
     uint64_t max_conns;       /* 0 = what the open-file limit allows */
     c1m_loop_cfg_t loop;      /* every loop's configuration */
+    /* (c1m_loop_user of the serving loops is free for the protocol; the
+     * dispatch acceptor's is the server's) */
 
     /* private: used by the c1m command (its prefork supervisor, its log) */
     uint32_t procs;
@@ -72,8 +74,9 @@ typedef struct c1m_server_cfg {
 
 C1M_API void c1m_server_cfg_defaults(c1m_server_cfg_t *cfg);
 /* Check a configuration: 0, or -EINVAL / -EMFILE with a sentence in err
- * that names the option and what would work (e.g. how many processes a
- * connection count needs on this machine). */
+ * (may be NULL) that names the option and what would work (e.g. how many
+ * processes a connection count needs with this process's open-file limit,
+ * which the library reads and never changes). */
 C1M_API int c1m_server_cfg_check(const c1m_server_cfg_t *cfg, char *err, size_t errlen);
 
 typedef struct c1m_server c1m_server_t;
