@@ -665,7 +665,11 @@ static ssize_t http_data(c1m_conn_t *c, const char *data, size_t len)
         finish_conn(c, hc, C1M_CLOSE_LOCAL);
         return (ssize_t)len; /* whatever follows is never interpreted */
     }
-    if (hc->phase == P_IDLE) {
+    if (hc->phase == P_IDLE && off < len) {
+        /* Stopped at the high watermark with requests waiting: not idle.
+         * The write timeout governs the pending output. */
+        c1m_conn_timeout_clear(c, C1M_TO_IDLE);
+    } else if (hc->phase == P_IDLE) {
         c1m_conn_timeout_arm(c, C1M_TO_IDLE);
         if (!c1m_conn_pending_out(c))
             c1m_conn_timeout_clear(c, C1M_TO_WRITE);
