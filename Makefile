@@ -23,7 +23,7 @@ CFLAGS  ?=
 CFLAGS  += -std=gnu11 -Iinclude -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
            -D_GNU_SOURCE -I. -pthread -MMD -MP $(OPT)
 LDFLAGS += -pthread $(filter -fsanitize=%,$(OPT))
-LDLIBS  += -lm
+LDLIBS  += -lm -lcrypto
 
 LIB_SRC   := $(sort $(wildcard core/*.c engine/*.c proto/*.c proto/*/*.c))
 TOOL_SRC  := $(sort $(wildcard tools/*.c))
@@ -86,7 +86,7 @@ fuzz: $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -Iinclude -pthread -fsanitize=fuzzer,address,undefined \
-	    -o $@ $< $(LIB_SRC) -lm
+	    -o $@ $< $(LIB_SRC) -lm -lcrypto
 
 test:
 	$(MAKE) MODE=release all unit

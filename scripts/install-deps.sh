@@ -18,9 +18,16 @@ PKGS=(
   python3           # small protocol clients in the integration tests
   jq                # reading JSON results in the integration tests
   prometheus        # promtool: the /metrics exposition format check
+  libssl-dev        # libcrypto: SHA-1 + base64 of the WebSocket handshake
+  libwslay-dev      # WebSocket framing peer in bench/ws_frame.c
+  python3-websockets # WebSocket peer client in the integration tests
+  nodejs            # Node's `ws` package: WebSocket peer in the integration tests
+  npm               # installs `ws` into tests/integration/node (tests/integration/ws_node_setup.sh)
 )
 missing=()
 for p in "${PKGS[@]}"; do
+    # a nodejs build that ships its own npm (NodeSource) conflicts with Debian's
+    [ "$p" = npm ] && command -v npm >/dev/null && continue
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
