@@ -69,6 +69,7 @@ $(BUILD)/tests/%: tests/integration/%.c $(LIB)
 # extra libraries of a benchmark program: its peer or its I/O interface
 BENCH_LIBS_http_parse := -lhttp_parser
 BENCH_LIBS_http_floor := -luring
+BENCH_LIBS_ws_frame := -lwslay
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
