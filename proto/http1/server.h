@@ -97,6 +97,18 @@ int c1m_http_server_handle(const char *method, const char *pattern, c1m_http_han
 int c1m_http_server_use(c1m_http_mw_fn mw);
 void c1m_http_server_free(void);
 
+/* Hand the connection to another protocol after this request (an HTTP
+ * Upgrade, e.g. WebSocket, proto/ws/server.h). The handler writes its own
+ * answer (101) with c1m_http_out and sets resp->started = resp->done.
+ * Once the handler returns, HTTP stops parsing at the end of this
+ * request's head, frees its state, clears its timeouts and calls
+ * c1m_conn_set_proto(c, proto, ud), then proto->on_open(c) (c->ud is
+ * ud by then); the bytes after the head go to the new protocol. If the
+ * hand-over or on_open fails, proto->on_close(c, C1M_CLOSE_LOCAL) frees
+ * ud and the connection closes. Returns -ENOTSUP
+ * under --arch workerpool (the handler runs on a worker thread). */
+int c1m_http_upgrade(c1m_http_ctx_t *ctx, const c1m_proto_t *proto, void *ud);
+
 /* Built-in middleware. */
 void c1m_http_mw_timer(c1m_http_ctx_t *ctx);      /* latency histogram (metrics.h) */
 void c1m_http_mw_access_log(c1m_http_ctx_t *ctx); /* one line per request on stdout */
