@@ -47,6 +47,16 @@ static void serve_usage(FILE *f)
 "  --cpu-affinity MODE  auto = pin each loop thread to its own CPU; off (default)\n"
 "  --http-max-head SIZE http: largest request head (request line + fields) (8k)\n"
 "  --http-max-body SIZE http: largest request body (1m)\n"
+"  --push-every DUR     http: broadcast a message to every /ws/push subscriber every\n"
+"                       DUR (sequence number + timestamp; one publisher per process)\n"
+"  --push-size SIZE     http: size of each pushed message (default 64, at least 16)\n"
+"  --ws-slow MODE       http: a WebSocket subscriber whose unsent output would pass\n"
+"                       --ws-out-limit is closed (close, 1008; default) or the\n"
+"                       message is skipped for it (skip)\n"
+"  --ws-out-limit SIZE  http: unsent + queued bytes per WebSocket subscriber (1m)\n"
+"  --ws-ping DUR        http: WebSocket keep-alive ping after DUR without input; no\n"
+"                       answer within another DUR closes (default: --idle-timeout,\n"
+"                       or 30s when it is off)\n"
 "  --read-timeout DUR   close a connection that makes no progress reading for DUR\n"
 "  --write-timeout DUR  close a connection whose output stays unsent for DUR\n"
 "  --idle-timeout DUR   close a connection with no request in progress for DUR\n"
@@ -78,6 +88,7 @@ enum {
     OPT_OUT_HIGH, OPT_OUT_LOW, OPT_WORK, OPT_DRAIN, OPT_METRICS, OPT_QUIET, OPT_HELP,
     OPT_TIMEOUTS_OFF, OPT_ACCESS_LOG, OPT_CPU_AFFINITY, OPT_HTTP_MAX_HEAD, OPT_HTTP_MAX_BODY,
     OPT_READ_TIMEOUT, OPT_WRITE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_HEADER_TIMEOUT, OPT_TIMERS,
+    OPT_PUSH_EVERY, OPT_PUSH_SIZE, OPT_WS_SLOW, OPT_WS_OUT_LIMIT, OPT_WS_PING,
 };
 
 static const struct option serve_opts[] = {
@@ -108,6 +119,11 @@ static const struct option serve_opts[] = {
     { "idle-timeout", required_argument, 0, OPT_IDLE_TIMEOUT },
     { "header-timeout", required_argument, 0, OPT_HEADER_TIMEOUT },
     { "timers", required_argument, 0, OPT_TIMERS },
+    { "push-every", required_argument, 0, OPT_PUSH_EVERY },
+    { "push-size", required_argument, 0, OPT_PUSH_SIZE },
+    { "ws-slow", required_argument, 0, OPT_WS_SLOW },
+    { "ws-out-limit", required_argument, 0, OPT_WS_OUT_LIMIT },
+    { "ws-ping", required_argument, 0, OPT_WS_PING },
     { "metrics-interval", required_argument, 0, OPT_METRICS },
     { "quiet", no_argument, 0, OPT_QUIET },
     { "help", no_argument, 0, OPT_HELP },
@@ -132,7 +148,7 @@ int c1m_cmd_serve(int argc, char **argv)
         tmo_default[k] = cfg.loop.timeout_ms[k];
         cfg.loop.timeout_ms[k] = UINT32_MAX;
     }
-    bool http = false, timeouts_off = false, port_set = false;
+    bool http = false, timeouts_off = false, port_set = false, ws_flags = false;
     c1m_http_app_cfg_t http_cfg = { 0 };
     int arch = C1M_ARCH_SINGLE, child_arch = -1;
     bool loops_set = false, procs_set = false;
@@ -253,6 +269,36 @@ int c1m_cmd_serve(int argc, char **argv)
                 return bad("--http-max-head", optarg, "a size from 256 to 1m");
             http_cfg.limits.max_head = http_cfg.limits.max_request_line = (uint32_t)v;
             break;
+        case OPT_PUSH_EVERY:
+            if (c1m_parse_duration_us(optarg, &v) || v < 1000 || v > 3600000000ull)
+                return bad("--push-every", optarg, "a duration from 1ms to 1h");
+            http_cfg.ws.push_every_ms = (uint32_t)(v / 1000);
+            ws_flags = true;
+            break;
+        case OPT_PUSH_SIZE:
+            if (c1m_parse_size(optarg, 16, 16u << 20, &v))
+                return bad("--push-size", optarg, "a size from 16 to 16m");
+            http_cfg.ws.push_size = (uint32_t)v;
+            ws_flags = true;
+            break;
+        case OPT_WS_SLOW:
+            if (strcmp(optarg, "close") && strcmp(optarg, "skip"))
+                return bad("--ws-slow", optarg, "close or skip");
+            http_cfg.ws.slow = !strcmp(optarg, "skip") ? C1M_WS_SLOW_SKIP : C1M_WS_SLOW_CLOSE;
+            ws_flags = true;
+            break;
+        case OPT_WS_OUT_LIMIT:
+            if (c1m_parse_size(optarg, 1024, 1u << 30, &v))
+                return bad("--ws-out-limit", optarg, "a size from 1k to 1g");
+            http_cfg.ws.out_limit = (uint32_t)v;
+            ws_flags = true;
+            break;
+        case OPT_WS_PING:
+            if (c1m_parse_duration_us(optarg, &v) || v < 1000 || v > 3600000000ull)
+                return bad("--ws-ping", optarg, "a duration from 1ms to 1h");
+            http_cfg.ws_ping_ms = (uint32_t)(v / 1000);
+            ws_flags = true;
+            break;
         case OPT_HTTP_MAX_BODY:
             if (c1m_parse_size(optarg, 1, 1u << 30, &v))
                 return bad("--http-max-body", optarg, "a size from 1 to 1g");
@@ -348,6 +394,10 @@ int c1m_cmd_serve(int argc, char **argv)
     if (http) {
         if (!port_set)
             cfg.port = 8998;
+        if (http_cfg.ws.push_every_ms && !http_cfg.ws.push_size)
+            http_cfg.ws.push_size = 64;
+        if (!http_cfg.ws_ping_ms)
+            http_cfg.ws_ping_ms = cfg.loop.timeout_ms[C1M_TO_IDLE];
         if (c1m_http_app_setup(&http_cfg) < 0) {
             fprintf(stderr, "c1m serve: cannot set up the http application\n");
             return 1;
@@ -357,8 +407,10 @@ int c1m_cmd_serve(int argc, char **argv)
         unsigned per_proc = cfg.loops + cfg.workers + 2;
         if (prefork && c1m_http_metrics_share(C1M_MAX(64u, 2 * cfg.procs * per_proc)) < 0)
             c1m_warn("http: no shared memory for metrics: /metrics counts one child each");
-    } else if (http_cfg.access_log || http_cfg.limits.max_head || http_cfg.limits.max_body) {
-        fprintf(stderr, "c1m serve: --access-log and --http-* go with --proto http\n");
+    } else if (http_cfg.access_log || http_cfg.limits.max_head || http_cfg.limits.max_body ||
+               ws_flags) {
+        fprintf(stderr, "c1m serve: --access-log, --http-*, --push-* and --ws-* go with "
+                        "--proto http\n");
         return 2;
     }
     c1m_log_set_tag("serve");

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "proto/http1/metrics.h"
 #include "proto/http1/server.h"
+#include "proto/ws/server.h"
 
 #define TEXT "text/plain; charset=utf-8"
 
@@ -69,11 +70,30 @@ static void echo_handler(void *req, void *resp, const c1m_route_params_t *ps, vo
     c1m_http_reply_send(resp, ctype, ctx->body, ctx->body_len);
 }
 
+static c1m_ws_hub_t *app_hub;
+static c1m_ws_route_t ws_echo_route, ws_push_route;
+
+c1m_ws_hub_t *c1m_http_app_hub(void) { return app_hub; }
+
 int c1m_http_app_setup(const c1m_http_app_cfg_t *cfg)
 {
     int rc = c1m_http_server_init(&cfg->limits);
     if (rc < 0)
         return rc;
+    /* the hub lives as long as the process: loops of a stopped server
+     * stay registered with it (c1m serve runs one server) */
+    if (!app_hub) {
+        c1m_ws_hub_cfg_t hc = cfg->ws;
+        if ((rc = c1m_ws_hub_new(&app_hub, &hc)) < 0)
+            return rc;
+        int topic = c1m_ws_hub_topic(app_hub, "push");
+        if (topic < 0)
+            return topic;
+        ws_echo_route = (c1m_ws_route_t){ .mode = C1M_WS_ECHO, .hub = app_hub,
+                                          .ping_ms = cfg->ws_ping_ms };
+        ws_push_route = (c1m_ws_route_t){ .mode = C1M_WS_SUBSCRIBE, .hub = app_hub,
+                                          .topic = topic, .ping_ms = cfg->ws_ping_ms };
+    }
     char err[256] = "";
     static const struct {
         const char *method, *pattern;
@@ -85,6 +105,18 @@ int c1m_http_app_setup(const c1m_http_app_cfg_t *cfg)
         { "GET", "/metrics", metrics_handler, 0 },
         { "POST", "/echo", echo_handler, C1M_HTTP_ROUTE_BODY },
     };
+    static const struct {
+        const char *pattern;
+        c1m_ws_route_t *route;
+    } ws_routes[] = { { "/ws", &ws_echo_route }, { "/ws/push", &ws_push_route } };
+    for (size_t i = 0; i < C1M_ARRAY_LEN(ws_routes); i++) {
+        rc = c1m_http_server_handle("GET", ws_routes[i].pattern, c1m_ws_http_handler,
+                                    ws_routes[i].route, 0, err, sizeof err);
+        if (rc < 0) {
+            c1m_error("http: route GET %s: %s", ws_routes[i].pattern, err);
+            return rc;
+        }
+    }
     for (size_t i = 0; i < C1M_ARRAY_LEN(routes); i++) {
         rc = c1m_http_server_handle(routes[i].method, routes[i].pattern, routes[i].fn, NULL,
                                     routes[i].flags, err, sizeof err);
