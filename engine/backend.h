@@ -49,14 +49,21 @@ typedef struct c1m_backend_ops {
     void (*unwatch)(c1m_loop_t *loop, c1m_io_t *io);
 
     /* Connections. conn_add registers a new one (interest from its flags:
-     * see conn_interest); conn_update is called when the interest changed;
+     * see conn_interest; sets TCP_NODELAY; on failure the descriptor is
+     * still the loop's to drop); conn_update is called when the interest changed;
      * conn_forget stops events for it without closing (a hang-up while a
      * worker holds it). */
     int (*conn_add)(c1m_conn_t *c);
     int (*conn_update)(c1m_conn_t *c);
     void (*conn_forget)(c1m_conn_t *c);
-    /* Read into buf: bytes, 0 at EOF, or a negative errno (-EAGAIN). */
-    ssize_t (*recv)(c1m_conn_t *c, char *buf, size_t cap);
+    /* Read: bytes, 0 at EOF, or a negative errno (-EAGAIN). A readiness
+     * backend reads into *buf (cap bytes, the loop's buffer); a completion
+     * backend already holds the bytes in a buffer of its own and points
+     * *buf at it instead. Either way the bytes stay valid until the
+     * dispatch that called recv returns (then a completion backend takes
+     * its buffer back): what the protocol does not consume, the loop
+     * copies into the connection, as for the loop's buffer. */
+    ssize_t (*recv)(c1m_conn_t *c, char **buf, size_t cap);
     /* Send: bytes taken, or a negative errno (-EAGAIN: none). */
     ssize_t (*send)(c1m_conn_t *c, const struct iovec *iov, int iovcnt);
     /* Shut the sending side down; close (also ends its registration). */
@@ -64,12 +71,18 @@ typedef struct c1m_backend_ops {
     void (*close)(c1m_conn_t *c);
     /* Pending socket error (SO_ERROR), 0 when none. */
     int (*sock_error)(c1m_conn_t *c);
-    /* Accept one connection from a listener: an fd, or a negative errno
-     * (-EAGAIN when none is waiting). */
+    /* Accept one connection from a listener: a descriptor, or a negative
+     * errno (-EAGAIN when none is waiting). The descriptor is the
+     * backend's handle: a regular fd (epoll) or an io_uring direct
+     * descriptor (uring), which is not an fd of the process; the loop
+     * passes it to conn_add, or to drop when it cannot take it. */
     int (*accept)(c1m_loop_t *loop, c1m_io_t *listener);
+    /* Close a descriptor that never became a connection. */
+    void (*drop)(c1m_loop_t *loop, int fd);
 } c1m_backend_ops_t;
 
 extern const c1m_backend_ops_t c1m__backend_epoll;
+extern const c1m_backend_ops_t c1m__backend_uring;
 
 /* What the loop wants from a connection now: C1M_EV_READ when it may
  * read, C1M_EV_WRITE while output is pending or a connect is in progress

@@ -4,6 +4,8 @@
  * The only file of the engine that calls epoll_*. */
 #include <errno.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -84,6 +86,8 @@ static uint32_t conn_events(const c1m_conn_t *c)
 
 static int ep_conn_add(c1m_conn_t *c)
 {
+    int one = 1;
+    setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     struct epoll_event ev = { .events = conn_events(c), .data.ptr = c };
     if (epoll_ctl(c->loop->be_fd, EPOLL_CTL_ADD, c->io.fd, &ev) < 0)
         return -errno;
@@ -115,11 +119,11 @@ static void ep_conn_forget(c1m_conn_t *c)
     c->io.registered = 0;
 }
 
-static ssize_t ep_recv(c1m_conn_t *c, char *buf, size_t cap)
+static ssize_t ep_recv(c1m_conn_t *c, char **buf, size_t cap)
 {
     ssize_t n;
     do
-        n = read(c->io.fd, buf, cap);
+        n = read(c->io.fd, *buf, cap);
     while (n < 0 && errno == EINTR);
     return n < 0 ? -errno : n;
 }
@@ -160,6 +164,8 @@ static int ep_accept(c1m_loop_t *loop, c1m_io_t *l)
     return fd < 0 ? -errno : fd;
 }
 
+static void ep_drop(c1m_loop_t *loop, int fd) { close(fd); }
+
 const c1m_backend_ops_t c1m__backend_epoll = {
     .name = "epoll",
     .init = ep_init,
@@ -176,4 +182,5 @@ const c1m_backend_ops_t c1m__backend_epoll = {
     .close = ep_close,
     .sock_error = ep_sock_error,
     .accept = ep_accept,
+    .drop = ep_drop,
 };

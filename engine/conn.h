@@ -44,6 +44,7 @@ enum {
     C1M_CONN_CLIENT     = 1u << 9,  /* opened by connect, not accept */
     C1M_CONN_EOF        = 1u << 11, /* peer half-closed its side */
     C1M_CONN_IN_REQ     = 1u << 12, /* a request is in progress (engine/timeouts.h) */
+    C1M_CONN_LINGER     = 1u << 13, /* drain deadline: input discarded, closes at peer EOF */
 };
 
 /* The connection's one timer entry: a wheel entry or a heap entry,

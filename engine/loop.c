@@ -277,6 +277,31 @@ static void pin_thread(const c1m_loop_t *loop)
     }
 }
 
+/* The drain deadline passed with connections still open: a lingering
+ * close for each (nginx's): the sending side is shut down once its output
+ * is out (the peer reads a FIN, not a RST), input is read and discarded,
+ * and the connection closes when the peer closes, or C1M_DRAIN_LINGER_MS
+ * later. Closing at once would make the kernel answer unread input with a
+ * RST. Returns false when there is nothing to linger for. */
+static void linger_conn(c1m_conn_t *c, void *arg)
+{
+    if (!c1m_conn_is_open(c) || (c->flags & (C1M_CONN_CLIENT | C1M_CONN_HELD)))
+        return;
+    c->flags |= C1M_CONN_LINGER;
+    c1m_conn_shutdown_after_flush(c);
+}
+
+static bool drain_linger(c1m_loop_t *loop)
+{
+    loop->lingering = true;
+    loop->stats.drain_deadline_closed += loop->stats.conns;
+    if (!loop->stats.conns)
+        return false;
+    c1m_loop_foreach_conn(loop, linger_conn, NULL);
+    loop->drain_deadline_ms = loop->now_ms + C1M_DRAIN_LINGER_MS;
+    return true;
+}
+
 int c1m_loop_run(c1m_loop_t *loop)
 {
     if (loop->cfg.pin_cpu)
@@ -284,7 +309,10 @@ int c1m_loop_run(c1m_loop_t *loop)
     loop->now_ms = c1m_now_ms();
     loop->next_tick_ms = loop->now_ms + loop->tick_ms;
     for (;;) {
-        if (loop->stopping && (loop->stats.conns == 0 || loop->now_ms >= loop->drain_deadline_ms))
+        if (loop->stopping && loop->stats.conns == 0)
+            break;
+        if (loop->stopping && loop->now_ms >= loop->drain_deadline_ms &&
+            (loop->lingering || !drain_linger(loop)))
             break;
         int rc = c1m_loop_run_once(loop, -1);
         if (rc < 0)
@@ -296,8 +324,15 @@ int c1m_loop_run(c1m_loop_t *loop)
         loop->layer->batch(loop->layer_arg, loop, C1M_LAYER_STOP);
     conn_release_all(loop);
     end_of_iteration(loop);
-    loop->stopped = true;
+    if (loop->stopping)
+        loop->stats.drain_requests = loop->stats.msgs - loop->drain_msgs0;
+    C1M_RELAXED_STORE(&loop->stopped, true);
     return 0;
+}
+
+bool c1m_loop_draining(const c1m_loop_t *loop)
+{
+    return C1M_RELAXED_LOAD(&loop->stopping);
 }
 
 static void *loop_thread_main(void *arg)
@@ -439,9 +474,33 @@ static void accept_resume(c1m_loop_t *loop)
             listener_register(loop, loop->listeners[i]);
 }
 
+static void accept_some(c1m_loop_t *loop, c1m_listener_t *l, uint32_t batch);
+
+/* A listener shared by several loops or processes (EPOLLEXCLUSIVE): the
+ * kernel wakes the first waiter in the listener's wait queue, and that is
+ * always the same one, so one loop took most connections (prefork, 4
+ * children: ~3,000 / 300 / 500 / 250 of 4,000). So take only a few per
+ * wake-up, then re-register (remove and add: EPOLLEXCLUSIVE cannot be
+ * modified), which moves this loop to the back of the queue: the next
+ * connection wakes the next loop, round-robin. Two epoll_ctl per wake-up. */
+#define C1M_EXCLUSIVE_BATCH 4
+
 static void handle_listener(c1m_loop_t *loop, c1m_listener_t *l)
 {
-    for (uint32_t i = 0; i < loop->cfg.accept_batch && l->io.registered; i++) {
+    if (!l->exclusive) {
+        accept_some(loop, l, loop->cfg.accept_batch);
+        return;
+    }
+    accept_some(loop, l, C1M_MIN(loop->cfg.accept_batch, C1M_EXCLUSIVE_BATCH));
+    if (l->io.registered) {
+        loop->be->unwatch(loop, &l->io);
+        listener_register(loop, l);
+    }
+}
+
+static void accept_some(c1m_loop_t *loop, c1m_listener_t *l, uint32_t batch)
+{
+    for (uint32_t i = 0; i < batch && l->io.registered; i++) {
         if (loop->cfg.max_conns && loop->stats.conns >= loop->cfg.max_conns) {
             /* Full: stop accepting until a connection closes (the backlog
              * holds the rest). Re-checked every second as a safety net. */
@@ -475,8 +534,8 @@ static void handle_listener(c1m_loop_t *loop, c1m_listener_t *l)
                  * on a listener that stays readable. Logged once per loop. */
                 if (!loop->emfile_logged)
                     c1m_warn("loop %u: accept: %s: pausing accepts for %d ms "
-                             "(this process reached its RLIMIT_NOFILE or memory; "
-                             "more processes, --procs, hold more)",
+                             "(this process reached its open-file limit, RLIMIT_NOFILE; "
+                             "use more processes, --procs)",
                              loop->id, strerror(-fd), C1M_ACCEPT_BACKOFF_MS);
                 loop->emfile_logged = true;
                 loop->stats.accept_errors++;
@@ -563,17 +622,15 @@ c1m_conn_t *c1m__loop_adopt(c1m_loop_t *loop, int fd, const c1m_proto_t *proto, 
 {
     c1m_conn_t *c = conn_alloc(loop);
     if (!c) {
-        close(fd);
+        loop->be->drop(loop, fd);
         loop->stats.accept_errors++;
         return NULL;
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->io.fd = fd;
     c->proto = proto;
     c->flags = flags;
     if (loop->be->conn_add(c) < 0) {
-        close(fd);
+        loop->be->drop(loop, fd);
         c->io.fd = -1;
         c->flags = C1M_CONN_CLOSED;
         c->next = loop->released;
@@ -693,6 +750,8 @@ static void handle_conn(c1m_loop_t *loop, c1m_conn_t *c, unsigned ev)
 static void conn_deliver(c1m_conn_t *c, const char *data, size_t n)
 {
     c1m_loop_t *loop = c->loop;
+    if (C1M_UNLIKELY(c->flags & C1M_CONN_LINGER))
+        return; /* closing at the drain deadline: input is discarded */
     if (c->in) {
         if (c1m_buf_size(c->in) + n > loop->cfg.in_max || c1m_buf_append(&c->in, data, n) < 0) {
             c1m_conn_close(c, C1M_CLOSE_NOMEM);
@@ -727,13 +786,14 @@ static void conn_read(c1m_conn_t *c)
 {
     c1m_loop_t *loop = c->loop;
     while (conn_may_read(c)) {
-        ssize_t n = loop->be->recv(c, loop->rbuf, loop->cfg.rbuf_size);
+        char *data = loop->rbuf; /* or the backend's own buffer */
+        ssize_t n = loop->be->recv(c, &data, loop->cfg.rbuf_size);
         if (n > 0) {
             loop->stats.bytes_in += (uint64_t)n;
             bool autot = !(c->proto->flags & C1M_PROTO_MANUAL_TIMEOUTS);
             if (autot) /* progress on reading */
                 c1m_conn_timeout_arm(c, C1M_TO_READ);
-            conn_deliver(c, loop->rbuf, (size_t)n);
+            conn_deliver(c, data, (size_t)n);
             /* no request left in progress: the idle timeout runs (a worker
              * holding the connection is a request in progress) */
             if (autot && c1m_conn_is_open(c)) {
@@ -1035,10 +1095,16 @@ static void conn_release_all(c1m_loop_t *loop)
     c1m_loop_foreach_conn(loop, close_shutdown, NULL);
 }
 
-/* Shutdown: stop accepting; answer what has already arrived; close each
- * connection once its output is flushed (or at the drain deadline). */
+/* Shutdown. Accepted connections keep being served until the drain
+ * deadline: a protocol that can end a connection cleanly (HTTP answers
+ * with "Connection: close") asks c1m_loop_draining and does; the rest
+ * (echo, ts8, idle keep-alive connections) get a lingering close at the
+ * deadline (drain_linger). Client connections (c1m_loop_connect) keep the
+ * short form: answer what has arrived, close once flushed. */
 static void drain_conn(c1m_conn_t *c, void *arg)
 {
+    if (!(c->flags & C1M_CONN_CLIENT))
+        return;
     if (c->flags & (C1M_CONN_HELD | C1M_CONN_CONNECTING)) {
         c->flags |= C1M_CONN_CLOSING;
         c->close_reason = C1M_CLOSE_SHUTDOWN;
@@ -1060,14 +1126,17 @@ static void begin_drain(c1m_loop_t *loop)
 {
     if (loop->stopping)
         return;
-    loop->stopping = true;
+    C1M_RELAXED_STORE(&loop->stopping, true);
     loop->drain_deadline_ms = loop->now_ms + loop->cfg.drain_ms;
+    loop->stats.drain_conns += loop->stats.conns;
+    loop->drain_msgs0 = loop->stats.msgs;
     for (uint32_t i = 0; i < loop->nlisteners; i++) {
         c1m_listener_t *l = loop->listeners[i];
         loop->be->unwatch(loop, &l->io);
         /* Refuse new connections now (an inherited listener is the prefork
-         * parent's to stop: its siblings may still be serving). */
-        if (l->owned)
+         * parent's to stop: its siblings may still be serving; a listener
+         * handed to a new process in an upgrade is that process's now). */
+        if (l->owned && !C1M_RELAXED_LOAD(&loop->keep_listeners))
             shutdown(l->io.fd, SHUT_RD);
     }
     loop->accept_resume_ms = 0;

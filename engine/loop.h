@@ -51,6 +51,8 @@ struct c1m_watch {
 };
 
 #define C1M_LOOP_MAX_LISTENERS 4
+/* After the drain deadline: how long a lingering close waits for the peer. */
+#define C1M_DRAIN_LINGER_MS 500
 
 struct c1m_loop {
     const c1m_backend_ops_t *be;
@@ -59,9 +61,12 @@ struct c1m_loop {
     uint32_t id;
     c1m_loop_cfg_t cfg;
     uint64_t now_ms;            /* monotonic, read once per iteration */
-    bool stopping;              /* shutdown requested: draining */
-    bool stopped;               /* run() returned */
+    bool stopping;              /* shutdown requested: draining (c1m_loop_draining) */
+    bool stopped;               /* run() returned (read by other threads: relaxed) */
+    bool lingering;             /* the drain deadline passed: lingering closes */
+    bool keep_listeners;        /* stop accepting but leave the sockets listening */
     uint64_t drain_deadline_ms;
+    uint64_t drain_msgs0;       /* stats.msgs when the drain began */
 
     c1m_queue_t queue;
     struct c1m_watch queue_watch;

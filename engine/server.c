@@ -104,6 +104,9 @@ int c1m_server_cfg_check(const c1m_server_cfg_t *cfg, char *err, size_t errlen)
               "the %s timeout (%u ms) exceeds the maximum of %u ms",
               c1m_timeout_kind_name((c1m_timeout_kind_t)k), cfg->loop.timeout_ms[k],
               (unsigned)C1M_TIMEOUT_MAX_MS);
+    CHECK(cfg->nlisten_fds <= C1M_SERVER_MAX_FDS && (!cfg->nlisten_fds || cfg->listen_fds),
+          "at most %u listening sockets may be handed over (got %u)", C1M_SERVER_MAX_FDS,
+          cfg->nlisten_fds);
     if (cfg->listen_fd < 0 && cfg->bind) {
         struct sockaddr_storage ss;
         CHECK(c1m_sockaddr_parse(cfg->bind, 0, &ss) >= 0,
@@ -124,7 +127,7 @@ int c1m_server_cfg_check(const c1m_server_cfg_t *cfg, char *err, size_t errlen)
         uint64_t need = (cfg->max_conns + b.per_process - 1) / b.per_process;
         snprintf(err, errlen,
                  "%llu connections do not fit in %llu process%s: this machine allows "
-                 "%llu open files per process (RLIMIT_NOFILE%s), about %llu connections; "
+                 "%llu open files per process (RLIMIT_NOFILE%s), about %llu connections each; "
                  "%llu connections need at least %llu processes (--arch prefork --procs %llu)",
                  (unsigned long long)cfg->max_conns, (unsigned long long)procs,
                  procs == 1 ? "" : "es", (unsigned long long)b.nofile,
@@ -151,7 +154,11 @@ typedef struct c1m_dispatch {
 
 static void adopt_msg(c1m_loop_t *loop, void *arg, uint64_t fd)
 {
-    if (loop->stopping) {
+    /* A loop that drains still serves what the acceptor took before it
+     * stopped (its stop may be queued ahead of this): the client already
+     * counts the connection as established. Only a loop that has returned
+     * closes it. */
+    if (loop->stopped) {
         close((int)fd);
         return;
     }
@@ -217,10 +224,15 @@ uint16_t c1m_server_port(const c1m_server_t *s);
 uint32_t c1m__server_nloops(const c1m_server_t *s) { return s->nloops; }
 c1m_loop_t *c1m__server_loop(const c1m_server_t *s, uint32_t i) { return s->loops[i]; }
 
-static int open_listener(c1m_server_t *s, c1m_listener_t *l, bool reuseport, char *err,
-                         size_t errlen)
+static int open_listener(c1m_server_t *s, c1m_listener_t *l, uint32_t i, bool reuseport,
+                         char *err, size_t errlen)
 {
     const c1m_server_cfg_t *cfg = &s->cfg;
+    if (cfg->nlisten_fds) { /* taken over: ours to close */
+        *l = (c1m_listener_t){ .io = { .fd = cfg->listen_fds[i], .kind = C1M_IO_LISTENER },
+                               .owned = true };
+        return 0;
+    }
     if (cfg->listen_fd >= 0) {
         *l = (c1m_listener_t){ .io = { .fd = cfg->listen_fd, .kind = C1M_IO_LISTENER },
                                .exclusive = true, .owned = false };
@@ -266,9 +278,11 @@ static int server_setup(c1m_server_t *s, char *err, size_t errlen)
     uint32_t L = cfg->loops ? cfg->loops : 1;
     s->nloops = (arch == C1M_ARCH_SINGLE || arch == C1M_ARCH_WORKERPOOL) ? 1 : L;
     s->loops = calloc(s->nloops, sizeof *s->loops);
-    /* reuseport without a given listener: a listener per loop; else one. */
+    /* reuseport without a given listener: a listener per loop; else one.
+     * Listeners taken over: every one of them is served (reuseport: fd i
+     * on loop i mod L; a shared-listener architecture is handed one). */
     bool per_loop = arch == C1M_ARCH_REUSEPORT && cfg->listen_fd < 0;
-    s->nlisteners = per_loop ? s->nloops : 1;
+    s->nlisteners = cfg->nlisten_fds ? cfg->nlisten_fds : per_loop ? s->nloops : 1;
     s->listeners = calloc(s->nlisteners, sizeof *s->listeners);
     if (!s->loops || !s->listeners) {
         s->nlisteners = 0;
@@ -305,13 +319,14 @@ static int server_setup(c1m_server_t *s, char *err, size_t errlen)
     }
     for (uint32_t i = 0; i < s->nlisteners; i++) {
         bool reuseport = per_loop || cfg->prefork_reuseport;
-        int rc = open_listener(s, &s->listeners[i], reuseport, err, errlen);
+        int rc = open_listener(s, &s->listeners[i], i, reuseport, err, errlen);
         if (rc < 0)
             return rc;
         if (i == 0 && !s->cfg.port) /* an ephemeral port: the others join it */
             s->cfg.port = c1m_server_port(s);
         /* a listener watched by several loops wakes only one */
-        if (!per_loop && s->nloops > 1 && (arch == C1M_ARCH_EXCLUSIVE || arch == C1M_ARCH_REUSEPORT))
+        bool shared = per_loop ? s->nlisteners < s->nloops : s->nloops > 1;
+        if (shared && (arch == C1M_ARCH_EXCLUSIVE || arch == C1M_ARCH_REUSEPORT))
             s->listeners[i].exclusive = true;
     }
     if (arch == C1M_ARCH_DISPATCH) {
@@ -330,9 +345,19 @@ static int server_setup(c1m_server_t *s, char *err, size_t errlen)
         return c1m_loop_add_listener(s->acceptor, &s->listeners[0]);
     }
     for (uint32_t i = 0; i < s->nloops; i++) {
-        int rc = c1m_loop_add_listener(s->loops[i], &s->listeners[per_loop ? i : 0]);
+        int rc = c1m_loop_add_listener(s->loops[i],
+                                       &s->listeners[per_loop ? i % s->nlisteners : 0]);
         if (rc < 0)
             return rc;
+    }
+    /* more listeners taken over than loops: the extra ones too */
+    for (uint32_t i = s->nloops; per_loop && i < s->nlisteners; i++) {
+        int rc = c1m_loop_add_listener(s->loops[i % s->nloops], &s->listeners[i]);
+        if (rc < 0) {
+            snprintf(err, errlen, "%u listening sockets handed over do not fit %u loops",
+                     s->nlisteners, s->nloops);
+            return rc;
+        }
     }
     if (arch == C1M_ARCH_WORKERPOOL) {
         int rc = c1m_workers_start(&s->workers, cfg->workers, cfg->queue_cap);
@@ -412,6 +437,44 @@ int c1m__server_stop(c1m_server_t *s, c1m_loop_stats_t *final)
 }
 
 int c1m_server_stop(c1m_server_t *s) { return c1m__server_stop(s, NULL); }
+
+int c1m_server_drain(c1m_server_t *s)
+{
+    if (!s)
+        return -EINVAL;
+    if (s->acceptor_started)
+        c1m_loop_stop(s->acceptor);
+    for (uint32_t i = 0; i < s->started; i++)
+        c1m_loop_stop(s->loops[i]);
+    return 0;
+}
+
+bool c1m_server_drained(const c1m_server_t *s)
+{
+    for (uint32_t i = 0; i < s->started; i++)
+        if (!C1M_RELAXED_LOAD(&s->loops[i]->stopped))
+            return false;
+    return !s->acceptor_started || C1M_RELAXED_LOAD(&s->acceptor->stopped);
+}
+
+int c1m_server_listen_fds(const c1m_server_t *s, int *fds, int n)
+{
+    int k = 0;
+    for (uint32_t i = 0; i < s->nlisteners && k < n; i++)
+        if (s->listeners[i].io.fd >= 0)
+            fds[k++] = s->listeners[i].io.fd;
+    return k;
+}
+
+void c1m_server_keep_listeners(c1m_server_t *s)
+{
+    /* read by each loop when its drain begins, after the stop message
+     * that the queue orders after this store */
+    for (uint32_t i = 0; i < s->nloops; i++)
+        C1M_RELAXED_STORE(&s->loops[i]->keep_listeners, true);
+    if (s->acceptor)
+        C1M_RELAXED_STORE(&s->acceptor->keep_listeners, true);
+}
 
 uint16_t c1m_server_port(const c1m_server_t *s)
 {

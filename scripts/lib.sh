@@ -10,8 +10,9 @@ wait_port() {
 }
 
 # median: of the numbers on stdin (separated by spaces or newlines); the
-# mean of the two middle ones when there is an even count
+# mean of the two middle ones when there is an even count. No numbers: prints
+# nothing and fails (a median of nothing is not 0).
 median() {
     tr ' ' '\n' | grep -v '^$' | sort -g |
-        awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'
+        awk '{a[NR]=$1} END {if (NR == 0) exit 1; if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'
 }

@@ -7,6 +7,8 @@
 #
 #   tests/run_fuzz.sh [SECONDS] [TARGET...]      (default 20 s, all targets)
 #   FUZZ_TIME=60 tests/run_fuzz.sh
+#   FUZZ_RUNS=10000000 tests/run_fuzz.sh 36000   (make fuzz-long: each target
+#                                 to 10 million executions, or the time cap)
 set -u
 
 cd "$(dirname "$0")/.." || exit 2
@@ -41,7 +43,9 @@ for bin in "${targets[@]}"; do
     [ -d "$seeds" ] && corpora+=("$seeds")
     log=build/fuzz/$name.log
     echo "== $bin: ${secs}s (seeds: $([ -d "$seeds" ] && echo "$seeds" || echo none))"
-    "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+    runs=()
+    [ -n "${FUZZ_RUNS:-}" ] && runs=(-runs="$FUZZ_RUNS")
+    "$bin" "${runs[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
         -artifact_prefix="$art" -print_final_stats=1 "${corpora[@]}" >"$log" 2>&1
     rc=$?
     rm -rf "$work"

@@ -1,26 +1,45 @@
 #!/bin/bash
 # Run every tests/integration/*.sh against one build directory; print each
-# script's summary and a total "N passed, M failed" line.
+# script's FAIL and SKIP lines (with their reasons) and its summary, then a
+# total "N passed, M failed, K skipped" line and every skip again.
+# A script that exits non-zero, or whose last line is not a summary, counts
+# as a failure. With CI set, a missing tool that scripts/install-deps.sh
+# installs is a failure inside the scripts (tests/integration/lib.sh:
+# skip_dep); skips that remain are properties of the machine.
 set -u
 B=${1:?usage: $0 BUILD_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
-pass=0 fail=0 scripts_failed=()
+pass=0 fail=0 skipped=0 scripts_failed=() skips=()
+summary_re='^([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?$'
 for t in "$here"/integration/*.sh; do
-    [ "$(basename "$t")" = lib.sh ] && continue
-    echo "== $(basename "$t") ($B)"
+    name=$(basename "$t")
+    [ "$name" = lib.sh ] && continue
+    echo "== $name ($B)"
     t0=$SECONDS
     out=$(timeout 900 bash "$t" "$B" 2>&1)
     rc=$?
     echo "   $((SECONDS - t0)) s"
-    echo "$out" | grep -E '^(FAIL|ok)' | grep -E '^FAIL' ; echo "$out" | tail -1
-    p=$(echo "$out" | tail -1 | awk '/passed/ {print $1}')
-    f=$(echo "$out" | tail -1 | awk '/passed/ {print $3}')
-    pass=$((pass + ${p:-0})); fail=$((fail + ${f:-0}))
-    if [ $rc -ne 0 ]; then
-        scripts_failed+=("$(basename "$t")")
-        [ "${f:-0}" -eq 0 ] && fail=$((fail + 1))
+    echo "$out" | grep -E '^(FAIL|SKIP)'
+    while IFS= read -r l; do skips+=("$name: ${l#SKIP - }"); done < <(echo "$out" | grep -E '^SKIP')
+    last=$(echo "$out" | tail -1)
+    echo "$last"
+    if [[ $last =~ $summary_re ]]; then
+        p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]} k=${BASH_REMATCH[4]:-0}
+    else
+        p=0 f=1 k=0
+        echo "   (no summary line: counted as a failure)"
+    fi
+    pass=$((pass + p)); fail=$((fail + f)); skipped=$((skipped + k))
+    if [ $rc -ne 0 ] || [ "$f" -ne 0 ]; then
+        scripts_failed+=("$name")
+        [ "$f" -eq 0 ] && fail=$((fail + 1))
         echo "$out" | tail -40
     fi
 done
-echo "integration ($B): $pass passed, $fail failed"
+if [ ${#skips[@]} -gt 0 ]; then
+    echo "skipped checks ($B):"
+    printf '   %s\n' "${skips[@]}"
+fi
+[ ${#scripts_failed[@]} -gt 0 ] && echo "failed scripts ($B): ${scripts_failed[*]}"
+echo "integration ($B): $pass passed, $fail failed, $skipped skipped"
 [ ${#scripts_failed[@]} -eq 0 ]

@@ -16,6 +16,7 @@
 #include "engine/server.h"
 #include "tools/bench.h"
 #include "tools/cmd.h"
+#include "tools/flags.h"
 #include "tools/proc.h"
 
 static void bench_usage(FILE *f)
@@ -23,50 +24,70 @@ static void bench_usage(FILE *f)
     fprintf(f,
 "usage: c1m bench [OPTIONS]\n"
 "\n"
-"Open N connections from P processes x L loop threads and measure request\n"
-"latency into exact log-linear histograms merged across loops and processes.\n"
+"Open N connections from P processes x L loop threads, send requests, and\n"
+"measure their latency into exact histograms merged across loops and processes.\n"
 "\n"
 "Target and workload:\n"
-"  --proto NAME         ts8 | echo | http | ws (default ts8: the seed's 8-byte timestamp)\n"
-"                       ws: WebSocket echo of --size binary messages on --path (/ws)\n"
-"  --push               ws: idle subscribers on --path (/ws/push): each message's\n"
-"                       delivery latency from its timestamp; sequence gaps = lost\n"
-"  --path PATH          ws: the WebSocket route\n"
+"  --proto NAME         ts8 (8-byte timestamp echo) | echo | http | ws (WebSocket\n"
+"                       echo of --size binary messages on --path) (default ts8)\n"
+"  --push               ws: idle subscribers on --path: each message's delivery\n"
+"                       latency from its timestamp; sequence gaps count as lost\n"
+"                       (default off)\n"
+"  --path PATH          ws: the WebSocket route (default /ws; with --push /ws/push)\n"
 "  --host H             target address or name (default 127.0.0.1)\n"
-"  --port N             target port (default 8972)\n"
+"  --port N             target port, 1 to 65535 (default 8972)\n"
 "  --url URL            http://HOST[:PORT]/PATH (implies --proto http)\n"
 "  --method M           HTTP method (default GET)\n"
-"  --header 'K: V'      extra HTTP request header (repeatable)\n"
-"  --size S             echo message size in bytes (default 64)\n"
-"  --pipeline K         requests in flight per connection (default 1)\n"
-"  --rate R             open loop: R requests/s in total, latency measured from each\n"
-"                       request's intended send time; default: closed loop\n"
+"  --header 'K: V'      extra HTTP request header, up to 32 (default none)\n"
+"  --size SIZE          echo message size, 1 to 16MiB (default 64)\n"
+"  --pipeline N         requests in flight per connection, 1 to 1024 (default 1)\n"
+"  --rate N             open loop: N requests/s in total, 1 to 1G, latency measured\n"
+"                       from each request's intended send time (default: closed\n"
+"                       loop, a connection sends when its reply arrives)\n"
 "Scale:\n"
-"  --conns N            connections (default 100; up to 1M)\n"
-"  --procs P            processes (default: as many as the open-file limit requires)\n"
-"  --loops L            loop threads per process (default 1)\n"
-"  --source SPEC        source addresses: A, A-B or A/prefix (default 127.0.0.2-\n"
-"                       127.255.255.254 for a loopback target); explicit ports\n"
-"                       10000-64999, no (address, port) used twice in a run\n"
-"  --connect-rate R     connects per second in total (default: unpaced)\n"
-"  --connect-timeout D  per connect attempt (default 5s)\n"
-"  --retries N          further attempts after a failed connect (default 3)\n"
-"  --connect-window W   connects in flight per loop (default: from net.core.somaxconn)\n"
+"  --conns N            connections, 1 to 10M (default 100)\n"
+"  --procs N            processes, 1 to 4096 (default: as many as the open-file\n"
+"                       limit requires)\n"
+"  --loops N            loop threads per process, 1 to 1024 (default 1)\n"
+"  --source SPEC        source addresses: A, A-B or A/prefix (default\n"
+"                       127.0.0.2-127.255.255.254 for a loopback target); explicit\n"
+"                       ports 10000-64999, no (address, port) used twice in a run\n"
+"  --connect-rate N     connects per second in total, 1 to 100M (default: unpaced)\n"
+"  --connect-timeout DUR  per connect attempt, 1ms to 168h (default 5s)\n"
+"  --retries N          further attempts after a failed connect, 0 to 100 (default 3)\n"
+"  --connect-window N   connects in flight per loop, 1 to 1M (default: from\n"
+"                       net.core.somaxconn)\n"
 "Timing and output:\n"
-"  --duration D         measured window (default 10s)\n"
-"  --warmup D           excluded from the results, before the window (default 1s)\n"
+"  --duration DUR       measured window, 1ms to 168h (default 10s)\n"
+"  --warmup DUR         excluded from the results, before the window, 0 to 168h\n"
+"                       (default 1s)\n"
 "  --start-at T         start at a wall-clock time: HH:MM[:SS] (today), @UNIXSECONDS\n"
 "                       or +DURATION, so several invocations measure the same window\n"
-"  --interval D         report line period, aligned to the wall clock (default 5s)\n"
-"  --grace D            after the window, wait at most this long for the replies\n"
-"                       still in flight; the rest count as lost (default 10s)\n"
-"  --json FILE          write the result (with the histogram's buckets) as JSON\n"
-"  --percentiles FILE   write the latency spectrum in HdrHistogram's .hgrm layout (ms)\n"
-"  --quiet              no progress or interval lines\n"
+"                       (default: once connected)\n"
+"  --interval DUR       report line period, aligned to the wall clock, 100ms to 168h\n"
+"                       (default 5s)\n"
+"  --grace DUR          after the window, wait at most DUR for the replies still in\n"
+"                       flight; the rest count as lost, 0 to 168h (default 10s)\n"
+"  --json FILE          write the result (with the histogram's buckets and where it\n"
+"                       was measured) as JSON (default none)\n"
+"  --percentiles FILE   write the latency spectrum in HdrHistogram's .hgrm layout,\n"
+"                       in milliseconds (default none)\n"
+"  --quiet              no progress or interval lines (default off)\n"
 "  --help               this text\n"
+"  --version            c1m's version\n"
 "\n"
-"Ctrl-C prints the results so far. Exit status: 0 measured, 1 nothing measured or\n"
-"reply mismatches, 2 bad usage.\n");
+C1M_VALUES_HELP
+"\n"
+"EXAMPLES\n"
+"  c1m bench --proto ts8 --conns 10k --duration 30s --warmup 5s\n"
+"  c1m bench --url http://127.0.0.1:8998/hello/c1m --conns 1000 --rate 20k\n"
+"  c1m bench --proto echo --size 1KiB --pipeline 8 --json echo.json --percentiles echo.hgrm\n"
+"  c1m bench --proto ts8 --conns 50k --start-at +20s --json part1.json\n"
+"\n"
+"EXIT STATUS\n"
+"  0  measured (Ctrl-C prints the results so far)\n"
+"  1  nothing measured, reply mismatches, or the run does not fit this machine\n"
+"  2  bad usage\n");
 }
 
 enum {
@@ -297,8 +318,9 @@ static int check_procs(c1m_bench_cfg_t *cfg, bool procs_set)
     c1m_fd_budget_t b;
     c1m_fd_budget(cfg->loops, &b);
     if (b.per_process == 0) {
-        fprintf(stderr, "c1m bench: %u loops need more than the %lu open files a process may "
-                        "have; use fewer --loops\n", cfg->loops, (unsigned long)b.nofile);
+        fprintf(stderr, "c1m bench: %u loops need more than the %lu open files this machine "
+                        "allows per process; use fewer --loops\n", cfg->loops,
+                (unsigned long)b.nofile);
         return 1;
     }
     uint64_t need = (cfg->conns + b.per_process - 1) / b.per_process;
@@ -308,8 +330,8 @@ static int check_procs(c1m_bench_cfg_t *cfg, bool procs_set)
     }
     if (cfg->procs < need) {
         fprintf(stderr,
-                "c1m bench: --conns %lu does not fit in %u process%s: each process may open "
-                "%lu files (RLIMIT_NOFILE, not raisable here), i.e. about %lu connections; "
+                "c1m bench: --conns %lu does not fit in %u process%s: this machine allows %lu "
+                "open files per process (RLIMIT_NOFILE), about %lu connections each; "
                 "%lu connections need at least %lu processes (--procs %lu, or leave --procs "
                 "out to have it chosen)\n",
                 (unsigned long)cfg->conns, cfg->procs, cfg->procs == 1 ? "" : "es",
@@ -414,9 +436,7 @@ static int preflight(c1m_bench_cfg_t *cfg, const bench_flags_t *fl)
 static int parse_duration_flag(const char *flag, const char *arg, uint64_t min_us,
                                uint64_t *out)
 {
-    if (c1m_parse_duration_us(arg, out) || *out < min_us || *out > 7 * 86400000000ull)
-        return bad(flag, arg, "a duration such as 500ms, 30s or 2m");
-    return 0;
+    return c1m_flag_duration("bench", flag, arg, min_us, 7 * 86400000000ull, out);
 }
 
 static int parse_opt(int opt, const char *arg, c1m_bench_cfg_t *cfg, bench_flags_t *fl)
@@ -447,8 +467,8 @@ static int parse_opt(int opt, const char *arg, c1m_bench_cfg_t *cfg, bench_flags
         fl->host = arg;
         return 0;
     case OPT_PORT:
-        if (c1m_parse_count(arg, 1, 65535, &v))
-            return bad("--port", arg, "a port from 1 to 65535");
+        if (c1m_flag_count("bench", "--port", arg, 1, 65535, &v))
+            return 2;
         fl->port = (uint16_t)v;
         fl->port_set = true;
         return 0;
@@ -469,34 +489,34 @@ static int parse_opt(int opt, const char *arg, c1m_bench_cfg_t *cfg, bench_flags
         fl->headers[fl->nheaders++] = arg;
         return 0;
     case OPT_SIZE:
-        if (c1m_parse_size(arg, 1, 16u << 20, &v))
-            return bad("--size", arg, "a size from 1 byte to 16m");
+        if (c1m_flag_size("bench", "--size", arg, 1, 16u << 20, &v))
+            return 2;
         cfg->size = (uint32_t)v;
         return 0;
     case OPT_PIPELINE:
-        if (c1m_parse_count(arg, 1, 1024, &v))
-            return bad("--pipeline", arg, "a number from 1 to 1024");
+        if (c1m_flag_count("bench", "--pipeline", arg, 1, 1024, &v))
+            return 2;
         cfg->pipeline = (uint32_t)v;
         return 0;
     case OPT_RATE:
-        if (c1m_parse_count(arg, 1, 1000000000, &v))
-            return bad("--rate", arg, "requests per second, e.g. 50000 or 1M");
+        if (c1m_flag_count("bench", "--rate", arg, 1, 1000000000, &v))
+            return 2;
         cfg->rate = v;
         return 0;
     case OPT_CONNS:
-        if (c1m_parse_count(arg, 1, 10000000, &v))
-            return bad("--conns", arg, "a number such as 20000 or 1M");
+        if (c1m_flag_count("bench", "--conns", arg, 1, 10000000, &v))
+            return 2;
         cfg->conns = v;
         return 0;
     case OPT_PROCS:
-        if (c1m_parse_count(arg, 1, 4096, &v))
-            return bad("--procs", arg, "a number from 1 to 4096");
+        if (c1m_flag_count("bench", "--procs", arg, 1, 4096, &v))
+            return 2;
         cfg->procs = (uint32_t)v;
         fl->procs_set = true;
         return 0;
     case OPT_LOOPS:
-        if (c1m_parse_count(arg, 1, 256, &v))
-            return bad("--loops", arg, "a number from 1 to 256");
+        if (c1m_flag_count("bench", "--loops", arg, 1, 1024, &v))
+            return 2;
         cfg->loops = (uint32_t)v;
         return 0;
     case OPT_SOURCE:
@@ -505,20 +525,20 @@ static int parse_opt(int opt, const char *arg, c1m_bench_cfg_t *cfg, bench_flags
         fl->source = arg;
         return 0;
     case OPT_CRATE:
-        if (c1m_parse_count(arg, 1, 100000000, &v))
-            return bad("--connect-rate", arg, "connections per second, e.g. 50000");
+        if (c1m_flag_count("bench", "--connect-rate", arg, 1, 100000000, &v))
+            return 2;
         cfg->connect_rate = v;
         return 0;
     case OPT_CTIMEOUT:
         return parse_duration_flag("--connect-timeout", arg, 1000, &cfg->connect_timeout_us);
     case OPT_RETRIES:
-        if (c1m_parse_count(arg, 0, 100, &v))
-            return bad("--retries", arg, "a number from 0 to 100");
+        if (c1m_flag_count("bench", "--retries", arg, 0, 100, &v))
+            return 2;
         cfg->retries = (uint32_t)v;
         return 0;
     case OPT_CWINDOW:
-        if (c1m_parse_count(arg, 1, 1000000, &v))
-            return bad("--connect-window", arg, "a number of connects in flight per loop");
+        if (c1m_flag_count("bench", "--connect-window", arg, 1, 1000000, &v))
+            return 2;
         cfg->connect_window = (uint32_t)v;
         fl->window_set = true;
         return 0;
@@ -543,9 +563,8 @@ static int parse_opt(int opt, const char *arg, c1m_bench_cfg_t *cfg, bench_flags
     case OPT_QUIET:
         cfg->quiet = true;
         return 0;
-    default:
-        bench_usage(stderr);
-        return 2;
+    default: /* getopt said what was wrong */
+        return c1m_usage_error("bench");
     }
 }
 
@@ -576,9 +595,8 @@ int c1m_cmd_bench(int argc, char **argv)
             return rc;
     }
     if (optind < argc) {
-        fprintf(stderr, "c1m bench: unexpected argument '%s'\n\n", argv[optind]);
-        bench_usage(stderr);
-        return 2;
+        fprintf(stderr, "c1m bench: unexpected argument '%s'\n", argv[optind]);
+        return c1m_usage_error("bench");
     }
     if (cfg.proto != C1M_BENCH_WS && (cfg.ws_push || fl.ws_path)) {
         fprintf(stderr, "c1m bench: --push and --path go with --proto ws\n");

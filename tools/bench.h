@@ -90,6 +90,15 @@ typedef struct c1m_bench_win_ctr {
     uint64_t status[600];
 } c1m_bench_win_ctr_t;
 
+/* Events of one interval (the interval lines, an upgrade's dip): connect
+ * attempts that failed, connections reset, requests that got no answer
+ * (in flight when the server closed or reset the connection), and
+ * reconnects after the server ended a keep-alive connection following an
+ * answer ("Connection: close": not an error). */
+typedef struct c1m_bench_ival_ctr {
+    uint64_t connect_errors, resets, lost, reconnects;
+} c1m_bench_ival_ctr_t;
+
 /* One loop's slot: written by that loop only. */
 typedef struct c1m_bench_slot {
     c1m_bench_conn_ctr_t conn;
@@ -100,6 +109,7 @@ typedef struct c1m_bench_slot {
     /* interval k is recorded into ival[k & 1] once ival_no[k & 1] == k */
     uint64_t ival_no[2];
     uint64_t ival_lag_us[2];
+    c1m_bench_ival_ctr_t ival_ctr[2];
     c1m_hist_t ival[2];
     c1m_hist_t lat;            /* latency from the intended send time, µs */
     c1m_hist_t svc;            /* service time from the actual send, µs */
@@ -135,6 +145,7 @@ typedef struct c1m_bench_ival {
     bool warm;                 /* part of the warm-up */
     uint64_t requests;
     uint64_t p50, p99, max;    /* µs */
+    c1m_bench_ival_ctr_t ev;
 } c1m_bench_ival_t;
 
 typedef struct c1m_bench_result {

@@ -156,6 +156,7 @@ static void ival_roll(bench_loop_t *bl, uint64_t now)
         uint64_t k = ++bl->ival_k;
         c1m_hist_reset(&bl->slot->ival[k & 1]);
         bl->slot->ival_lag_us[k & 1] = 0;
+        memset(&bl->slot->ival_ctr[k & 1], 0, sizeof bl->slot->ival_ctr[0]);
         __atomic_store_n(&bl->slot->ival_no[k & 1], k, __ATOMIC_RELEASE);
         bl->ival_end_mono += bl->ival_ns;
     }
@@ -167,7 +168,18 @@ static void ival_start(bench_loop_t *bl, uint64_t now)
     bl->ival_k = wall / bl->ival_ns;
     bl->ival_end_mono = (uint64_t)((int64_t)((bl->ival_k + 1) * bl->ival_ns) - bl->wall_off);
     c1m_hist_reset(&bl->slot->ival[bl->ival_k & 1]);
+    memset(&bl->slot->ival_ctr[bl->ival_k & 1], 0, sizeof bl->slot->ival_ctr[0]);
     __atomic_store_n(&bl->slot->ival_no[bl->ival_k & 1], bl->ival_k, __ATOMIC_RELEASE);
+}
+
+/* This interval's event counters, or NULL outside the run (the connect
+ * ramp has its own progress lines). */
+static c1m_bench_ival_ctr_t *ival_ev(bench_loop_t *bl)
+{
+    if (bl->state != ST_RUN && bl->state != ST_GRACE)
+        return NULL;
+    ival_roll(bl, c1m_now_ns());
+    return &bl->slot->ival_ctr[bl->ival_k & 1];
 }
 
 /* ---- requests --------------------------------------------------------- */
@@ -243,7 +255,10 @@ static void complete(bench_loop_t *bl, bench_conn_t *bc, bool ok, int status)
     uint64_t lat = (now - r.intended + 500) / 1000, svc = (now - r.sent + 500) / 1000;
     if (!ok)
         s->win.mismatches++;
-    if (bl->state >= ST_RUN && r.intended >= bl->start_mono) {
+    /* interval lines: replies completed in [start, end of window). The
+     * last interval is cut at the window's end (the parent divides by the
+     * time up to it), so a reply of the grace period must not land in it. */
+    if (bl->state >= ST_RUN && r.intended >= bl->start_mono && now < bl->end_mono) {
         ival_roll(bl, now);
         c1m_hist_record(&s->ival[bl->ival_k & 1], lat);
     }
@@ -376,6 +391,9 @@ static void retry_or_fail(bench_loop_t *bl, bench_conn_t *bc, int kind, uint64_t
 {
     c1m_bench_slot_t *s = bl->slot;
     s->conn.errors[kind]++;
+    c1m_bench_ival_ctr_t *ev = ival_ev(bl);
+    if (ev)
+        ev->connect_errors++;
     bc->c = NULL;
     if (++bc->fails <= bl->cfg->retries && bl->state < ST_GRACE) {
         bc->st = BC_IDLE;
@@ -517,6 +535,12 @@ static void client_close(c1m_conn_t *c, int reason)
     }
     if (bl->state == ST_DONE || reason == C1M_CLOSE_SHUTDOWN || reason == C1M_CLOSE_LOCAL)
         return;
+    c1m_bench_ival_ctr_t *ev = ival_ev(bl);
+    if (ev) {
+        ev->lost += bc->inflight;
+        ev->resets += reason == C1M_CLOSE_RESET;
+        ev->reconnects += reason == C1M_CLOSE_PEER && bc->last_resp && bl->state <= ST_RUN;
+    }
     drop_outstanding(bl, bc);
     switch (reason) {
     case C1M_CLOSE_PEER:

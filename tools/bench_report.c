@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "tools/bench.h"
+#include "tools/provenance.h"
 
 static const char *const err_names[C1M_BERR__COUNT] = {
     [C1M_BERR_REFUSED] = "connect_refused",   [C1M_BERR_CONNECT_TIMEOUT] = "connect_timeout",
@@ -214,12 +215,15 @@ static json_t *ivals_json(const c1m_bench_result_t *r)
     for (uint32_t i = 0; i < r->nivals; i++) {
         const c1m_bench_ival_t *v = &r->ivals[i];
         json_array_append_new(
-            a, json_pack("{s:f,s:f,s:b,s:I,s:f,s:I,s:I,s:I}", "t", (double)v->t_ns / 1e9,
-                         "secs", v->secs, "warmup", v->warm, "requests",
+            a, json_pack("{s:f,s:f,s:f,s:f,s:b,s:I,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "t",
+                         (double)v->t_ns / 1e9, "start_unix_s", (double)v->t_ns / 1e9, "secs",
+                         v->secs, "length_s", v->secs, "warmup", v->warm, "requests",
                          (json_int_t)v->requests, "tps",
                          v->secs > 0 ? (double)v->requests / v->secs : 0.0, "p50_us",
                          (json_int_t)v->p50, "p99_us", (json_int_t)v->p99, "max_us",
-                         (json_int_t)v->max));
+                         (json_int_t)v->max, "connect_errors", (json_int_t)v->ev.connect_errors,
+                         "resets", (json_int_t)v->ev.resets, "lost", (json_int_t)v->ev.lost,
+                         "reconnects", (json_int_t)v->ev.reconnects));
     }
     return a;
 }
@@ -251,6 +255,10 @@ static json_t *result_json(const c1m_bench_result_t *r)
                      (json_int_t)c1m_bench_errors_total(r), "errors_by_kind", errs,
                      "mismatches", (json_int_t)r->win.mismatches, "max_send_lag_us",
                      (json_int_t)r->max_lag_us));
+    /* twins of unit-less keys, with their unit in the name */
+    json_object_set_new(o, "rate_per_s", json_integer((json_int_t)r->rate));
+    json_object_set_new(o, "size_bytes", json_integer((json_int_t)r->size));
+    json_object_set_new(o, "tps_per_s", json_real(r->tps));
     json_object_set_new(o, "http", http_json(r));
     json_object_set_new(o, "latency_us", latency_json(&r->lat));
     json_object_set_new(o, "histogram", hist_json(&r->lat));
@@ -273,6 +281,7 @@ static json_t *result_json(const c1m_bench_result_t *r)
         json_object_set_new(o, "service_histogram", hist_json(&r->svc));
     }
     json_object_set_new(o, "intervals", ivals_json(r));
+    json_object_set_new(o, "provenance", c1m_prov_json(NULL, 0));
     return o;
 }
 
@@ -364,6 +373,10 @@ static void ivals_from_json(c1m_bench_result_t *r, json_t *a)
         v->p50 = get_u64(e, "p50_us");
         v->p99 = get_u64(e, "p99_us");
         v->max = get_u64(e, "max_us");
+        v->ev.connect_errors = get_u64(e, "connect_errors");
+        v->ev.resets = get_u64(e, "resets");
+        v->ev.lost = get_u64(e, "lost");
+        v->ev.reconnects = get_u64(e, "reconnects");
     }
 }
 
@@ -418,10 +431,18 @@ static void counters_from_json(c1m_bench_result_t *r, json_t *o)
 int c1m_bench_read_json(c1m_bench_result_t *r, const char *path, char *err, size_t errlen)
 {
     json_error_t je;
-    json_t *o = json_load_file(path, 0, &je);
     memset(r, 0, sizeof *r);
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        int e = errno;
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
+        return -e;
+    }
+    json_t *o = json_loadf(f, 0, &je);
+    fclose(f);
     if (!o) {
-        snprintf(err, errlen, "%s: line %d: %s", path, je.line, je.text);
+        snprintf(err, errlen, "%s: not valid JSON (line %d, column %d: %s)", path, je.line,
+                 je.column, je.text);
         return -EINVAL;
     }
     int rc = -EINVAL;

@@ -272,10 +272,12 @@ static uint64_t window_end(const bench_parent_t *p)
     return p->stop_wall && p->stop_wall < e ? p->stop_wall : e;
 }
 
-/* Merge interval k of every loop into p->tmp; the max send lag too. */
-static uint64_t merge_interval(bench_parent_t *p, uint64_t k)
+/* Merge interval k of every loop into p->tmp; the max send lag and the
+ * event counts too. */
+static uint64_t merge_interval(bench_parent_t *p, uint64_t k, c1m_bench_ival_ctr_t *ev)
 {
     uint64_t lag = 0;
+    memset(ev, 0, sizeof *ev);
     c1m_hist_reset(p->tmp);
     for (uint32_t s = 0; s < p->shm->nslots; s++) {
         c1m_bench_slot_t *sl = &p->shm->slots[s];
@@ -283,6 +285,10 @@ static uint64_t merge_interval(bench_parent_t *p, uint64_t k)
             continue; /* that loop saw nothing of interval k (or is gone) */
         c1m_hist_merge(p->tmp, &sl->ival[k & 1]);
         lag = C1M_MAX(lag, C1M_RELAXED_LOAD(&sl->ival_lag_us[k & 1]));
+        const uint64_t *src = (const uint64_t *)&sl->ival_ctr[k & 1];
+        uint64_t *dst = (uint64_t *)ev;
+        for (size_t i = 0; i < sizeof *ev / sizeof(uint64_t); i++)
+            dst[i] += C1M_RELAXED_LOAD(&src[i]);
     }
     return lag;
 }
@@ -295,8 +301,10 @@ static void print_interval(bench_parent_t *p, uint64_t k)
     uint64_t from = C1M_MAX(a, p->shm->t_start), to = C1M_MIN(b, window_end(p));
     if (to <= from)
         return;
-    uint64_t lag = merge_interval(p, k);
+    c1m_bench_ival_ctr_t ev;
+    uint64_t lag = merge_interval(p, k, &ev);
     c1m_bench_ival_t v = {
+        .ev = ev,
         .t_ns = a, .secs = (double)(to - from) / 1e9, .warm = from < p->shm->t_warm,
         .requests = c1m_hist_count(p->tmp), .p50 = c1m_hist_percentile(p->tmp, 50),
         .p99 = c1m_hist_percentile(p->tmp, 99), .max = c1m_hist_max(p->tmp),
@@ -312,6 +320,9 @@ static void print_interval(bench_parent_t *p, uint64_t k)
            c1m_bench_fmt_us(v.p50, b50, sizeof b50), c1m_bench_fmt_us(v.p99, b99, sizeof b99),
            c1m_bench_fmt_us(v.max, bmax, sizeof bmax),
            to <= p->shm->t_warm ? "  (warm-up)" : v.warm ? "  (partly warm-up)" : "");
+    if (ev.connect_errors || ev.resets || ev.lost || ev.reconnects)
+        printf("  conn_err %" PRIu64 "  resets %" PRIu64 "  lost %" PRIu64 "  reconnects %" PRIu64,
+               ev.connect_errors, ev.resets, ev.lost, ev.reconnects);
     if (lag >= 20000)
         printf("  BEHIND SCHEDULE by up to %s", c1m_bench_fmt_us(lag, blag, sizeof blag));
     printf("\n");

@@ -37,51 +37,71 @@
 #include "engine/server.h"
 #include "tools/bench.h"
 #include "tools/cmd.h"
+#include "tools/flags.h"
 #include "tools/lab.h"
 #include "tools/lab_sys.h"
 #include "tools/proc.h"
 
-static void lab_usage(FILE *f)
+static void lab_usage(FILE *f, unsigned cpus)
 {
     fprintf(f,
 "usage: c1m lab [OPTIONS]\n"
 "\n"
-"The seed article's experiment in one command: start c1m serve in each\n"
-"architecture, drive it with c1m bench, measure, stop both, and write the\n"
-"table (terminal, Markdown, JSON) and plots (gnuplot) under a results directory.\n"
+"The whole experiment in one command: start c1m serve in each architecture,\n"
+"drive it with c1m bench, measure, stop both, and write one table (terminal,\n"
+"Markdown, JSON) and plots (gnuplot) into a results directory.\n"
 "\n"
-"  --conns N          connections per architecture (default 10000: about two\n"
-"                     minutes for all rows here; 1000000 for the full experiment)\n"
-"  --duration D       measured window per architecture (default 10s + 1s per 40000\n"
-"                     connections: in a closed loop a million requests take ~20 s\n"
-"                     to go round here, and the window should see a few rounds)\n"
-"  --warmup D         excluded warm-up after the ramp (default 2s + 1s per 40000\n"
-"                     connections: every connection's first request leaves at once,\n"
-"                     and at a million the first round alone takes seconds)\n"
-"  --archs LIST       comma-separated rows, in order (default all): seed (single\n"
-"                     server, one-loop one-process client: the seed's first row),\n"
-"                     single, reuseport, dispatch, exclusive, prefork, workerpool\n"
-"  --proto NAME       ts8 | echo | http (default ts8, the seed's)\n"
-"  --loops L          loops per server process for reuseport, dispatch, exclusive\n"
-"                     (default 2: the cores of this machine)\n"
-"  --hosts K          clients in K network namespaces on a bridge (198.18.0.0/15),\n"
-"                     server on 198.18.0.1, results merged exactly (root; default 0:\n"
+"  --conns N          connections per architecture, 1 to 10M (default 10k: about\n"
+"                     two minutes for all rows on 2 CPUs; 1M for the full experiment)\n"
+"  --duration DUR     measured window per architecture, 1s to 1h (default 10s\n"
+"                     + 1s per 40k connections: in a closed loop a million requests\n"
+"                     take ~20 s to go round on 2 CPUs, and the window should see\n"
+"                     a few rounds)\n"
+"  --warmup DUR       excluded warm-up after the ramp, 0 to 10m (default 2s + 1s per\n"
+"                     40k connections: every connection's first request leaves at\n"
+"                     once, and at a million the first round alone takes seconds)\n"
+"  --archs LIST       comma-separated rows, in order: article (single server driven\n"
+"                     by a client of one process and one loop, the first row of the\n"
+"                     1M-connections article), single, reuseport, dispatch,\n"
+"                     exclusive, prefork, workerpool (default all)\n"
+"  --proto NAME       ts8 | echo | http (default ts8)\n"
+"  --loops N          loops per server process for reuseport, dispatch, exclusive,\n"
+"                     and per client process, 1 to 1024 (default: the CPUs this\n"
+"                     process may run on, %u here)\n"
+"  --hosts N          clients in N network namespaces on a bridge (198.18.0.0/15),\n"
+"                     results merged exactly; needs root, 0 to 64 (default 0:\n"
 "                     loopback)\n"
 "  --netns MODE       auto | on | off: run server and clients (loopback) in a network\n"
 "                     namespace of the lab's, with a TCP hash table sized for the run\n"
-"                     above 150000 connections (auto: above 20000 connections, as root)\n"
-"  --experiment NAME  archs (default) | timers: the timer table (http if built,\n"
+"                     above 150k connections (default auto: above 20k connections,\n"
+"                     as root)\n"
+"  --experiment NAME  archs | timers: the Go-timers article's table (http if built,\n"
 "                     else echo): timeouts off vs wheel, heap, global-heap\n"
-"  --rounds R         timers: interleaved rounds per design (default 2)\n"
-"  --port N           server port (default: a free one)\n"
+"                     (default archs)\n"
+"  --rounds N         timers: interleaved rounds per design, 1 to 20 (default 2)\n"
+"  --port N           server port, 1 to 65535 (default: a free one above 64999)\n"
 "  --out DIR          results directory (default results/YYYY-MM-DD-HHMMSS)\n"
-"  --no-plots         skip gnuplot\n"
+"  --no-plots         skip gnuplot (default: plots when gnuplot is installed)\n"
 "  --dry-run          pre-flight only: print the plan and what the run needs\n"
 "  --help             this text\n"
+"  --version          c1m's version\n"
 "\n"
-"One line per row on stdout starts with 'lab: ' (machine-readable). Exit\n"
-"status: 0 every row OK, 1 a row failed or the run does not fit, 2 bad usage,\n"
-"130 interrupted (clean-up done).\n");
+C1M_VALUES_HELP
+"\n"
+"EXAMPLES\n"
+"  c1m lab\n"
+"  c1m lab --archs single,reuseport --conns 2000 --duration 5s\n"
+"  c1m lab --experiment timers --conns 5000\n"
+"  c1m lab --conns 1M --dry-run\n"
+"  c1m lab --conns 40k --hosts 4 --out results/hosts\n"
+"\n"
+"One line per row on stdout starts with 'lab: ' (machine-readable).\n"
+"\n"
+"EXIT STATUS\n"
+"  0    every row OK\n"
+"  1    a row failed, or the run does not fit this machine\n"
+"  2    bad usage\n"
+"  130  interrupted (clean-up done)\n", cpus);
 }
 static volatile sig_atomic_t g_stop;
 static int g_orig_ns = -1;
@@ -230,16 +250,16 @@ static void row_arg(lab_row_t *r, const char *fmt, ...)
     va_end(ap);
 }
 
-static const char *all_archs[] = { "seed", "single", "reuseport", "dispatch",
+static const char *all_archs[] = { "article", "single", "reuseport", "dispatch",
                                    "exclusive", "prefork", "workerpool" };
 
 static void plan_arch_row(lab_t *lab, lab_row_t *r, const char *id)
 {
     unsigned P = lab->server_procs, L = lab->cfg.loops;
     snprintf(r->id, sizeof r->id, "%s", id);
-    r->bench_loops = 2;
-    const char *arch = !strcmp(id, "seed") ? "single" : id;
-    snprintf(r->label, sizeof r->label, "%s", !strcmp(id, "seed") ? "single (seed client)" : id);
+    r->bench_loops = lab->cfg.cpus;
+    const char *arch = !strcmp(id, "article") ? "single" : id;
+    snprintf(r->label, sizeof r->label, "%s", !strcmp(id, "article") ? "single, 1-loop client" : id);
     row_arg(r, "--arch");
     row_arg(r, "%s", arch);
     char more[48] = "";
@@ -272,7 +292,7 @@ static void plan_arch_row(lab_t *lab, lab_row_t *r, const char *id)
         snprintf(r->note, sizeof r->note, "%u processes each running %s (one process holds at "
                  "most ~%" PRIu64 " connections)", P, arch, lab->per_process);
     }
-    if (!strcmp(id, "seed")) {
+    if (!strcmp(id, "article")) {
         r->bench_loops = 1;
         r->bench_procs = lab->cfg.hosts ? 0 : lab->cfg.conns <= lab->per_process ? 1 : 0;
     }
@@ -297,7 +317,7 @@ static int make_plan(lab_t *lab)
             lab_row_t *r = &lab->rows[lab->nrows++];
             snprintf(r->id, sizeof r->id, "%s", designs[i]);
             snprintf(r->label, sizeof r->label, "%s", i ? designs[i] : "timeouts off");
-            r->bench_loops = 2;
+            r->bench_loops = c->cpus;
             row_arg(r, "--arch");
             row_arg(r, "reuseport");
             row_arg(r, "--loops");
@@ -331,12 +351,15 @@ static int make_plan(lab_t *lab)
         snprintf(list, sizeof list, "%s", c->archs);
         for (char *save, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
             bool known = false;
+            if (!strcmp(t, "seed"))
+                t = "article"; /* its name before 0.1.0 */
             for (size_t i = 0; i < sizeof all_archs / sizeof all_archs[0]; i++)
                 known |= !strcmp(t, all_archs[i]);
             if (!known) {
-                fprintf(stderr, "c1m lab: unknown architecture '%s' (want seed, single, "
-                                "reuseport, dispatch, exclusive, prefork, workerpool)\n", t);
-                return 2;
+                fprintf(stderr, "c1m lab: unknown architecture '%s' in --archs (want article, "
+                                "single, reuseport, dispatch, exclusive, prefork, workerpool)\n",
+                        t);
+                return c1m_usage_error("lab");
             }
             if (lab->nrows == LAB_MAX_ROWS)
                 break;
@@ -380,10 +403,10 @@ static int preflight(lab_t *lab)
     char b1[32], b2[32], b3[32];
     printf("c1m lab: pre-flight for %" PRIu64 " connections (%s, %s):\n", N, lab->proto_used,
            loopback ? "loopback" : "client namespaces on a bridge");
-    printf("  open files: %" PRIu64 " per process (not raisable): server %u process%s, "
-           "bench %" PRIu64 " process%s\n",
-           (uint64_t)b.nofile, lab->server_procs, lab->server_procs == 1 ? "" : "es", bench_procs,
-           bench_procs == 1 ? "" : "es");
+    printf("  open files: this machine allows %" PRIu64 " per process (RLIMIT_NOFILE); "
+           "%" PRIu64 " connections need server %u process%s and bench %" PRIu64 " process%s\n",
+           (uint64_t)b.nofile, N, lab->server_procs, lab->server_procs == 1 ? "" : "es",
+           bench_procs, bench_procs == 1 ? "" : "es");
     printf("  memory: about %s of kernel memory (%" PRIu64 " sockets x ~4 KiB) + %s in the "
            "processes; %s available\n",
            lab_fmt_bytes((double)kernel, b1, sizeof b1), sockets, lab_fmt_bytes((double)user, b2, sizeof b2),
@@ -431,6 +454,12 @@ static int preflight(lab_t *lab)
             printf("c1m lab: --hosts needs root (network namespaces)\n");
             return 1;
         }
+        char why[160];
+        if (lab_hosts_range_check(why, sizeof why) < 0) {
+            printf("c1m lab: --hosts needs 198.18.0.0/15 to be free, but %s; "
+                   "remove it or run without --hosts\n", why);
+            return 1;
+        }
     }
     return 0;
 }
@@ -456,7 +485,7 @@ static int tune_kernel(lab_t *lab)
             printf("c1m lab: not root: leaving the kernel's settings as they are\n");
         return 0;
     }
-    char buf[128], val[128];
+    char buf[128], val[128], ns_somaxconn[64] = "";
     long filemax = c1m_proc_read_long("/proc/sys/fs/file-max", 0);
     if (filemax > 0 && (uint64_t)filemax < 2 * N + 200000) {
         snprintf(val, sizeof val, "%" PRIu64, 2 * N + 200000);
@@ -500,6 +529,8 @@ static int tune_kernel(lab_t *lab)
         /* per-namespace settings start from the defaults here */
         char sm[32];
         snprintf(sm, sizeof sm, "%d", 65535);
+        if (lab_sysctl_read("net.core.somaxconn", ns_somaxconn, sizeof ns_somaxconn) < 0)
+            snprintf(ns_somaxconn, sizeof ns_somaxconn, "?");
         FILE *f = fopen("/proc/sys/net/core/somaxconn", "we");
         if (f) {
             fputs(sm, f);
@@ -525,7 +556,10 @@ static int tune_kernel(lab_t *lab)
         printf("c1m lab: %u client namespaces c1m-lab-%d-h0.. on bridge c1mb%d (server "
                "198.18.0.1)\n", c->hosts, (int)getpid(), (int)getpid());
     }
-    lab->nsysctl = lab_sysctl_changes(lab->sysctl_lines, 16);
+    lab->nsysctl = lab_sysctl_changes(lab->sysctl_lines, 15);
+    if (ns_somaxconn[0]) /* gone with the namespace at exit */
+        snprintf(lab->sysctl_lines[lab->nsysctl++], sizeof lab->sysctl_lines[0],
+                 "net.core.somaxconn (in the lab's namespace): %.40s -> 65535", ns_somaxconn);
     for (unsigned i = 0; i < lab->nsysctl; i++)
         printf("c1m lab: changed %s (restored at exit)\n", lab->sysctl_lines[i]);
     return 0;
@@ -690,8 +724,11 @@ static int run_row(lab_t *lab, lab_row_t *r, const char *tag)
     lab_kmem_t before;
     lab_kmem_read(0, &before);
 
-    char *sargv[32] = { "c1m", "serve", "--quiet", "--port", port, "--proto", lab->proto_used };
-    int n = 7;
+    /* bound to the address the clients use, never 0.0.0.0: a lab row
+     * (some with --timeouts off) must not be reachable from outside */
+    char *sargv[32] = { "c1m", "serve", "--quiet", "--port", port, "--proto", lab->proto_used,
+                        "--bind", c->hosts ? "198.18.0.1" : "127.0.0.1" };
+    int n = 9;
     for (unsigned i = 0; i < r->nserve_args; i++)
         sargv[n++] = r->serve_args[i];
     sargv[n] = NULL;
@@ -825,6 +862,12 @@ static int run_row(lab_t *lab, lab_row_t *r, const char *tag)
         r->connect_s = connect_secs_from_log(blog);
     }
     read_result(r, r->json_path);
+    if (r->res) {
+        /* the latency spectrum beside the JSON, for HdrHistogram's plotters */
+        snprintf(r->hgrm_path, sizeof r->hgrm_path, "%s/%s.hgrm", lab->out, tag);
+        if (c1m_bench_write_hgrm(r->res, r->hgrm_path) < 0)
+            r->hgrm_path[0] = 0;
+    }
     window_figures(r, samples, ns, &before);
     r->ok = r->res && r->established == r->target && r->mismatches == 0 && r->tps > 0 &&
             r->server_exit == 0 && r->bench_exit == 0 && !g_stop;
@@ -896,6 +939,19 @@ static int bad(const char *flag, const char *val, const char *want)
     return 2;
 }
 
+/* The CPUs this process may run on: the default for server and client
+ * loops (both sides share them in a loopback run). */
+static unsigned cpus_available(void)
+{
+    cpu_set_t set;
+    long n = 0;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        n = CPU_COUNT(&set);
+    if (n < 1)
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 1024 ? 1024 : (unsigned)n;
+}
+
 static int parse_flags(lab_cfg_t *c, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -918,25 +974,26 @@ static int parse_flags(lab_cfg_t *c, int argc, char **argv)
     };
     *c = (lab_cfg_t){ .conns = 10000, .duration_us = UINT64_MAX, .warmup_us = UINT64_MAX,
                       .proto = "ts8", .experiment = "archs", .netns = "auto", .rounds = 2,
-                      .loops = 2 };
+                      .cpus = cpus_available() };
+    c->loops = c->cpus;
     int opt;
     uint64_t v;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
         case OPT_CONNS:
-            if (c1m_parse_count(optarg, 1, 10000000, &v))
-                return bad("--conns", optarg, "1 to 10M, e.g. 20000 or 1M");
+            if (c1m_flag_count("lab", "--conns", optarg, 1, 10000000, &v))
+                return 2;
             c->conns = v;
             break;
         case OPT_DURATION:
-            if (c1m_parse_duration_us(optarg, &v) || v < 1000000 || v > 3600000000ull)
-                return bad("--duration", optarg, "1s to 1h");
+            if (c1m_flag_duration("lab", "--duration", optarg, 1000000, 3600000000ull, &v))
+                return 2;
             c->duration_us = v;
             break;
         case OPT_WARMUP:
-            if (c1m_parse_duration_us(optarg, &v) || v > 600000000ull)
-                return bad("--warmup", optarg, "0s to 10m");
+            if (c1m_flag_duration("lab", "--warmup", optarg, 0, 600000000ull, &v))
+                return 2;
             c->warmup_us = v;
             break;
         case OPT_ARCHS:
@@ -948,13 +1005,13 @@ static int parse_flags(lab_cfg_t *c, int argc, char **argv)
             c->proto = optarg;
             break;
         case OPT_LOOPS:
-            if (c1m_parse_count(optarg, 1, 64, &v))
-                return bad("--loops", optarg, "1 to 64");
+            if (c1m_flag_count("lab", "--loops", optarg, 1, 1024, &v))
+                return 2;
             c->loops = (unsigned)v;
             break;
         case OPT_HOSTS:
-            if (c1m_parse_count(optarg, 0, LAB_MAX_HOSTS, &v))
-                return bad("--hosts", optarg, "0 to 64");
+            if (c1m_flag_count("lab", "--hosts", optarg, 0, LAB_MAX_HOSTS, &v))
+                return 2;
             c->hosts = (unsigned)v;
             break;
         case OPT_NETNS:
@@ -968,16 +1025,22 @@ static int parse_flags(lab_cfg_t *c, int argc, char **argv)
             c->experiment = optarg;
             break;
         case OPT_ROUNDS:
-            if (c1m_parse_count(optarg, 1, 20, &v))
-                return bad("--rounds", optarg, "1 to 20");
+            if (c1m_flag_count("lab", "--rounds", optarg, 1, 20, &v))
+                return 2;
             c->rounds = (unsigned)v;
             break;
         case OPT_PORT:
-            if (c1m_parse_count(optarg, 1, 65535, &v))
-                return bad("--port", optarg, "1 to 65535");
+            if (c1m_flag_count("lab", "--port", optarg, 1, 65535, &v))
+                return 2;
             c->port = (uint16_t)v;
             break;
         case OPT_OUT:
+            /* root writes there and runs gnuplot in it: a plain path only */
+            if (!*optarg || strlen(optarg) > 200 ||
+                strspn(optarg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "0123456789._/-+:@,=") != strlen(optarg) || optarg[0] == '-')
+                return bad("--out", optarg,
+                           "a directory path of at most 200 bytes of A-Z a-z 0-9 . _ / - + : @ , =");
             c->out = optarg;
             break;
         case OPT_NO_PLOTS:
@@ -988,24 +1051,25 @@ static int parse_flags(lab_cfg_t *c, int argc, char **argv)
             break;
         case OPT_HELP:
         case 'h':
-            lab_usage(stdout);
+            lab_usage(stdout, c->cpus);
             return -1;
-        default:
-            lab_usage(stderr);
-            return 2;
+        default: /* getopt said what was wrong */
+            return c1m_usage_error("lab");
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "c1m lab: unexpected argument '%s'\n\n", argv[optind]);
-        lab_usage(stderr);
-        return 2;
+        fprintf(stderr, "c1m lab: unexpected argument '%s'\n", argv[optind]);
+        return c1m_usage_error("lab");
     }
     if (c->duration_us == UINT64_MAX)
         c->duration_us = 10000000 + c->conns * 1000000 / 40000;
     if (c->warmup_us == UINT64_MAX)
         c->warmup_us = 2000000 + c->conns * 1000000 / 40000;
-    if (c->hosts && c->conns < c->hosts)
-        return bad("--conns", "", "at least one connection per host");
+    if (c->hosts && c->conns < c->hosts) {
+        fprintf(stderr, "c1m lab: --conns %" PRIu64 " is fewer than --hosts %u: each client "
+                        "host needs at least one connection\n", c->conns, c->hosts);
+        return c1m_usage_error("lab");
+    }
     if (!strcmp(c->experiment, "timers") && c->archs) {
         fprintf(stderr, "c1m lab: --archs goes with --experiment archs\n");
         return 2;
@@ -1134,6 +1198,7 @@ int c1m_cmd_lab(int argc, char **argv)
                 interrupted = run_row(&lab, &one, tag) == -EINTR;
                 lab_summary_line(&one);
                 snprintf(acc->json_path, sizeof acc->json_path, "%s", one.json_path);
+                snprintf(acc->hgrm_path, sizeof acc->hgrm_path, "%s", one.hgrm_path);
                 fold_round(acc, &one);
             }
         }

@@ -18,6 +18,7 @@ typedef struct lab_cfg {
     uint64_t conns, duration_us, warmup_us;
     const char *archs, *proto, *out, *experiment, *netns;
     unsigned hosts, rounds, loops;
+    unsigned cpus;             /* CPUs this process may run on (sched_getaffinity) */
     uint16_t port;
     bool no_plots, dry_run;
 } lab_cfg_t;
@@ -42,6 +43,7 @@ typedef struct lab_row {
     bool kmem_ok;
     c1m_bench_result_t *res;   /* the bench result (merged over hosts), for plots */
     char json_path[PATH_MAX];
+    char hgrm_path[PATH_MAX];  /* ROW.hgrm beside ROW.bench.json */
     /* timers: rounds merged */
     unsigned rounds_done;
     double sum_requests, sum_secs;

@@ -2,17 +2,22 @@
  * JSON file for the run, and gnuplot plots: TPS per architecture, the
  * latency spectrum by percentile (from the exact histograms), TPS over time
  * (from bench's intervals). */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/common.h"
 #include "core/hist.h"
 #include "tools/bench.h"
 #include "tools/lab.h"
+#include "tools/provenance.h"
 
 const char *lab_fmt_us(uint64_t us, char *buf, size_t len)
 {
@@ -147,7 +152,8 @@ static void write_notes(const lab_t *lab, FILE *f, bool md)
     fprintf(f, "%sclosed loop (a connection sends its next request when the reply "
                "arrives); latency from send to reply, exact log-linear histograms\n", li);
     fprintf(f, "%sserver CPU: user+system of the server's processes over the window "
-               "(100 %% = one core; this machine has 2, shared with the client)\n", li);
+               "(100 %% = one core; the run had %u CPU%s, shared with the client)\n", li,
+            lab->cfg.cpus, lab->cfg.cpus == 1 ? "" : "s");
     fprintf(f, "%sRSS: sum over the server's processes during the window; kernel/conn: "
                "slab (TCP, sock_inode_cache, eventpoll_epi, filp, dentry, ...) plus TCP buffer "
                "pages, during minus before, both ends of each connection, per connection "
@@ -197,20 +203,23 @@ static json_t *row_json(const lab_row_t *r)
     json_object_set_new(o, "server_cpu_pct", json_real(r->cpu_pct));
     json_object_set_new(o, "server_processes", json_integer(r->server_procs));
     json_object_set_new(o, "server_rss_bytes", json_integer((json_int_t)r->rss_bytes));
-    json_object_set_new(o, "server_rss_per_conn",
-                        json_real(r->established ? (double)r->rss_bytes / (double)r->established : 0));
+    double rss_per = r->established ? (double)r->rss_bytes / (double)r->established : 0;
+    json_object_set_new(o, "server_rss_per_conn", json_real(rss_per));
+    json_object_set_new(o, "server_rss_per_conn_bytes", json_real(rss_per));
     if (r->kmem_ok) {
         json_object_set_new(o, "kernel_bytes", json_integer((json_int_t)r->kmem_delta));
         json_object_set_new(o, "kernel_tcp_buffer_pages",
                             json_integer((json_int_t)r->sockmem_delta_pages));
-        json_object_set_new(o, "kernel_per_conn",
-                            json_real(r->established ? (double)r->kmem_delta / (double)r->established : 0));
+        double k_per = r->established ? (double)r->kmem_delta / (double)r->established : 0;
+        json_object_set_new(o, "kernel_per_conn", json_real(k_per));
+        json_object_set_new(o, "kernel_per_conn_bytes", json_real(k_per));
     }
     json_object_set_new(o, "server_exit", json_integer(r->server_exit));
     json_object_set_new(o, "bench_exit", json_integer(r->bench_exit));
     if (r->rounds_done)
         json_object_set_new(o, "rounds", json_integer(r->rounds_done));
     json_object_set_new(o, "bench_json", json_string(r->json_path));
+    json_object_set_new(o, "hgrm", json_string(r->hgrm_path));
     return o;
 }
 
@@ -236,6 +245,8 @@ static int write_json(const lab_t *lab, const char *path, bool interrupted)
     for (unsigned i = 0; i < lab->nrows; i++)
         json_array_append_new(rows, row_json(&lab->rows[i]));
     json_object_set_new(o, "rows", rows);
+    json_object_set_new(o, "provenance",
+                        c1m_prov_json((const char (*)[160])lab->sysctl_lines, lab->nsysctl));
     int rc = json_dump_file(o, path, JSON_INDENT(2));
     json_decref(o);
     return rc;
@@ -243,13 +254,44 @@ static int write_json(const lab_t *lab, const char *path, bool interrupted)
 
 /* ---- plots --------------------------------------------------------------------------------- */
 
+/* Run gnuplot with argv (no shell), in `dir` if not NULL, stdin from
+ * /dev/null, stdout and stderr to `log` (or /dev/null). 0 = exit 0. */
+static int gnuplot(const char *dir, const char *log, char *const argv[])
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        if (dir && chdir(dir) < 0)
+            _exit(126);
+        int in = open("/dev/null", O_RDONLY);
+        int out = open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (in < 0 || out < 0)
+            _exit(126);
+        dup2(in, 0);
+        dup2(out, 1);
+        dup2(out, 2);
+        execvp("gnuplot", argv);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
 static bool have_gnuplot(bool *cairo)
 {
-    int rc = system("gnuplot -e 'set terminal pngcairo' </dev/null >/dev/null 2>&1");
+    char *probe[] = { "gnuplot", "-e", "set terminal pngcairo", NULL };
+    char *version[] = { "gnuplot", "--version", NULL };
+    int rc = gnuplot(NULL, NULL, probe);
     *cairo = rc == 0;
     if (rc == 0)
         return true;
-    return system("gnuplot --version >/dev/null 2>&1") == 0;
+    return gnuplot(NULL, NULL, version) == 0;
 }
 
 static bool write_plots(const lab_t *lab)
@@ -282,32 +324,37 @@ static bool write_plots(const lab_t *lab)
             continue;
         const c1m_hist_t *h = &r->res->lat;
         uint64_t total = c1m_hist_count(h), cum = 0;
-        fprintf(f, "# percentile 1/(1-p) latency_ms\n");
+        /* columns: percent of requests faster (0-100), 1/(1-p), latency,
+         * and the same fraction as a number from 0 to 1 */
+        fprintf(f, "# percentile_pct 1/(1-p) latency_ms fraction_below\n");
         for (size_t b = 0; total && b < c1m_hist_nbuckets(); b++) {
             uint64_t cnt = c1m_hist_bucket_count(h, b);
             if (!cnt)
                 continue;
             double p = (double)cum / (double)total;
             uint64_t hi = C1M_MIN(c1m_hist_bucket_high(b), c1m_hist_max(h));
-            fprintf(f, "%.9f %.6g %.6f\n", p * 100, 1.0 / (1.0 - p), (double)hi / 1000.0);
+            fprintf(f, "%.9f %.6g %.6f %.11f\n", p * 100, 1.0 / (1.0 - p), (double)hi / 1000.0,
+                    p);
             cum += cnt;
         }
         if (total)
-            fprintf(f, "%.9f %.6g %.6f\n", 100.0 * (1 - 1.0 / (double)total), (double)total,
-                    (double)c1m_hist_max(h) / 1000.0);
+            fprintf(f, "%.9f %.6g %.6f %.11f\n", 100.0 * (1 - 1.0 / (double)total),
+                    (double)total, (double)c1m_hist_max(h) / 1000.0, 1 - 1.0 / (double)total);
         fclose(f);
         snprintf(path, sizeof path, "%s/tps_time_%s.dat", lab->out, r->id);
         f = fopen(path, "we");
         if (!f)
             continue;
-        fprintf(f, "# seconds_since_first_interval tps warmup\n");
+        fprintf(f, "# seconds_since_first_interval tps warmup errors reconnects\n"
+                   "# (errors: connect errors + resets + requests without an answer)\n");
         uint64_t t0 = r->res->nivals ? r->res->ivals[0].t_ns : 0;
         for (uint32_t k = 0; k < r->res->nivals; k++) {
             const c1m_bench_ival_t *v = &r->res->ivals[k];
             if (v->secs < 0.5)
                 continue; /* a sliver at an edge of the run: its rate means little */
-            fprintf(f, "%.3f %.1f %d\n", (double)(v->t_ns - t0) / 1e9,
-                    (double)v->requests / v->secs, v->warm ? 1 : 0);
+            fprintf(f, "%.3f %.1f %d %" PRIu64 " %" PRIu64 "\n", (double)(v->t_ns - t0) / 1e9,
+                    (double)v->requests / v->secs, v->warm ? 1 : 0,
+                    v->ev.connect_errors + v->ev.resets + v->ev.lost, v->ev.reconnects);
         }
         fclose(f);
     }
@@ -341,21 +388,23 @@ static bool write_plots(const lab_t *lab)
     fprintf(f, "%s\n", first ? "1/0 notitle" : "");
     fprintf(f, "reset\nset grid\nset output 'tps_time.png'\nset title '%s: TPS over time "
                "(1 s intervals, warm-up included)'\nset xlabel 'seconds'\n"
-               "set ylabel 'requests/s'\nset yrange [0:*]\nset key outside right\nplot ",
+               "set ylabel 'requests/s'\nset yrange [0:*]\nset y2label 'errors, reconnects "
+               "per interval'\nset y2range [0:*]\nset y2tics\nset key outside right\nplot ",
             title);
     first = true;
     for (unsigned i = 0; i < lab->nrows; i++)
         if (lab->rows[i].res) {
-            fprintf(f, "%s'tps_time_%s.dat' using 1:2 with linespoints lw 2 title '%s'",
-                    first ? "" : ", \\\n     ", lab->rows[i].id, lab->rows[i].label);
+            fprintf(f, "%s'tps_time_%s.dat' using 1:2 with linespoints lw 2 title '%s', "
+                       "'' using 1:4 axes x1y2 with impulses lw 3 title '%s errors', "
+                       "'' using 1:5 axes x1y2 with points pt 2 title '%s reconnects'",
+                    first ? "" : ", \\\n     ", lab->rows[i].id, lab->rows[i].label,
+                    lab->rows[i].label, lab->rows[i].label);
             first = false;
         }
     fprintf(f, "%s\n", first ? "1/0 notitle" : "");
     fclose(f);
-    char cmd[PATH_MAX + 100];
-    snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot plots.gp >plots.log 2>&1", lab->out);
-    fflush(stdout);
-    if (system(cmd) != 0) {
+    char *args[] = { "gnuplot", "plots.gp", NULL };
+    if (gnuplot(lab->out, "plots.log", args) != 0) {
         printf("c1m lab: gnuplot failed: see %s/plots.log\n", lab->out);
         return false;
     }
@@ -375,6 +424,8 @@ void lab_write_outputs(lab_t *lab, bool interrupted)
     if (f) {
         fprintf(f, "# c1m lab%s\n\n", !strcmp(lab->cfg.experiment, "timers")
                                          ? ": timer designs" : ": architectures");
+        c1m_prov_markdown(f, (const char (*)[160])lab->sysctl_lines, lab->nsysctl);
+        fprintf(f, "\n");
         write_table(lab, f, true);
         fprintf(f, "\n");
         write_notes(lab, f, true);
@@ -385,6 +436,6 @@ void lab_write_outputs(lab_t *lab, bool interrupted)
     snprintf(path, sizeof path, "%s/lab.json", lab->out);
     if (write_json(lab, path, interrupted) < 0)
         printf("c1m lab: cannot write %s\n", path);
-    printf("c1m lab: results in %s (table.md, lab.json, per-row bench JSON and logs)\n",
-           lab->out);
+    printf("c1m lab: results in %s (table.md, lab.json, per row ROW.bench.json, ROW.hgrm "
+           "and logs)\n", lab->out);
 }

@@ -1,12 +1,16 @@
 /* c1m lab: kernel figures, sysctls, network namespaces. See lab_sys.h. */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -254,6 +258,10 @@ unsigned lab_sysctl_changes(char lines[][160], unsigned max)
 
 /* ---- network namespaces ----------------------------------------------------------- */
 
+/* Run a command without a shell: the formatted line is split on spaces
+ * into an argument vector and run with fork + execvp, so no name can be
+ * read as shell syntax. Every name put into a line is either made by the
+ * lab itself or passed lab_name_ok() first, so none contains a space. */
 static int run(bool quiet, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int run(bool quiet, const char *fmt, ...)
 {
@@ -262,14 +270,63 @@ static int run(bool quiet, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(cmd, sizeof cmd, fmt, ap);
     va_end(ap);
-    if (quiet)
-        strncat(cmd, " >/dev/null 2>&1", sizeof cmd - strlen(cmd) - 1);
+    char line[512], *argv[32], *save = NULL;
+    unsigned argc = 0;
+    snprintf(line, sizeof line, "%s", cmd);
+    for (char *w = strtok_r(line, " ", &save); w && argc < 31; w = strtok_r(NULL, " ", &save))
+        argv[argc++] = w;
+    argv[argc] = NULL;
+    if (!argc)
+        return -1;
     fflush(stdout);
     fflush(stderr);
-    int rc = system(cmd);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        if (quiet) {
+            int dn = open("/dev/null", O_WRONLY);
+            if (dn >= 0) {
+                dup2(dn, 1);
+                dup2(dn, 2);
+            }
+        }
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    int rc = WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
     if (rc != 0 && !quiet)
         fprintf(stderr, "c1m lab: '%s' failed\n", cmd);
-    return rc == 0 ? 0 : -1;
+    return rc;
+}
+
+bool lab_name_ok(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max || s[0] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* A sysctl value as the lab writes them: digits separated by blanks. */
+static bool sysctl_value_ok(const char *v)
+{
+    if (!*v || strlen(v) > 120)
+        return false;
+    for (; *v; v++)
+        if (!((*v >= '0' && *v <= '9') || *v == ' ' || *v == '\t'))
+            return false;
+    return true;
 }
 
 static bool pid_alive(int pid)
@@ -286,6 +343,11 @@ int lab_net_clean_stale(void)
     while (d && (e = readdir(d))) {
         int pid;
         if (sscanf(e->d_name, "c1m-lab-%d-", &pid) == 1 && pid != me && !pid_alive(pid)) {
+            if (!lab_name_ok(e->d_name, 47)) {
+                fprintf(stderr, "c1m lab: not touching /run/netns entry with unexpected "
+                                "characters or length (not the lab's)\n");
+                continue;
+            }
             fprintf(stderr, "c1m lab: removing stale namespace %s\n", e->d_name);
             removed += run(true, "ip netns del %s", e->d_name) == 0;
         }
@@ -299,6 +361,11 @@ int lab_net_clean_stale(void)
         if ((sscanf(e->d_name, "c1mb%d", &pid) == 1 ||
              sscanf(e->d_name, "c1m%d%c", &pid, &kind) == 2) &&
             pid != me && !pid_alive(pid)) {
+            if (!lab_name_ok(e->d_name, 15)) { /* IFNAMSIZ - 1 */
+                fprintf(stderr, "c1m lab: not touching network link with unexpected "
+                                "characters or length (not the lab's)\n");
+                continue;
+            }
             fprintf(stderr, "c1m lab: removing stale link %s\n", e->d_name);
             removed += run(true, "ip link del %s", e->d_name) == 0;
         }
@@ -322,6 +389,11 @@ int lab_net_clean_stale(void)
             if (!sp)
                 continue;
             *sp = 0;
+            /* the file is root's, but check what it says before acting on it */
+            if (!lab_name_ok(line, 63) || strstr(line, "..") || !sysctl_value_ok(sp + 1)) {
+                fprintf(stderr, "c1m lab: %s: ignoring a malformed line\n", path);
+                continue;
+            }
             snprintf(names[n], 64, "%.63s", line);
             snprintf(vals[n], 128, "%.127s", sp + 1);
             n++;
@@ -339,6 +411,57 @@ int lab_net_clean_stale(void)
     if (d)
         closedir(d);
     return removed;
+}
+
+/* --hosts puts 198.18.0.1/15 on a bridge: refuse when anything on this
+ * machine already has an address or a route in 198.18.0.0/15 (RFC 2544
+ * benchmarking range, but someone's lab may use it), rather than shadow
+ * it. Addresses from getifaddrs(), routes from /proc/net/route (the
+ * default route, prefix 0, does not count). */
+int lab_hosts_range_check(char *why, size_t len)
+{
+    const uint32_t net = 0xc6120000u, mask = 0xfffe0000u; /* 198.18.0.0/15 */
+    struct ifaddrs *ifa = NULL;
+    if (getifaddrs(&ifa) == 0) {
+        for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+            if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+                continue;
+            uint32_t a = ntohl(((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr.s_addr);
+            if ((a & mask) == net) {
+                char b[INET_ADDRSTRLEN];
+                inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr, b,
+                          sizeof b);
+                snprintf(why, len, "address %s on %.32s is in 198.18.0.0/15", b, i->ifa_name);
+                freeifaddrs(ifa);
+                return -EEXIST;
+            }
+        }
+        freeifaddrs(ifa);
+    }
+    FILE *f = fopen("/proc/net/route", "re");
+    char line[256], dev[64];
+    unsigned dst, gw, flags, refcnt, use, metric, m;
+    while (f && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%63s %x %x %x %u %u %u %x", dev, &dst, &gw, &flags, &refcnt, &use,
+                   &metric, &m) != 8)
+            continue; /* the header line */
+        uint32_t d = ntohl(dst), dm = ntohl(m);
+        if (!dm)
+            continue;
+        uint32_t common = dm & mask; /* the shorter of the two prefixes */
+        if ((d & common) == (net & common)) {
+            struct in_addr ia = { .s_addr = dst };
+            char b[INET_ADDRSTRLEN];
+            inet_ntop(AF_INET, &ia, b, sizeof b);
+            snprintf(why, len, "route to %s/%d via %.32s overlaps 198.18.0.0/15", b,
+                     __builtin_popcount(dm), dev);
+            fclose(f);
+            return -EEXIST;
+        }
+    }
+    if (f)
+        fclose(f);
+    return 0;
 }
 
 #define MAX_NS 256

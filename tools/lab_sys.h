@@ -51,6 +51,15 @@ int lab_net_clean_stale(void);
 /* A namespace "c1m-lab-<pid>-<tag>" with lo up; returns an fd for setns or
  * -errno. */
 int lab_netns_create(const char *tag, char *name, size_t namelen);
+
+/* A name the lab may act on (a namespace, a link, a sysctl): 1..max bytes
+ * of [A-Za-z0-9._-], not starting with '-'. Names read from /run/netns,
+ * /sys/class/net and the lab's state file pass this before any use. */
+bool lab_name_ok(const char *s, size_t max);
+
+/* 0 when no address or route on this machine is in 198.18.0.0/15 (what
+ * --hosts uses); else -EEXIST and a one-line reason in why. */
+int lab_hosts_range_check(char *why, size_t len);
 /* K client hosts on a bridge: host i gets addresses 198.18.(1+i).2 ...
  * 198.18.(1+i).(1+naddrs) on a veth in namespace c1m-lab-<pid>-h<i>; the
  * bridge in the root namespace has 198.18.0.1/15. fds[i] for setns. */

@@ -14,15 +14,28 @@
 static void merge_usage(FILE *f)
 {
     fprintf(f,
-"usage: c1m merge [--json OUT] [--percentiles OUT] A.json B.json ...\n"
+"usage: c1m merge [OPTIONS] A.json B.json ...\n"
 "\n"
-"Combine c1m bench results written with --json: latency histograms added\n"
-"bucket by bucket (exact percentiles of the union), counters summed, TPS\n"
-"summed over the common window (start the runs with the same --start-at).\n"
+"Combine results that c1m bench wrote with --json (from several processes,\n"
+"hosts or runs): latency histograms added bucket by bucket (exact percentiles\n"
+"of the union), counters summed, TPS summed over the common window (start the\n"
+"runs with the same --start-at). Prints the merged report.\n"
 "\n"
-"  --json FILE          write the merged result\n"
-"  --percentiles FILE   write the merged latency spectrum (.hgrm, ms)\n"
-"  --help               this text\n");
+"  --json FILE          write the merged result as JSON (default none)\n"
+"  --percentiles FILE   write the merged latency spectrum (.hgrm, milliseconds)\n"
+"                       (default none)\n"
+"  --help               this text\n"
+"  --version            c1m's version\n"
+"\n"
+"EXAMPLES\n"
+"  c1m merge --json all.json part1.json part2.json\n"
+"  c1m merge --percentiles all.hgrm part1.json part2.json\n"
+"\n"
+"EXIT STATUS\n"
+"  0  merged\n"
+"  1  a file could not be read, is not a c1m bench result, or an output could not\n"
+"     be written\n"
+"  2  bad usage\n");
 }
 
 static void add_u64s(uint64_t *d, const uint64_t *s, size_t n)
@@ -49,6 +62,10 @@ static void merge_ivals(c1m_bench_result_t *d, const c1m_bench_result_t *s)
         }
         c1m_bench_ival_t *w = &d->ivals[j];
         w->requests += v->requests;
+        w->ev.connect_errors += v->ev.connect_errors;
+        w->ev.resets += v->ev.resets;
+        w->ev.lost += v->ev.lost;
+        w->ev.reconnects += v->ev.reconnects;
         w->secs = C1M_MIN(w->secs, v->secs);
         w->max = C1M_MAX(w->max, v->max);
         w->p50 = w->p99 = 0;
@@ -158,14 +175,14 @@ int c1m_cmd_merge(int argc, char **argv)
         else if (opt == 'h') {
             merge_usage(stdout);
             return 0;
-        } else {
-            merge_usage(stderr);
-            return 2;
+        } else { /* getopt said what was wrong */
+            return c1m_usage_error("merge");
         }
     }
     if (optind >= argc) {
-        merge_usage(stderr);
-        return 2;
+        fprintf(stderr, "c1m merge: no result to merge: give one or more files that "
+                        "c1m bench --json wrote\n");
+        return c1m_usage_error("merge");
     }
     c1m_bench_result_t r;
     memset(&r, 0, sizeof r);

@@ -13,73 +13,120 @@
 #include "tools/prefork.h"
 #include "engine/server.h"
 #include "tools/serve_run.h"
+#include "tools/upgrade.h"
 #include "engine/timeouts.h"
 #include "proto/echo.h"
+#include "c1m/http.h"
 #include "proto/http1/app.h"
-#include "proto/http1/metrics.h"
 #include "proto/http1/server.h"
 #include "tools/cmd.h"
+#include "tools/flags.h"
 
 static void serve_usage(FILE *f)
 {
     fprintf(f,
 "usage: c1m serve [OPTIONS]\n"
 "\n"
-"Serve a protocol under one of the seed article's architectures.\n"
+"Accept TCP connections and answer them (echo, ts8 or http) under one of six\n"
+"server architectures, until SIGTERM or SIGINT.\n"
 "\n"
-"  --arch NAME          single | reuseport | dispatch | exclusive | prefork | workerpool\n"
-"                       (default single)\n"
-"  --loops L            event loops (threads) for reuseport, dispatch, exclusive (default 2)\n"
-"  --procs P            processes; P > 1 runs a prefork supervisor whose children run\n"
-"                       --arch (default: 1; with --arch prefork: 2)\n"
+"Architecture:\n"
+"  --arch NAME          single | reuseport | dispatch | exclusive | prefork |\n"
+"                       workerpool (default single)\n"
+"  --loops N            event loops (threads) per process for reuseport, dispatch\n"
+"                       and exclusive, 1 to 1024 (default 2 for those, else 1)\n"
+"  --procs N            processes, 1 to 4096; above 1 a prefork supervisor runs N\n"
+"                       children of --arch (default 1; with --arch prefork: 2)\n"
 "  --child-arch NAME    what each prefork child runs (default single, or exclusive\n"
 "                       when --loops > 1)\n"
-"  --prefork-reuseport  each prefork child binds its own SO_REUSEPORT listener instead\n"
-"                       of inheriting the parent's\n"
-"  --workers W          workerpool threads (default 4)\n"
-"  --queue N            workerpool bounded queue length (default 1024)\n"
-"  --balance MODE       dispatch: rr | least (least connections) (default rr)\n"
-"  --proto NAME         echo | ts8 | http (default echo)\n"
-"  --port N             TCP port (default 8972, the seed's; 8998 for http, the seed's)\n"
-"  --timeouts off       turn off all four timeouts (the defaults for http: read 5s,\n"
-"                       write 10s, header 10s, idle 10s, the seed's Go server)\n"
+"  --prefork-reuseport  each prefork child binds its own SO_REUSEPORT listener\n"
+"                       instead of inheriting the parent's (default off)\n"
+"  --workers N          workerpool threads, 1 to 4096 (default 4)\n"
+"  --queue N            workerpool queue length, 1 to 16777216 (default 1024)\n"
+"  --balance MODE       dispatch: rr (round robin) | least (fewest connections)\n"
+"                       (default rr)\n"
+"  --cpu-affinity MODE  auto (pin each loop thread to a CPU of its own) | off\n"
+"                       (default off)\n"
+"  --edge               edge-triggered epoll (default level-triggered)\n"
+"  --backend NAME       epoll | uring (io_uring: multishot accept into direct\n"
+"                       descriptors, multishot recv into a buffer ring; every\n"
+"                       architecture; not with --access-log) (default epoll)\n"
+"Service:\n"
+"  --proto NAME         echo | ts8 (8-byte timestamp echo) | http (default echo)\n"
+"  --port N             TCP port, 1 to 65535 (default 8972; http: 8998)\n"
+"  --bind ADDR          IPv4 or IPv6 address to listen on (default 0.0.0.0)\n"
 "  --access-log         http: one line per request on stdout (default off)\n"
-"  --cpu-affinity MODE  auto = pin each loop thread to its own CPU; off (default)\n"
-"  --http-max-head SIZE http: largest request head (request line + fields) (8k)\n"
-"  --http-max-body SIZE http: largest request body (1m)\n"
-"  --push-every DUR     http: broadcast a message to every /ws/push subscriber every\n"
-"                       DUR (sequence number + timestamp; one publisher per process)\n"
-"  --push-size SIZE     http: size of each pushed message (default 64, at least 16)\n"
-"  --ws-slow MODE       http: a WebSocket subscriber whose unsent output would pass\n"
-"                       --ws-out-limit is closed (close, 1008; default) or the\n"
-"                       message is skipped for it (skip)\n"
-"  --ws-out-limit SIZE  http: unsent + queued bytes per WebSocket subscriber (1m)\n"
-"  --ws-ping DUR        http: WebSocket keep-alive ping after DUR without input; no\n"
+"  --http-max-head SIZE http: largest request head, 256 to 1MiB (default 8KiB)\n"
+"  --http-max-body SIZE http: largest request body, 1 to 1GiB (default 1MiB)\n"
+"  --work KIND:DUR      handler work per message, sleep:DUR or spin:DUR, DUR up to\n"
+"                       10s (default none)\n"
+"Connections and timeouts:\n"
+"  --max-conns N        connections to hold in total, 1 to 100M (default: what the\n"
+"                       open-file limit allows each process); says how many\n"
+"                       processes N needs\n"
+"  --out-high SIZE      pause reading a connection above this much unsent output,\n"
+"                       1 to 1GiB (default 256KiB)\n"
+"  --out-low SIZE       resume reading below this, 1 to 1GiB (default 64KiB)\n"
+"WebSocket (http: GET /ws echo, GET /ws/push subscription):\n"
+"  --push-every DUR     broadcast a message to every /ws/push subscriber every DUR,\n"
+"                       1ms to 1h (sequence number + timestamp; one publisher per\n"
+"                       process) (default none)\n"
+"  --push-size SIZE     size of each pushed message, 16 to 16MiB (default 64)\n"
+"  --ws-slow MODE       a subscriber whose unsent output would pass --ws-out-limit\n"
+"                       is closed with 1008 (close) or skips the message (skip)\n"
+"                       (default close)\n"
+"  --ws-out-limit SIZE  unsent + queued bytes per subscriber, 1KiB to 1GiB\n"
+"                       (default 1MiB)\n"
+"  --ws-ping DUR        keep-alive ping after DUR without input, 1ms to 1h; no\n"
 "                       answer within another DUR closes (default: --idle-timeout,\n"
 "                       or 30s when it is off)\n"
 "  --read-timeout DUR   close a connection that makes no progress reading for DUR\n"
 "  --write-timeout DUR  close a connection whose output stays unsent for DUR\n"
 "  --idle-timeout DUR   close a connection with no request in progress for DUR\n"
-"  --header-timeout DUR close a connection whose request header is not complete DUR\n"
-"                       after its first byte (echo: each read is a whole request;\n"
-"                       ts8: a frame's header is its 8 bytes). DUR: 500ms, 5s, 2m;\n"
-"                       0 = off (the default for echo and ts8)\n"
-"  --timers MODE        how connection deadlines are kept: wheel (per-loop timing\n"
-"                       wheel, lazy re-arm; default) | heap (a heap per loop) |\n"
-"                       global-heap (one heap and one mutex for all loops, Go 1.9)\n"
-"  --bind ADDR          address to listen on (default 0.0.0.0)\n"
-"  --edge               edge-triggered epoll (default level-triggered)\n"
-"  --max-conns N        connections to hold in total (default: what the open-file\n"
-"                       limit allows per process); says how many processes N needs\n"
-"  --out-high SIZE      pause reading a connection above this much unsent output (256k)\n"
-"  --out-low SIZE       resume reading below this (64k)\n"
-"  --work KIND:DUR      simulated handler work per message: sleep:1ms or spin:50us\n"
-"  --drain-timeout DUR  on SIGTERM, wait at most this long for output to flush (5s)\n"
-"  --metrics-interval DUR  metrics line period on stderr (default 5s)\n"
-"  --quiet              no periodic metrics\n"
+"  --header-timeout DUR close a connection whose request head is not complete DUR\n"
+"                       after its first byte (echo: each read is a request; ts8:\n"
+"                       a frame's head is its 8 bytes). Each DUR: 0 (off) or 1ms\n"
+"                       to 288h (default: off for echo and ts8; http: read 5s,\n"
+"                       write 10s, header 10s, idle 10s, as in the Go-timers article)\n"
+"  --timeouts off       turn all four timeouts off\n"
+"  --timers MODE        how deadlines are kept: wheel (a timing wheel per loop) |\n"
+"                       heap (a heap per loop) | global-heap (one heap and one lock\n"
+"                       for all loops, like Go 1.9) (default wheel)\n"
+"  --drain-timeout DUR  on SIGTERM or after an upgrade: serve the open connections\n"
+"                       at most DUR (HTTP closes each after its next answer), then\n"
+"                       close the rest, 0 to 1h (default 5s)\n"
+"Upgrade (SIGUSR2):\n"
+"  --upgrade-exec PATH  the binary SIGUSR2 starts (default: this command's path)\n"
+"  --upgrade-grace DUR  the new binary must be ready within DUR, else the old one\n"
+"                       keeps serving, 1ms to 1h (default 10s)\n"
+"  --pid-file PATH      write the serving process's pid here (an upgrade rewrites it)\n"
+"Output:\n"
+"  --metrics-interval DUR  period of the metrics line on stderr, 100ms to 1h\n"
+"                       (default 5s)\n"
+"  --quiet              no periodic metrics line (default off)\n"
 "  --help               this text\n"
+"  --version            c1m's version\n"
 "\n"
-"SIGTERM or SIGINT: stop accepting, answer what has arrived, flush, exit 0.\n");
+C1M_VALUES_HELP
+"\n"
+"EXAMPLES\n"
+"  c1m serve --proto ts8 --arch reuseport --loops 2\n"
+"  c1m serve --proto http --arch prefork --procs 2\n"
+"  c1m serve --proto echo --arch workerpool --workers 4 --work sleep:1ms\n"
+"  c1m serve --proto ts8 --arch prefork --procs 6 --max-conns 100k\n"
+"\n"
+"SIGNALS\n"
+"  SIGTERM, SIGINT  stop accepting, drain (--drain-timeout), exit 0 with a summary\n"
+"  SIGUSR2  binary upgrade: start the new binary on the same listening sockets;\n"
+"           once it is ready this process stops accepting and drains (nothing is\n"
+"           refused); if it fails, this one keeps serving and says why\n"
+"  SIGHUP   (prefork) rolling restart: children replaced one at a time\n"
+"\n"
+"EXIT STATUS\n"
+"  0  stopped by SIGTERM or SIGINT, or replaced by an upgrade: stopped accepting,\n"
+"     drained, exited\n"
+"  1  could not serve: the port is taken, the connections do not fit, ...\n"
+"  2  bad usage\n");
 }
 
 enum {
@@ -88,6 +135,8 @@ enum {
     OPT_OUT_HIGH, OPT_OUT_LOW, OPT_WORK, OPT_DRAIN, OPT_METRICS, OPT_QUIET, OPT_HELP,
     OPT_TIMEOUTS_OFF, OPT_ACCESS_LOG, OPT_CPU_AFFINITY, OPT_HTTP_MAX_HEAD, OPT_HTTP_MAX_BODY,
     OPT_READ_TIMEOUT, OPT_WRITE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_HEADER_TIMEOUT, OPT_TIMERS,
+    OPT_UPGRADE_EXEC, OPT_UPGRADE_GRACE, OPT_PID_FILE,
+    OPT_BACKEND,
     OPT_PUSH_EVERY, OPT_PUSH_SIZE, OPT_WS_SLOW, OPT_WS_OUT_LIMIT, OPT_WS_PING,
 };
 
@@ -104,6 +153,7 @@ static const struct option serve_opts[] = {
     { "port", required_argument, 0, OPT_PORT },
     { "bind", required_argument, 0, OPT_BIND },
     { "edge", no_argument, 0, OPT_EDGE },
+    { "backend", required_argument, 0, OPT_BACKEND },
     { "max-conns", required_argument, 0, OPT_MAX_CONNS },
     { "out-high", required_argument, 0, OPT_OUT_HIGH },
     { "out-low", required_argument, 0, OPT_OUT_LOW },
@@ -125,6 +175,9 @@ static const struct option serve_opts[] = {
     { "ws-out-limit", required_argument, 0, OPT_WS_OUT_LIMIT },
     { "ws-ping", required_argument, 0, OPT_WS_PING },
     { "metrics-interval", required_argument, 0, OPT_METRICS },
+    { "upgrade-exec", required_argument, 0, OPT_UPGRADE_EXEC },
+    { "upgrade-grace", required_argument, 0, OPT_UPGRADE_GRACE },
+    { "pid-file", required_argument, 0, OPT_PID_FILE },
     { "quiet", no_argument, 0, OPT_QUIET },
     { "help", no_argument, 0, OPT_HELP },
     { 0, 0, 0, 0 },
@@ -148,10 +201,17 @@ int c1m_cmd_serve(int argc, char **argv)
         tmo_default[k] = cfg.loop.timeout_ms[k];
         cfg.loop.timeout_ms[k] = UINT32_MAX;
     }
-    bool http = false, timeouts_off = false, port_set = false, ws_flags = false;
-    c1m_http_app_cfg_t http_cfg = { 0 };
+    bool http = false, timeouts_off = false, port_set = false;
+    c1m_http_cfg_t http_cfg;
+    c1m_http_cfg_defaults(&http_cfg);
+    bool http_flags = false; /* --access-log, --http-*: only with --proto http */
+    c1m_http_t *h = NULL;    /* the HTTP instance, freed once the server is done */
+    c1m_ws_hub_cfg_t ws_cfg = { 0 }; /* --push-*, --ws-*: the /ws hub */
+    uint32_t ws_ping_ms = 0;
+    bool ws_flags = false;
     int arch = C1M_ARCH_SINGLE, child_arch = -1;
     bool loops_set = false, procs_set = false;
+    c1m_upgrade_cfg_t up = { .argc = argc, .argv = argv };
     uint64_t v;
     int opt;
     optind = 1;
@@ -168,14 +228,14 @@ int c1m_cmd_serve(int argc, char **argv)
                            "one of single, reuseport, dispatch, exclusive, workerpool");
             break;
         case OPT_LOOPS:
-            if (c1m_parse_count(optarg, 1, 1024, &v))
-                return bad("--loops", optarg, "a number from 1 to 1024");
+            if (c1m_flag_count("serve", "--loops", optarg, 1, 1024, &v))
+                return 2;
             cfg.loops = (uint32_t)v;
             loops_set = true;
             break;
         case OPT_PROCS:
-            if (c1m_parse_count(optarg, 1, 4096, &v))
-                return bad("--procs", optarg, "a number from 1 to 4096");
+            if (c1m_flag_count("serve", "--procs", optarg, 1, 4096, &v))
+                return 2;
             cfg.procs = (uint32_t)v;
             procs_set = true;
             break;
@@ -183,13 +243,13 @@ int c1m_cmd_serve(int argc, char **argv)
             cfg.prefork_reuseport = true;
             break;
         case OPT_WORKERS:
-            if (c1m_parse_count(optarg, 1, 4096, &v))
-                return bad("--workers", optarg, "a number from 1 to 4096");
+            if (c1m_flag_count("serve", "--workers", optarg, 1, 4096, &v))
+                return 2;
             cfg.workers = (uint32_t)v;
             break;
         case OPT_QUEUE:
-            if (c1m_parse_count(optarg, 1, 1u << 24, &v))
-                return bad("--queue", optarg, "a number from 1 to 16M");
+            if (c1m_flag_count("serve", "--queue", optarg, 1, 1u << 24, &v))
+                return 2;
             cfg.queue_cap = (uint32_t)v;
             break;
         case OPT_BALANCE:
@@ -206,14 +266,14 @@ int c1m_cmd_serve(int argc, char **argv)
             else if (!strcmp(optarg, "ts8"))
                 cfg.proto = &c1m_proto_ts8;
             else if (!strcmp(optarg, "http"))
-                cfg.proto = &c1m_proto_http;
+                cfg.proto = NULL; /* the instance made below */
             else
                 return bad("--proto", optarg, "echo, ts8 or http");
-            http = cfg.proto == &c1m_proto_http;
+            http = !cfg.proto;
             break;
         case OPT_PORT:
-            if (c1m_parse_count(optarg, 1, 65535, &v))
-                return bad("--port", optarg, "a port from 1 to 65535");
+            if (c1m_flag_count("serve", "--port", optarg, 1, 65535, &v))
+                return 2;
             cfg.port = (uint16_t)v;
             port_set = true;
             break;
@@ -227,16 +287,24 @@ int c1m_cmd_serve(int argc, char **argv)
         case OPT_EDGE:
             cfg.loop.edge_triggered = true;
             break;
+        case OPT_BACKEND:
+            if (!strcmp(optarg, "epoll"))
+                cfg.loop.backend = C1M_BACKEND_EPOLL;
+            else if (!strcmp(optarg, "uring"))
+                cfg.loop.backend = C1M_BACKEND_URING;
+            else
+                return bad("--backend", optarg, "epoll or uring");
+            break;
         case OPT_MAX_CONNS:
-            if (c1m_parse_count(optarg, 1, 100000000, &v))
-                return bad("--max-conns", optarg, "a number such as 20000 or 1M");
+            if (c1m_flag_count("serve", "--max-conns", optarg, 1, 100000000, &v))
+                return 2;
             cfg.max_conns = v;
             break;
         case OPT_OUT_HIGH:
         case OPT_OUT_LOW:
-            if (c1m_parse_size(optarg, 1, C1M_BUF_MAX, &v))
-                return bad(opt == OPT_OUT_HIGH ? "--out-high" : "--out-low", optarg,
-                           "a size such as 64k or 1m");
+            if (c1m_flag_size("serve", opt == OPT_OUT_HIGH ? "--out-high" : "--out-low", optarg,
+                              1, C1M_BUF_MAX, &v))
+                return 2;
             if (opt == OPT_OUT_HIGH)
                 cfg.loop.out_high = (uint32_t)v;
             else
@@ -246,8 +314,8 @@ int c1m_cmd_serve(int argc, char **argv)
             bool spin = !strncmp(optarg, "spin:", 5);
             if (!spin && strncmp(optarg, "sleep:", 6))
                 return bad("--work", optarg, "sleep:DURATION or spin:DURATION");
-            if (c1m_parse_duration_us(optarg + (spin ? 5 : 6), &v) || v > 10000000)
-                return bad("--work", optarg, "a duration up to 10s, e.g. sleep:1ms");
+            if (c1m_flag_duration("serve", "--work", optarg + (spin ? 5 : 6), 0, 10000000, &v))
+                return 2;
             c1m_echo_set_work((uint32_t)v, spin);
             break;
         }
@@ -262,47 +330,49 @@ int c1m_cmd_serve(int argc, char **argv)
             cfg.loop.pin_cpu = !strcmp(optarg, "auto");
             break;
         case OPT_ACCESS_LOG:
-            http_cfg.access_log = true;
+            http_cfg.access_log = http_flags = true;
             break;
         case OPT_HTTP_MAX_HEAD:
-            if (c1m_parse_size(optarg, 256, 1u << 20, &v))
-                return bad("--http-max-head", optarg, "a size from 256 to 1m");
-            http_cfg.limits.max_head = http_cfg.limits.max_request_line = (uint32_t)v;
+            if (c1m_flag_size("serve", "--http-max-head", optarg, 256, 1u << 20, &v))
+                return 2;
+            http_cfg.max_head = http_cfg.max_request_line = (uint32_t)v;
+            http_flags = true;
             break;
         case OPT_PUSH_EVERY:
-            if (c1m_parse_duration_us(optarg, &v) || v < 1000 || v > 3600000000ull)
-                return bad("--push-every", optarg, "a duration from 1ms to 1h");
-            http_cfg.ws.push_every_ms = (uint32_t)(v / 1000);
+            if (c1m_flag_duration("serve", "--push-every", optarg, 1000, 3600000000ull, &v))
+                return 2;
+            ws_cfg.push_every_ms = (uint32_t)(v / 1000);
             ws_flags = true;
             break;
         case OPT_PUSH_SIZE:
-            if (c1m_parse_size(optarg, 16, 16u << 20, &v))
-                return bad("--push-size", optarg, "a size from 16 to 16m");
-            http_cfg.ws.push_size = (uint32_t)v;
+            if (c1m_flag_size("serve", "--push-size", optarg, 16, 16u << 20, &v))
+                return 2;
+            ws_cfg.push_size = (uint32_t)v;
             ws_flags = true;
             break;
         case OPT_WS_SLOW:
             if (strcmp(optarg, "close") && strcmp(optarg, "skip"))
                 return bad("--ws-slow", optarg, "close or skip");
-            http_cfg.ws.slow = !strcmp(optarg, "skip") ? C1M_WS_SLOW_SKIP : C1M_WS_SLOW_CLOSE;
+            ws_cfg.slow = !strcmp(optarg, "skip") ? C1M_WS_SLOW_SKIP : C1M_WS_SLOW_CLOSE;
             ws_flags = true;
             break;
         case OPT_WS_OUT_LIMIT:
-            if (c1m_parse_size(optarg, 1024, 1u << 30, &v))
-                return bad("--ws-out-limit", optarg, "a size from 1k to 1g");
-            http_cfg.ws.out_limit = (uint32_t)v;
+            if (c1m_flag_size("serve", "--ws-out-limit", optarg, 1024, 1u << 30, &v))
+                return 2;
+            ws_cfg.out_limit = (uint32_t)v;
             ws_flags = true;
             break;
         case OPT_WS_PING:
-            if (c1m_parse_duration_us(optarg, &v) || v < 1000 || v > 3600000000ull)
-                return bad("--ws-ping", optarg, "a duration from 1ms to 1h");
-            http_cfg.ws_ping_ms = (uint32_t)(v / 1000);
+            if (c1m_flag_duration("serve", "--ws-ping", optarg, 1000, 3600000000ull, &v))
+                return 2;
+            ws_ping_ms = (uint32_t)(v / 1000);
             ws_flags = true;
             break;
         case OPT_HTTP_MAX_BODY:
-            if (c1m_parse_size(optarg, 1, 1u << 30, &v))
-                return bad("--http-max-body", optarg, "a size from 1 to 1g");
-            http_cfg.limits.max_body = v;
+            if (c1m_flag_size("serve", "--http-max-body", optarg, 1, 1u << 30, &v))
+                return 2;
+            http_cfg.max_body = v;
+            http_flags = true;
             break;
         case OPT_READ_TIMEOUT:
         case OPT_WRITE_TIMEOUT:
@@ -315,9 +385,10 @@ int c1m_cmd_serve(int argc, char **argv)
                 { OPT_HEADER_TIMEOUT, C1M_TO_HEADER, "--header-timeout" },
             };
             int i = opt - OPT_READ_TIMEOUT;
-            if (c1m_parse_duration_us(optarg, &v) || v / 1000 > C1M_TIMEOUT_MAX_MS ||
-                (v && v < 1000))
-                return bad(tf[i].flag, optarg, "a duration from 1ms to 12 days, or 0 (off)");
+            if (c1m_flag_duration("serve", tf[i].flag, optarg, 0, 288 * 3600000000ull, &v))
+                return 2;
+            if (v && v < 1000)
+                return bad(tf[i].flag, optarg, "0 (off) or at least 1ms");
             cfg.loop.timeout_ms[tf[i].k] = (uint32_t)(v / 1000);
             break;
         }
@@ -329,14 +400,26 @@ int c1m_cmd_serve(int argc, char **argv)
             break;
         }
         case OPT_DRAIN:
-            if (c1m_parse_duration_us(optarg, &v) || v > 3600000000ull)
-                return bad("--drain-timeout", optarg, "a duration such as 5s");
+            if (c1m_flag_duration("serve", "--drain-timeout", optarg, 0, 3600000000ull, &v))
+                return 2;
             cfg.loop.drain_ms = (uint32_t)(v / 1000);
             break;
         case OPT_METRICS:
-            if (c1m_parse_duration_us(optarg, &v) || v < 100000)
-                return bad("--metrics-interval", optarg, "a duration of at least 100ms");
+            if (c1m_flag_duration("serve", "--metrics-interval", optarg, 100000, 3600000000ull,
+                                  &v))
+                return 2;
             cfg.metrics_interval_ms = (uint32_t)(v / 1000);
+            break;
+        case OPT_UPGRADE_EXEC:
+            up.exec = optarg;
+            break;
+        case OPT_UPGRADE_GRACE:
+            if (c1m_parse_duration_us(optarg, &v) || v < 1000 || v > 3600000000ull)
+                return bad("--upgrade-grace", optarg, "a duration from 1ms to 1h, e.g. 10s");
+            up.grace_ms = (uint32_t)(v / 1000);
+            break;
+        case OPT_PID_FILE:
+            up.pid_file = optarg;
             break;
         case OPT_QUIET:
             cfg.quiet = true;
@@ -345,15 +428,13 @@ int c1m_cmd_serve(int argc, char **argv)
         case 'h':
             serve_usage(stdout);
             return 0;
-        default:
-            serve_usage(stderr);
-            return 2;
+        default: /* getopt said what was wrong */
+            return c1m_usage_error("serve");
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "c1m serve: unexpected argument '%s'\n\n", argv[optind]);
-        serve_usage(stderr);
-        return 2;
+        fprintf(stderr, "c1m serve: unexpected argument '%s'\n", argv[optind]);
+        return c1m_usage_error("serve");
     }
     if (cfg.loop.out_low > cfg.loop.out_high) {
         fprintf(stderr, "c1m serve: --out-low must not exceed --out-high\n");
@@ -375,16 +456,20 @@ int c1m_cmd_serve(int argc, char **argv)
         fprintf(stderr, "c1m serve: --child-arch goes with --arch prefork\n");
         return 2;
     }
+    if (cfg.loop.backend == C1M_BACKEND_URING && http_cfg.access_log) {
+        fprintf(stderr, "c1m serve: --access-log does not run on --backend uring yet "
+                        "(a direct descriptor has no getpeername)\n");
+        return 2;
+    }
     if (cfg.prefork_reuseport && !prefork) {
         fprintf(stderr, "c1m serve: --prefork-reuseport goes with --arch prefork or --procs > 1\n");
         return 2;
     }
     cfg.arch = (c1m_arch_t)arch;
     /* the seed's Go server: read 5s, write 10s, header 10s, idle 10s */
-    static const uint32_t http_tmo[C1M_TO__COUNT] = {
-        [C1M_TO_READ] = 5000, [C1M_TO_WRITE] = 10000, [C1M_TO_IDLE] = 10000,
-        [C1M_TO_HEADER] = 10000,
-    };
+    c1m_loop_cfg_t go;
+    c1m_http_go_timeouts(&go);
+    const uint32_t *http_tmo = go.timeout_ms;
     for (int k = 0; k < C1M_TO__COUNT; k++) {
         if (timeouts_off)
             cfg.loop.timeout_ms[k] = 0;
@@ -394,30 +479,46 @@ int c1m_cmd_serve(int argc, char **argv)
     if (http) {
         if (!port_set)
             cfg.port = 8998;
-        if (http_cfg.ws.push_every_ms && !http_cfg.ws.push_size)
-            http_cfg.ws.push_size = 64;
-        if (!http_cfg.ws_ping_ms)
-            http_cfg.ws_ping_ms = cfg.loop.timeout_ms[C1M_TO_IDLE];
-        if (c1m_http_app_setup(&http_cfg) < 0) {
-            fprintf(stderr, "c1m serve: cannot set up the http application\n");
+        char why[256] = "";
+        if (ws_cfg.push_every_ms && !ws_cfg.push_size)
+            ws_cfg.push_size = 64;
+        if (!ws_ping_ms)
+            ws_ping_ms = cfg.loop.timeout_ms[C1M_TO_IDLE];
+        if (c1m_http_new(&h, &http_cfg) < 0 || c1m_http_app_setup(h, why, sizeof why) < 0 ||
+            c1m_http_app_ws_setup(h, &ws_cfg, ws_ping_ms, why, sizeof why) < 0) {
+            fprintf(stderr, "c1m serve: cannot set up the http application %s\n", why);
+            c1m_http_free(h);
             return 1;
         }
+        cfg.proto = c1m_http_proto(h);
         /* prefork: /metrics sums every child (slots for each thread, twice
-         * over for restarted children) */
+         * over; slots of dead children are adopted by their successors) */
         unsigned per_proc = cfg.loops + cfg.workers + 2;
-        if (prefork && c1m_http_metrics_share(C1M_MAX(64u, 2 * cfg.procs * per_proc)) < 0)
+        if (prefork && c1m_http_metrics_share(h, C1M_MAX(64u, 2 * cfg.procs * per_proc)) < 0)
             c1m_warn("http: no shared memory for metrics: /metrics counts one child each");
-    } else if (http_cfg.access_log || http_cfg.limits.max_head || http_cfg.limits.max_body ||
-               ws_flags) {
+    } else if (http_flags || ws_flags) {
         fprintf(stderr, "c1m serve: --access-log, --http-*, --push-* and --ws-* go with "
                         "--proto http\n");
         return 2;
     }
     c1m_log_set_tag("serve");
     char err[512];
-    if (c1m_server_cfg_check(&cfg, err, sizeof err) < 0) {
+    /* started by an upgrade: serve the listening sockets handed over */
+    static int inherited[C1M_SERVER_MAX_FDS];
+    int ninh = c1m_upgrade_inherited(inherited, C1M_SERVER_MAX_FDS, err, sizeof err);
+    if (ninh < 0) {
         fprintf(stderr, "c1m serve: %s\n", err);
         return 1;
     }
-    return prefork ? c1m_prefork_run(&cfg) : c1m_server_run(&cfg);
+    cfg.listen_fds = inherited;
+    cfg.nlisten_fds = (uint32_t)ninh;
+    c1m_upgrade_configure(&up);
+    if (c1m_server_cfg_check(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "c1m serve: %s\n", err);
+        c1m_http_free(h);
+        return 1;
+    }
+    int rc = prefork ? c1m_prefork_run(&cfg) : c1m_server_run(&cfg);
+    c1m_http_free(h);
+    return rc;
 }

@@ -11,21 +11,25 @@
 #include "core/log.h"
 #include "core/meter.h"
 #include "engine/timeouts.h"
+#include "tools/upgrade.h"
 
-/* Stop signals. The control thread takes SIGTERM/SIGINT with sigtimedwait
- * while every thread c1m creates has them blocked. A thread started before
- * ours (a sanitizer runtime's, say) may have them unblocked; a handler then
+/* Signals. The control thread takes SIGTERM/SIGINT (stop), SIGUSR2
+ * (upgrade) and SIGHUP (prefork: rolling restart) with sigtimedwait while
+ * every thread c1m creates has them blocked. A thread started before ours
+ * (a sanitizer runtime's, say) may have them unblocked; a handler then
  * records the signal instead of the default action killing the process. */
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t recorded[NSIG];
 
-static void record_stop_signal(int sig) { stop_signal = sig; }
+static void record_signal(int sig) { recorded[sig] = 1; }
 
 void c1m_signals_block(const sigset_t *sigs)
 {
-    struct sigaction sa = { .sa_handler = record_stop_signal, .sa_flags = SA_RESTART };
+    struct sigaction sa = { .sa_handler = record_signal, .sa_flags = SA_RESTART };
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    static const int caught[] = { SIGTERM, SIGINT, SIGUSR2, SIGHUP };
+    for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++)
+        if (sigismember(sigs, caught[i]) == 1)
+            sigaction(caught[i], &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     pthread_sigmask(SIG_BLOCK, sigs, NULL);
 }
@@ -33,11 +37,15 @@ void c1m_signals_block(const sigset_t *sigs)
 int c1m_signals_wait(const sigset_t *sigs, const struct timespec *timeout)
 {
     int sig = sigtimedwait(sigs, NULL, timeout);
-    if ((sig < 0 || sig == SIGCHLD) && stop_signal) {
-        if (sig == SIGCHLD) /* do not lose the SIGCHLD: re-raise it */
-            raise(SIGCHLD);
-        sig = stop_signal;
-        stop_signal = 0;
+    if (sig < 0 || sig == SIGCHLD) {
+        for (int s = 1; s < NSIG; s++) {
+            if (!recorded[s])
+                continue;
+            recorded[s] = 0;
+            if (sig == SIGCHLD) /* do not lose the SIGCHLD: re-raise it */
+                raise(SIGCHLD);
+            return s;
+        }
     }
     return sig;
 }
@@ -59,12 +67,40 @@ void c1m_server_log_metrics(const char *who, const c1m_loop_stats_t *s, c1m_mete
              (unsigned long long)s->close_reasons[C1M_CLOSE_TIMEOUT_HEADER]);
 }
 
+void c1m_server_log_drain(const char *who, const c1m_loop_stats_t *s)
+{
+    uint64_t late = s->drain_deadline_closed;
+    c1m_info("%s drained: %llu connections closed cleanly, %llu closed at the deadline, "
+             "%llu requests completed during the drain", who,
+             (unsigned long long)(s->drain_conns > late ? s->drain_conns - late : 0),
+             (unsigned long long)late, (unsigned long long)s->drain_requests);
+}
+
+/* SIGUSR2: start the new binary on our listening sockets. */
+static void upgrade_begin(c1m_server_t *s, c1m_upgrade_t *up, bool draining)
+{
+    if (draining || up->pid) {
+        c1m_warn("upgrade: SIGUSR2 refused: %s", up->pid ? "an upgrade is in progress"
+                                                         : "this server is draining");
+        return;
+    }
+    int fds[C1M_SERVER_MAX_FDS];
+    int n = c1m_server_listen_fds(s, fds, C1M_SERVER_MAX_FDS);
+    char why[512];
+    if (c1m_upgrade_start(up, fds, n, why, sizeof why) < 0)
+        c1m_warn("upgrade failed: %s; still serving", why);
+    else
+        c1m_info("upgrade: %s with %d listening socket%s", why, n, n == 1 ? "" : "s");
+}
+
 int c1m_server_run(const c1m_server_cfg_t *cfg)
 {
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    if (!cfg->slot) /* a prefork child is upgraded by its supervisor */
+        sigaddset(&sigs, SIGUSR2);
     c1m_signals_block(&sigs); /* loop threads inherit the mask */
 
     c1m_server_t *s;
@@ -77,16 +113,20 @@ int c1m_server_run(const c1m_server_cfg_t *cfg)
     uint32_t nloops = c1m__server_nloops(s);
     if (!cfg->quiet && !cfg->slot)
         c1m_info("serving %s on %s:%u, arch %s, %u loop%s%s, backend %s, timers %s "
-                 "(timeouts ms: read %u write %u idle %u header %u)", cfg->proto->name,
+                 "(timeouts ms: read %u write %u idle %u header %u)%s", cfg->proto->name,
                  cfg->bind ? cfg->bind : "0.0.0.0", c1m_server_port(s),
                  c1m_arch_name(cfg->arch), nloops, nloops == 1 ? "" : "s",
                  cfg->arch == C1M_ARCH_WORKERPOOL ? ", worker pool" : "",
                  c1m_loop_backend_name(c1m__server_loop(s, 0)),
                  c1m_timers_mode_name(cfg->loop.timers), cfg->loop.timeout_ms[C1M_TO_READ],
                  cfg->loop.timeout_ms[C1M_TO_WRITE], cfg->loop.timeout_ms[C1M_TO_IDLE],
-                 cfg->loop.timeout_ms[C1M_TO_HEADER]);
+                 cfg->loop.timeout_ms[C1M_TO_HEADER],
+                 cfg->nlisten_fds ? " (listening sockets inherited: an upgrade)" : "");
+    if (!cfg->slot)
+        c1m_upgrade_serving();
 
-    /* The control thread: signals and metrics; the loops never block on it. */
+    /* The control thread: signals, upgrade and metrics; the loops never
+     * block on it. It keeps answering while the server drains. */
     c1m_meter_t meter;
     uint64_t start = c1m_now_ns();
     c1m_meter_init(&meter, start);
@@ -94,26 +134,55 @@ int c1m_server_run(const c1m_server_cfg_t *cfg)
     uint64_t publish_ms = cfg->slot || interval_ms > 200 ? 200 : interval_ms;
     uint64_t next_log = start + interval_ms * 1000000ull;
     c1m_loop_stats_t sum;
+    c1m_upgrade_t up = { .ready_fd = -1 };
+    bool draining = false;
     for (;;) {
-        struct timespec ts = { (time_t)(publish_ms / 1000), (long)(publish_ms % 1000) * 1000000 };
+        uint64_t wait_ms = up.pid || draining ? 20 : publish_ms;
+        struct timespec ts = { (time_t)(wait_ms / 1000), (long)(wait_ms % 1000) * 1000000 };
         int sig = c1m_signals_wait(&sigs, &ts);
         c1m_server_stats(s, &sum);
         if (cfg->slot)
             memcpy(&cfg->slot->stats, &sum, sizeof sum);
         uint64_t now = c1m_now_ns();
-        if (!cfg->quiet && !cfg->slot && now >= next_log) {
+        if (!cfg->quiet && !cfg->slot && !draining && now >= next_log) {
             c1m_server_log_metrics(c1m_arch_name(cfg->arch), &sum, &meter, now);
             next_log += interval_ms * 1000000ull;
         }
-        if (sig == SIGTERM || sig == SIGINT)
+        if (sig == SIGUSR2)
+            upgrade_begin(s, &up, draining);
+        if (up.pid) {
+            char why[512];
+            int st = c1m_upgrade_poll(&up, why, sizeof why);
+            if (st == C1M_UPGRADE_FAILED)
+                c1m_warn("upgrade failed: %s; still serving", why);
+            if (st == C1M_UPGRADE_READY) {
+                c1m_info("upgrade: %s: this server (pid %d) stops accepting and drains "
+                         "(at most %u ms)", why, (int)getpid(), cfg->loop.drain_ms);
+                up = (c1m_upgrade_t){ .ready_fd = -1 };
+                c1m_server_keep_listeners(s);
+                c1m_server_drain(s);
+                draining = true;
+            }
+        }
+        if ((sig == SIGTERM || sig == SIGINT) && !draining) {
+            if (!cfg->quiet)
+                c1m_info("shutting down: no new connections, draining (at most %u ms)",
+                         cfg->loop.drain_ms);
+            if (up.pid) { /* the new server would have no one to hand over to */
+                kill(up.pid, SIGTERM);
+                c1m_warn("upgrade: abandoned (stopping): sent SIGTERM to pid %d", (int)up.pid);
+            }
+            c1m_server_drain(s);
+            draining = true;
+        }
+        if (draining && c1m_server_drained(s))
             break;
     }
-    if (!cfg->quiet)
-        c1m_info("shutting down: no new connections, draining (at most %u ms)",
-                 cfg->loop.drain_ms);
     c1m__server_stop(s, &sum);
     if (cfg->slot)
         memcpy(&cfg->slot->stats, &sum, sizeof sum);
+    if (!cfg->slot)
+        c1m_server_log_drain(c1m_arch_name(cfg->arch), &sum);
     if (!cfg->quiet && !cfg->slot)
         c1m_info("stopped: %llu ops, %llu connections accepted, %llu unsent bytes dropped; "
                  "timers %s: timer_inserts=%llu timer_lazy=%llu timer_early=%llu "
@@ -126,5 +195,7 @@ int c1m_server_run(const c1m_server_cfg_t *cfg)
                                       sum.close_reasons[C1M_CLOSE_TIMEOUT_WRITE] +
                                       sum.close_reasons[C1M_CLOSE_TIMEOUT_IDLE] +
                                       sum.close_reasons[C1M_CLOSE_TIMEOUT_HEADER]));
+    if (!cfg->slot)
+        c1m_upgrade_exit();
     return 0;
 }

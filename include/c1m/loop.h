@@ -61,6 +61,11 @@ typedef struct c1m_loop_stats {
     uint64_t timer_lazy;      /* deadline changes that were only a store */
     uint64_t timer_early;     /* entry fired before any deadline: re-armed */
     uint64_t timer_forwards;  /* global heap: entries passed to their owner loop */
+    /* the drain (c1m_loop_stop): connections open when it began, those
+     * still open at its deadline (closed then), messages completed during it */
+    uint64_t drain_conns;
+    uint64_t drain_deadline_closed;
+    uint64_t drain_requests;
 } c1m_loop_stats_t;
 
 /* Create a loop (not running). `id` names it in logs and picks its CPU
@@ -78,9 +83,18 @@ C1M_API int c1m_loop_run_once(c1m_loop_t *loop, int timeout_ms);
 /* c1m_loop_run on a new thread, and its join. */
 C1M_API int c1m_loop_start_thread(c1m_loop_t *loop);
 C1M_API int c1m_loop_join(c1m_loop_t *loop);
-/* Thread-safe: stop accepting, let output flush (cfg.drain_ms at most),
- * close every connection, return from run. */
+/* Thread-safe: stop accepting and drain, then return from run. The drain
+ * lasts until every accepted connection has closed, cfg.drain_ms at most:
+ * connections keep being served meanwhile (a protocol that can end one
+ * cleanly does so when c1m_loop_draining says so: HTTP answers the next
+ * request with "Connection: close"); at the deadline the rest get a
+ * lingering close (FIN after their pending output, input discarded, closed
+ * when the peer closes or 500 ms later). Client connections are closed as
+ * soon as their output is flushed. */
 C1M_API int c1m_loop_stop(c1m_loop_t *loop);
+/* Whether the loop is draining (any thread; a protocol's on_data asks it
+ * to end a connection at its next clean boundary). */
+C1M_API bool c1m_loop_draining(const c1m_loop_t *loop);
 
 /* Thread-safe: run fn(loop, arg, u) on the loop's thread. */
 typedef void (*c1m_msg_fn)(c1m_loop_t *loop, void *arg, uint64_t u);

@@ -52,7 +52,12 @@ typedef struct c1m_server_cfg {
     int balance;              /* dispatch: C1M_BALANCE_* */
     const char *bind;         /* address literal; NULL = 0.0.0.0 */
     uint16_t port;            /* 0 = an ephemeral port (c1m_server_port) */
-    int listen_fd;            /* serve this listening socket instead (-1) */
+    int listen_fd;            /* serve this listening socket instead (-1); the
+                                 caller keeps it: never shut down nor closed */
+    const int *listen_fds;    /* or take these over (an upgrade hands them on):
+                                 reuseport serves fd i on loop i mod loops, the
+                                 others serve fd 0; closed at stop */
+    uint32_t nlisten_fds;     /* how many (at most C1M_SERVER_MAX_FDS) */
     uint64_t max_conns;       /* 0 = what the open-file limit allows */
     c1m_loop_cfg_t loop;      /* every loop's configuration */
 
@@ -76,8 +81,22 @@ typedef struct c1m_server c1m_server_t;
  * negative errno with err filled (bad configuration, port in use, ...). */
 C1M_API int c1m_server_start(c1m_server_t **out, const c1m_server_cfg_t *cfg, char *err,
                              size_t errlen);
-/* Stop accepting, drain (cfg.loop.drain_ms at most), join, free. */
+/* Stop accepting, drain (cfg.loop.drain_ms at most, see c1m_loop_stop),
+ * join, free. */
 C1M_API int c1m_server_stop(c1m_server_t *s);
+/* The same in steps, for a caller that keeps working while the server
+ * drains: begin (returns at once), ask whether every loop has finished,
+ * then c1m_server_stop joins and frees. */
+C1M_API int c1m_server_drain(c1m_server_t *s);
+C1M_API bool c1m_server_drained(const c1m_server_t *s);
+/* Binary upgrade: the listening sockets the server serves (up to n; the
+ * count is returned), to hand to another process; and, once that process
+ * accepts on them, stop accepting without refusing anything: a later
+ * drain or stop leaves them listening (no shutdown), closing only this
+ * process's descriptors. */
+#define C1M_SERVER_MAX_FDS 64
+C1M_API int c1m_server_listen_fds(const c1m_server_t *s, int *fds, int n);
+C1M_API void c1m_server_keep_listeners(c1m_server_t *s);
 /* The port it listens on (useful with port 0). */
 C1M_API uint16_t c1m_server_port(const c1m_server_t *s);
 /* Counters summed over its loops (relaxed reads). */

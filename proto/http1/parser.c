@@ -5,13 +5,16 @@
  * beyond the limit: method (GET fast path), target (SSE2 scan for the SP),
  * version (memcmp fast path), then field lines: name through a token
  * table, value through an SSE2 scan for the first CTL, which must be the
- * CR of CRLF. Syntax errors are reported once the line holding them is
- * complete; multi-field errors once the head is complete.
+ * CR of CRLF. A request-line error is reported at the first byte that
+ * can never be valid there; a field-line error once its line is complete;
+ * multi-field errors once the head is complete.
  *
  * When the head is incomplete the parser remembers where the incomplete
  * line starts and how far it has searched. Later calls ("scan mode") only
  * memchr() the new bytes for LFs and validate each newly completed field
- * line once with the same parse_line(); they run parse_head() again when
+ * line once with the same parse_line(); while the request line is
+ * incomplete, each new byte also goes through a small automaton
+ * (reqline_scan) that spots the first invalid one; they run parse_head() again when
  * the request line completes, when the head completes, or when a limit is
  * crossed. A head arriving byte by byte thus costs O(n) plus at most three
  * full parses, and reports exactly what a single call would.
@@ -482,13 +485,66 @@ bad_value:
     return b[i] == '\n' ? -C1M_HTTP_EBAD_EOL : -C1M_HTTP_EBAD_HEADER_VALUE;
 }
 
+/* Request-line phases, kept in p->sub while the request line is incomplete
+ * (the chunk sub-state is free until the head is complete). */
+enum { RL_METHOD0 = 0, RL_METHOD, RL_TARGET0, RL_TARGET, RL_VERSION /* + k, 0..9 */ };
+
+/* Advance the request-line automaton over b[i..end) from *phase. Returns
+ * end if every byte may still be part of a valid request line, else the
+ * index of the first byte that decides: one that can never be valid there
+ * (a TLS ClientHello's 0x16, a CTL in the method...) or the LF that ends
+ * the line. It accepts exactly the prefixes parse_head() calls incomplete,
+ * so scan mode can hand such a byte to a full parse as soon as it arrives;
+ * O(1) per byte, each byte looked at once. */
+static size_t reqline_scan(const unsigned char *b, size_t i, size_t end, uint8_t *phase)
+{
+    static const char pat[] = "HTTP/0.0\r\n";
+    unsigned ph = *phase;
+    for (; i < end; i++) {
+        unsigned char c = b[i];
+        if (ph == RL_METHOD0) {
+            if (!tchar[c])
+                break;
+            ph = RL_METHOD;
+        } else if (ph == RL_METHOD) {
+            if (c == ' ')
+                ph = RL_TARGET0;
+            else if (!tchar[c])
+                break;
+        } else if (ph == RL_TARGET0) {
+            if (!target_char[c])
+                break;
+            ph = RL_TARGET;
+        } else if (ph == RL_TARGET) {
+            size_t j = scan_target(b, i, end);
+            if (j == end) {
+                i = end;
+                break;
+            }
+            i = j;
+            if (b[i] != ' ')
+                break;
+            ph = RL_VERSION;
+        } else {
+            unsigned k = ph - RL_VERSION;
+            bool ok = (k == 5 || k == 7) ? (c >= '0' && c <= '9') : c == (unsigned char)pat[k];
+            if (!ok || k == 9)
+                break;
+            ph++;
+        }
+    }
+    *phase = (uint8_t)ph;
+    return C1M_MIN(i, end);
+}
+
 /* Parse the head at buf[0..len). Returns the head length (> 0), 0 if
  * incomplete (*prog filled) or a negative error. Looks at no byte at or
  * beyond the head limit.
  *
  * Error timing, which makes the result independent of how the input was
- * split: a syntax error is reported once the line holding it is complete
- * (its LF is here) or a limit is reached; errors that involve several
+ * split: a request-line error as soon as its offending byte is here (the
+ * decision depends on no later byte); a field-line syntax error once the
+ * line holding it is complete (its LF is here); a limit once reached; errors that involve several
  * fields (duplicate Host, conflicting Content-Length, framing) once the
  * whole head is here. */
 static ssize_t parse_head(const c1m_http_limits_t *L, const char *cbuf, size_t len,
@@ -655,9 +711,10 @@ static ssize_t parse_head(const c1m_http_limits_t *L, const char *cbuf, size_t l
     }
 
 line_error:
-    if (memchr(b, '\n', rl))
-        return err;
-    /* fall through: the request line is incomplete */
+    /* The byte that makes the request line invalid is here: no later byte
+     * can repair it, so refuse now rather than at the LF or the header
+     * timeout (a TLS ClientHello gets its 400 at once, as from nginx). */
+    return err;
 line_incomplete:
     if (len >= max_line)
         return -C1M_HTTP_EURI_TOO_LONG;
@@ -765,6 +822,13 @@ static ssize_t full_head(c1m_http_parser_t *p, const char *buf, size_t len, size
         return fail(p, r);
     p->scan_line = prog.line;
     p->scan_pos = (uint32_t)C1M_MIN(len, (size_t)p->limits->max_head);
+    if (!prog.reqline) {
+        /* where the incomplete request line stands, for scan mode */
+        uint8_t ph = RL_METHOD0;
+        size_t rl = C1M_MIN(p->scan_pos, (size_t)p->limits->max_request_line);
+        reqline_scan((const unsigned char *)buf, 0, rl, &ph);
+        p->sub = ph;
+    }
     p->nlines = (uint16_t)C1M_MIN(prog.nlines, 0xffffu);
     /* keep the last request's public flags (keep-alive) while scanning */
     p->pflags = (uint16_t)((p->pflags & PF_PUBLIC) | (prog.reqline ? PF_REQLINE : 0));
@@ -796,6 +860,15 @@ static ssize_t do_head(c1m_http_parser_t *p, const char *buf, size_t len,
 
     if (C1M_UNLIKELY(len < pos))
         return -EINVAL; /* the caller dropped bytes it had to keep */
+    if (!reqline) {
+        /* a byte that can never start a valid request is refused when it
+         * arrives, not when its line ends */
+        size_t end = C1M_MIN(vlen, max_line);
+        uint8_t ph = p->sub;
+        if (pos < end && reqline_scan((const unsigned char *)buf, pos, end, &ph) < end)
+            return full_head(p, buf, len, 0, req, ev);
+        p->sub = ph;
+    }
     while (pos < vlen) {
         const char *lf = memchr(buf + pos, '\n', vlen - pos);
         if (!lf)

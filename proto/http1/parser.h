@@ -47,9 +47,11 @@
  * after the head (and after EV_DONE) itself instead of parsing them.
  *
  * Errors are sticky: after a negative return the parser keeps returning
- * the same error until c1m_http_parser_init(); nothing is consumed. A
- * syntax error is reported as soon as the line holding it is complete (or
- * a limit is reached); errors that involve several fields (two Host
+ * the same error until c1m_http_parser_init(); nothing is consumed. An
+ * error in the request line is reported at the first byte that can never
+ * be valid there (a TLS ClientHello's 0x16, a CTL in the method, a second
+ * SP...), so garbage gets its 400 at once; an error in a field line as
+ * soon as the line holding it is complete (or a limit is reached); errors that involve several fields (two Host
  * fields, conflicting Content-Length, CL with TE, missing Host...) once the
  * whole head is there; body errors at the offending byte. Hence the result
  * (events, body bytes, error) never depends on how the input was split

@@ -9,13 +9,21 @@ void c1m_http_resp_init(c1m_http_resp_t *r, bool head_only)
     *r = (c1m_http_resp_t){ .state = C1M_HTTP_RESP_HEAD, .head_only = head_only };
 }
 
-/* One line ending in LF (an optional CR before it is stripped). Returns
- * the bytes up to and including the LF, 0 when incomplete, or -E2BIG. */
-static ssize_t line_end(const char *p, size_t n, size_t max, size_t *len)
+/* One line ending in LF (an optional CR before it is stripped) at p[0..n),
+ * of which p[0..*scan) was searched already and holds no LF. Returns the
+ * bytes up to and including the LF (and resets *scan), 0 when incomplete
+ * (*scan advanced: the next call searches only the new bytes) or -E2BIG. */
+static ssize_t line_end(const char *p, size_t n, size_t max, uint32_t *scan, size_t *len)
 {
-    const char *lf = memchr(p, '\n', n < max ? n : max);
-    if (!lf)
-        return n >= max ? -E2BIG : 0;
+    size_t end = n < max ? n : max;
+    const char *lf = *scan < end ? memchr(p + *scan, '\n', end - *scan) : NULL;
+    if (!lf) {
+        if (n >= max)
+            return -E2BIG;
+        *scan = (uint32_t)end;
+        return 0;
+    }
+    *scan = 0;
     size_t l = (size_t)(lf - p);
     *len = l && p[l - 1] == '\r' ? l - 1 : l;
     return (ssize_t)(l + 1);
@@ -56,13 +64,16 @@ static bool list_has(const char *v, size_t n, const char *tok, bool *last)
     return found;
 }
 
-typedef struct head_info {
-    int minor;
-    int64_t content_length; /* -1: none */
-    bool chunked, te, conn_close, conn_keep_alive;
-} head_info_t;
+/* r->hflags while a head is read */
+#define HF_STATUS   0x01u /* the status line was read */
+#define HF_MINOR1   0x02u /* HTTP/1.1 */
+#define HF_CL       0x04u /* Content-Length seen (value in r->remaining) */
+#define HF_TE       0x08u /* Transfer-Encoding seen */
+#define HF_CHUNKED  0x10u /* ... and its last coding is chunked */
+#define HF_CLOSE    0x20u /* Connection: close */
+#define HF_KA       0x40u /* Connection: keep-alive */
 
-static int parse_status_line(c1m_http_resp_t *r, const char *p, size_t n, head_info_t *h)
+static int parse_status_line(c1m_http_resp_t *r, const char *p, size_t n)
 {
     /* HTTP/1.x SP 3DIGIT [SP reason] */
     if (n < 12 || memcmp(p, "HTTP/1.", 7) || (p[7] != '0' && p[7] != '1') || p[8] != ' ')
@@ -72,7 +83,8 @@ static int parse_status_line(c1m_http_resp_t *r, const char *p, size_t n, head_i
             return -EBADMSG;
     if (n > 12 && p[12] != ' ')
         return -EBADMSG;
-    h->minor = p[7] - '0';
+    if (p[7] == '1')
+        r->hflags |= HF_MINOR1;
     r->status = (uint16_t)((p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0'));
     return r->status >= 100 ? 0 : -EBADMSG;
 }
@@ -93,7 +105,7 @@ static int parse_length(const char *v, size_t n, int64_t *out)
     return 0;
 }
 
-static int parse_header(const char *p, size_t n, head_info_t *h)
+static int parse_header(c1m_http_resp_t *r, const char *p, size_t n)
 {
     const char *colon = memchr(p, ':', n);
     if (!colon || colon == p)
@@ -109,92 +121,99 @@ static int parse_header(const char *p, size_t n, head_info_t *h)
         int64_t len;
         if (parse_length(v, vl, &len) < 0)
             return -EBADMSG;
-        if (h->content_length >= 0 && h->content_length != len)
+        if ((r->hflags & HF_CL) && r->remaining != (uint64_t)len)
             return -EBADMSG; /* conflicting lengths */
-        h->content_length = len;
+        r->hflags |= HF_CL;
+        r->remaining = (uint64_t)len;
     } else if (token_eq(p, nl, "transfer-encoding")) {
-        h->te = true;
-        h->chunked = list_has(v, vl, "chunked", &last) && last;
+        r->hflags |= HF_TE;
+        if (list_has(v, vl, "chunked", &last) && last)
+            r->hflags |= HF_CHUNKED;
+        else
+            r->hflags &= (uint8_t)~HF_CHUNKED;
     } else if (token_eq(p, nl, "connection")) {
         if (list_has(v, vl, "close", &last))
-            h->conn_close = true;
+            r->hflags |= HF_CLOSE;
         if (list_has(v, vl, "keep-alive", &last))
-            h->conn_keep_alive = true;
+            r->hflags |= HF_KA;
     }
     return 0;
 }
 
 /* Choose how the body is delimited once the head is complete. */
-static int body_mode(c1m_http_resp_t *r, const head_info_t *h, bool *done)
+static void body_mode(c1m_http_resp_t *r, unsigned hf, bool *done)
 {
-    r->close = h->conn_close || (h->minor == 0 && !h->conn_keep_alive);
+    r->close = (hf & HF_CLOSE) || (!(hf & HF_MINOR1) && !(hf & HF_KA));
     bool bodiless = r->head_only || r->status == 204 || r->status == 304;
     if (bodiless) {
         *done = true;
-        return 0;
+        return;
     }
-    if (h->te) {
-        if (!h->chunked)
-            r->state = C1M_HTTP_RESP_UNTIL_EOF;
-        else
-            r->state = C1M_HTTP_RESP_CHUNK_SIZE;
-        return 0;
+    if (hf & HF_TE) {
+        r->state = (hf & HF_CHUNKED) ? C1M_HTTP_RESP_CHUNK_SIZE : C1M_HTTP_RESP_UNTIL_EOF;
+        r->remaining = 0;
+        return;
     }
-    if (h->content_length >= 0) {
-        r->remaining = (uint64_t)h->content_length;
+    if (hf & HF_CL) {
         if (r->remaining == 0)
             *done = true;
         else
             r->state = C1M_HTTP_RESP_BODY;
-        return 0;
+        return;
     }
+    r->remaining = 0;
     r->state = C1M_HTTP_RESP_UNTIL_EOF;
     r->close = true;
-    return 0;
 }
 
-/* The whole head must be present: find the empty line first. */
+/* The head is consumed only once complete (the caller keeps it until
+ * then), but each of its lines is searched and read once: r->line is where
+ * the first unread line starts, r->scan how much of it was searched. */
 static ssize_t feed_head(c1m_http_resp_t *r, const char *p, size_t n, bool *done)
 {
-    size_t off = 0, len;
-    head_info_t h = { .content_length = -1 };
-    bool first = true;
     for (;;) {
-        size_t room = C1M_HTTP_RESP_MAX_HEAD > off ? C1M_HTTP_RESP_MAX_HEAD - off : 0;
-        if (!room)
+        size_t ls = r->line, len;
+        if (ls > n)
+            return -EINVAL; /* the caller dropped bytes it had to keep */
+        if (ls >= C1M_HTTP_RESP_MAX_HEAD)
             return -E2BIG;
-        ssize_t used = line_end(p + off, n - off, room, &len);
+        ssize_t used = line_end(p + ls, n - ls, C1M_HTTP_RESP_MAX_HEAD - ls, &r->scan, &len);
         if (used <= 0)
             return used; /* incomplete (nothing consumed) or too long */
-        const char *line = p + off;
-        off += (size_t)used;
-        if (first) {
+        const char *line = p + ls;
+        r->line = (uint32_t)(ls + (size_t)used);
+        if (!(r->hflags & HF_STATUS)) {
             if (len == 0)
                 continue; /* tolerate a stray empty line before the status */
-            if (parse_status_line(r, line, len, &h) < 0)
+            if (parse_status_line(r, line, len) < 0)
                 return -EBADMSG;
-            first = false;
+            r->hflags |= HF_STATUS;
             continue;
         }
         if (len == 0)
             break;
         if (line[0] == ' ' || line[0] == '\t')
             return -EBADMSG; /* obsolete line folding */
-        if (parse_header(line, len, &h) < 0)
+        if (parse_header(r, line, len) < 0)
             return -EBADMSG;
     }
+    size_t off = r->line;
+    unsigned hf = r->hflags;
+    r->line = r->scan = 0;
+    r->hflags = 0;
     if (r->status < 200) { /* interim (100 Continue, 103): another head follows */
         r->status = 0;
+        r->remaining = 0;
         return (ssize_t)off;
     }
-    int rc = body_mode(r, &h, done);
-    return rc < 0 ? rc : (ssize_t)off;
+    body_mode(r, hf, done);
+    return (ssize_t)off;
 }
 
 static ssize_t feed_chunk_size(c1m_http_resp_t *r, const char *p, size_t n)
 {
     size_t len;
-    ssize_t used = line_end(p, n, C1M_HTTP_RESP_MAX_LINE, &len);
+    ssize_t used = line_end(p, n, C1M_HTTP_RESP_MAX_LINE, &r->scan, &len);
     if (used <= 0)
         return used;
     uint64_t x = 0;
@@ -220,7 +239,7 @@ static ssize_t feed_chunk_size(c1m_http_resp_t *r, const char *p, size_t n)
 static ssize_t feed_trailer(c1m_http_resp_t *r, const char *p, size_t n, bool *done)
 {
     size_t len;
-    ssize_t used = line_end(p, n, C1M_HTTP_RESP_MAX_LINE, &len);
+    ssize_t used = line_end(p, n, C1M_HTTP_RESP_MAX_LINE, &r->scan, &len);
     if (used > 0 && len == 0)
         *done = true;
     return used;
@@ -291,6 +310,8 @@ ssize_t c1m_http_resp_feed(c1m_http_resp_t *r, const char *p, size_t n, bool *do
         if (*done) {
             r->state = C1M_HTTP_RESP_HEAD;
             r->remaining = 0;
+            r->line = r->scan = 0;
+            r->hflags = 0;
             return (ssize_t)off;
         }
         if (used == 0)

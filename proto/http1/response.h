@@ -6,7 +6,14 @@
  * presents it again with more bytes); body bytes are consumed as they come,
  * never buffered. Handles Content-Length, chunked transfer coding (with
  * extensions and trailers), bodiless responses (HEAD, 1xx, 204, 304),
- * interim 1xx responses, and close-delimited bodies. */
+ * interim 1xx responses, and close-delimited bodies.
+ *
+ * Linear time: while a head (or a chunk-size or trailer line) is incomplete
+ * the parser remembers how far it has searched for the line's end and which
+ * lines it has already read, so a head that arrives a byte at a time is
+ * searched once, not from its start on every read (a server trickling a
+ * 64 KiB head costs O(n), not O(n^2)). The caller must therefore present
+ * the kept bytes again unchanged, followed by the new ones. */
 #ifndef C1M_PROTO_HTTP1_RESPONSE_H
 #define C1M_PROTO_HTTP1_RESPONSE_H
 
@@ -31,8 +38,12 @@ typedef struct c1m_http_resp {
     uint8_t state;
     bool head_only;  /* the request was HEAD: no body whatever the headers say */
     bool close;      /* the server will close after this response */
+    uint8_t hflags;  /* private: what the head's lines said so far */
     uint16_t status; /* of the current (last complete) response */
-    uint64_t remaining;
+    uint32_t line;   /* private: head: offset of its first unread line */
+    uint32_t scan;   /* private: bytes from the line's start already searched */
+    uint64_t remaining; /* body / chunk bytes left; while reading a head,
+                           the Content-Length seen so far */
 } c1m_http_resp_t;
 
 /* Reset for the next response (keeps head_only). */

@@ -18,76 +18,174 @@
 #include "engine/timeouts.h"
 #include "proto/http1/metrics.h"
 
-/* ---- configuration (set before the server starts, then read-only) ---- */
+/* ---- instances: configuration (before serving, then read-only) ------- */
 
-#define MAX_MW 8
-#define PEND_HEADERS 32
-
-typedef struct {
-    c1m_http_handler_fn fn;
+struct c1m_http_route_def {
+    c1m_http_fn fn;
     void *ud;
     unsigned flags;
-} route_def_t;
+};
+typedef c1m_http_route_def_t route_def_t;
 
-static struct {
-    c1m_http_router_t *router;
-    c1m_http_limits_t limits;
-    c1m_http_mw_fn mw[MAX_MW];
-    unsigned nmw;
-    size_t route_buf;   /* router scratch for the longest request line */
-    route_def_t **defs;
-    size_t ndefs;
-} S;
+#define PEND_HEADERS 32
 
-int c1m_http_server_init(const c1m_http_limits_t *limits)
+static const c1m_proto_t proto_template;
+static ssize_t http_data(c1m_conn_t *c, const char *data, size_t len);
+static void metrics_handler(c1m_http_req_t *req, c1m_http_reply_t *reply, void *ud);
+
+void c1m_http_cfg_defaults(c1m_http_cfg_t *cfg)
 {
-    c1m_http_server_free();
-    S.limits = limits ? *limits : c1m_http_default_limits;
-    c1m_http_limits_normalize(&S.limits);
-    return c1m_http_router_new(&S.router);
+    *cfg = (c1m_http_cfg_t){
+        .max_request_line = C1M_HTTP_DEFAULT_MAX_REQUEST_LINE,
+        .max_head = C1M_HTTP_DEFAULT_MAX_HEAD,
+        .max_headers = C1M_HTTP_DEFAULT_MAX_HEADERS,
+        .max_body = C1M_HTTP_DEFAULT_MAX_BODY,
+        .metrics_path = "/metrics",
+        .access_log = false,
+        .access_log_fd = STDOUT_FILENO,
+        .redirect_trailing_slash = true,
+        .redirect_fixed_path = true,
+        .handle_method_not_allowed = true,
+        .handle_options = true,
+    };
 }
 
-void c1m_http_server_free(void)
+int c1m_http_new(c1m_http_t **out, const c1m_http_cfg_t *cfg)
 {
-    c1m_http_router_free(S.router);
-    for (size_t i = 0; i < S.ndefs; i++)
-        free(S.defs[i]);
-    free(S.defs);
-    memset(&S, 0, sizeof S);
+    c1m_http_cfg_t def;
+    if (!cfg) {
+        c1m_http_cfg_defaults(&def);
+        cfg = &def;
+    }
+    *out = NULL;
+    c1m_http_t *h = calloc(1, sizeof *h);
+    if (!h)
+        return -ENOMEM;
+    int rc = c1m__http_metrics_init(&h->metrics);
+    if (rc < 0) {
+        free(h);
+        return rc;
+    }
+    h->cfg = *cfg;
+    h->cfg.metrics_path = NULL; /* set once its route exists (a copy the instance owns) */
+    h->limits = (c1m_http_limits_t){ .max_request_line = cfg->max_request_line,
+                                     .max_head = cfg->max_head,
+                                     .max_headers = cfg->max_headers,
+                                     .max_body = cfg->max_body };
+    c1m_http_limits_normalize(&h->limits);
+    h->proto = proto_template;
+    if ((rc = c1m_http_router_new(&h->router)) < 0)
+        goto fail;
+    c1m_http_router_opts_t o = { cfg->redirect_trailing_slash, cfg->redirect_fixed_path,
+                                 cfg->handle_method_not_allowed, cfg->handle_options };
+    c1m_http_router_set_opts(h->router, &o);
+    if (cfg->metrics_path) {
+        rc = c1m_http_handle(h, "GET", cfg->metrics_path, metrics_handler, NULL, 0, NULL, 0);
+        if (rc < 0)
+            goto fail;
+        h->cfg.metrics_path = cfg->metrics_path;
+    }
+    *out = h;
+    return 0;
+fail:
+    c1m_http_free(h);
+    return rc == -ENOMEM ? rc : -EINVAL;
 }
 
-int c1m_http_server_handle(const char *method, const char *pattern, c1m_http_handler_fn fn,
-                           void *ud, unsigned flags, char *err, size_t errcap)
+void c1m_http_free(c1m_http_t *h)
 {
-    if (!S.router || !fn)
+    if (!h)
+        return;
+    c1m_http_router_free(h->router);
+    for (size_t i = 0; i < h->ndefs; i++)
+        free(h->defs[i]);
+    free(h->defs);
+    c1m__http_metrics_fini(&h->metrics);
+    free(h);
+}
+
+const c1m_proto_t *c1m_http_proto(c1m_http_t *h) { return &h->proto; }
+
+c1m_http_t *c1m_http_from_proto(const c1m_proto_t *p)
+{
+    if (!p || p->on_data != proto_template.on_data)
+        return NULL;
+    return c1m__http_of(p);
+}
+
+/* Registration races the lookups of a serving instance (they take no lock). */
+static bool frozen(const c1m_http_t *h) { return C1M_RELAXED_LOAD(&h->serving); }
+
+/* The router stores (fn, ud) and hands them back: fn is only a marker,
+ * ud our definition. */
+static void route_marker(void *req, void *resp, const c1m_route_params_t *ps, void *ud) {}
+
+int c1m_http_handle(c1m_http_t *h, const char *method, const char *pattern, c1m_http_fn fn,
+                    void *ud, unsigned flags, char *err, size_t errlen)
+{
+    if (!h || !fn || !method || !pattern) {
+        if (err && errlen)
+            snprintf(err, errlen, "method, pattern and handler are required");
         return -EINVAL;
+    }
+    if (frozen(h)) {
+        if (err && errlen)
+            snprintf(err, errlen, "routes are registered before the server starts");
+        return -EBUSY;
+    }
     route_def_t *d = malloc(sizeof *d);
-    route_def_t **defs = realloc(S.defs, (S.ndefs + 1) * sizeof *defs);
+    route_def_t **defs = realloc(h->defs, (h->ndefs + 1) * sizeof *defs);
     if (!d || !defs) {
         free(d);
         if (defs)
-            S.defs = defs;
+            h->defs = defs;
+        if (err && errlen)
+            snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    S.defs = defs;
+    h->defs = defs;
     *d = (route_def_t){ fn, ud, flags };
-    /* the router hands back (fn, ud): fn is a marker, ud our definition */
-    int rc = c1m_http_router_handle(S.router, method, pattern, fn, d, err, errcap);
+    int rc = c1m_http_router_handle(h->router, method, pattern, route_marker, d, err, errlen);
     if (rc < 0) {
         free(d);
         return rc;
     }
-    S.defs[S.ndefs++] = d;
-    S.route_buf = c1m_http_router_buf_size(S.router, S.limits.max_request_line);
+    h->defs[h->ndefs++] = d;
+    h->route_buf = c1m_http_router_buf_size(h->router, h->limits.max_request_line);
     return 0;
 }
 
-int c1m_http_server_use(c1m_http_mw_fn mw)
+int c1m_http_use(c1m_http_t *h, c1m_http_fn fn, void *ud)
 {
-    if (S.nmw == MAX_MW)
+    if (!h || !fn)
+        return -EINVAL;
+    if (frozen(h))
+        return -EBUSY;
+    if (h->nmw == C1M_HTTP_MAX_MW)
         return -ENOSPC;
-    S.mw[S.nmw++] = mw;
+    h->mw[h->nmw].fn = fn;
+    h->mw[h->nmw].ud = ud;
+    h->nmw++;
     return 0;
+}
+
+/* Go net/http's server timeouts in the article's program. */
+void c1m_http_go_timeouts(c1m_loop_cfg_t *cfg)
+{
+    cfg->timeout_ms[C1M_TO_READ] = 5000;
+    cfg->timeout_ms[C1M_TO_WRITE] = 10000;
+    cfg->timeout_ms[C1M_TO_IDLE] = 10000;
+    cfg->timeout_ms[C1M_TO_HEADER] = 10000;
+}
+
+size_t c1m_http_metrics_render(c1m_http_t *h, char *buf, size_t cap)
+{
+    return c1m__http_metrics_render(&h->metrics, buf, cap);
+}
+
+int c1m_http_metrics_share(c1m_http_t *h, unsigned nslots)
+{
+    return c1m__http_metrics_share(&h->metrics, nslots);
 }
 
 /* ---- per-connection state --------------------------------------------- */
@@ -128,9 +226,87 @@ typedef struct http_conn {
 
 size_t c1m_http_conn_state_size(void) { return sizeof(http_conn_t); }
 
+/* ---- the request, for handlers --------------------------------------- */
+
+static c1m_http_str_t str_of(const c1m_http_request_t *q, c1m_http_slice_t sl)
+{
+    return (c1m_http_str_t){ c1m_http_str(q->buf, sl), sl.len };
+}
+
+c1m_http_str_t c1m_http_req_method(const c1m_http_req_t *r) { return str_of(r->req, r->req->method_str); }
+c1m_http_str_t c1m_http_req_target(const c1m_http_req_t *r) { return str_of(r->req, r->req->target); }
+c1m_http_str_t c1m_http_req_path(const c1m_http_req_t *r) { return str_of(r->req, r->req->path); }
+c1m_http_str_t c1m_http_req_query(const c1m_http_req_t *r) { return str_of(r->req, r->req->query); }
+int c1m_http_req_version(const c1m_http_req_t *r) { return r->req->version_minor; }
+
+c1m_http_str_t c1m_http_req_header(const c1m_http_req_t *r, const char *name)
+{
+    int i = c1m_http_find_header(r->req, name, strlen(name));
+    if (i < 0)
+        return (c1m_http_str_t){ NULL, 0 };
+    return str_of(r->req, r->req->headers[i].value);
+}
+
+unsigned c1m_http_req_header_count(const c1m_http_req_t *r)
+{
+    return C1M_MIN(r->req->nheaders, r->req->headers_cap);
+}
+
+int c1m_http_req_header_at(const c1m_http_req_t *r, unsigned i, c1m_http_str_t *name,
+                           c1m_http_str_t *value)
+{
+    if (i >= c1m_http_req_header_count(r))
+        return -ENOENT;
+    if (name)
+        *name = str_of(r->req, r->req->headers[i].name);
+    if (value)
+        *value = str_of(r->req, r->req->headers[i].value);
+    return 0;
+}
+
+c1m_http_str_t c1m_http_req_body(const c1m_http_req_t *r)
+{
+    return (c1m_http_str_t){ r->body ? r->body : "", r->body_len };
+}
+
+c1m_http_str_t c1m_http_req_param(const c1m_http_req_t *r, const char *name)
+{
+    size_t n = 0;
+    const char *v = r->route->kind == C1M_ROUTE_FOUND
+                        ? c1m_route_param(&r->route->params, name, &n) : NULL;
+    return (c1m_http_str_t){ v, v ? n : 0 };
+}
+
+unsigned c1m_http_req_param_count(const c1m_http_req_t *r)
+{
+    return r->route->kind == C1M_ROUTE_FOUND ? r->route->params.count : 0;
+}
+
+int c1m_http_req_param_at(const c1m_http_req_t *r, unsigned i, c1m_http_str_t *name,
+                          c1m_http_str_t *value)
+{
+    if (i >= c1m_http_req_param_count(r))
+        return -ENOENT;
+    const c1m_route_param_t *p = &r->route->params.p[i];
+    if (name)
+        *name = (c1m_http_str_t){ p->name, p->name_len };
+    if (value)
+        *value = (c1m_http_str_t){ p->value, p->value_len };
+    return 0;
+}
+
+const char *c1m_http_req_route(const c1m_http_req_t *r)
+{
+    return r->route->kind == C1M_ROUTE_FOUND ? r->route->pattern : NULL;
+}
+
+uint64_t c1m_http_req_start_ns(const c1m_http_req_t *r) { return r->t0_ns; }
+c1m_conn_t *c1m_http_req_conn(const c1m_http_req_t *r) { return r->c; }
+c1m_http_t *c1m_http_req_server(const c1m_http_req_t *r) { return r->h; }
+
 /* ---- middleware chain and default answers ------------------------------ */
 
-static void default_handler(c1m_http_ctx_t *ctx)
+static void default_handler(c1m_http_req_t *ctx)
 {
     const c1m_route_result_t *rt = ctx->route;
     c1m_http_reply_t *r = ctx->resp;
@@ -169,35 +345,42 @@ static void default_handler(c1m_http_ctx_t *ctx)
     }
 }
 
-void c1m_http_next(c1m_http_ctx_t *ctx)
+void c1m_http_next(c1m_http_req_t *ctx)
 {
-    if (ctx->mw_i < S.nmw) {
-        S.mw[ctx->mw_i++](ctx);
+    const c1m_http_t *h = ctx->h;
+    if (ctx->mw_i < h->nmw) {
+        unsigned i = ctx->mw_i++;
+        h->mw[i].fn(ctx, ctx->resp, h->mw[i].ud);
         return;
     }
-    ctx->mw_i = S.nmw + 1;
+    if (ctx->mw_i > h->nmw)
+        return; /* the handler ran already */
+    ctx->mw_i = h->nmw + 1;
     const c1m_route_result_t *rt = ctx->route;
-    if (rt->fn && rt->ud) {
+    if (rt->kind == C1M_ROUTE_FOUND && rt->fn && rt->ud) {
         const route_def_t *d = rt->ud;
-        if (rt->kind == C1M_ROUTE_FOUND) {
-            d->fn(ctx, ctx->resp, &rt->params, d->ud);
-            return;
-        }
+        d->fn(ctx, ctx->resp, d->ud);
+        return;
     }
     default_handler(ctx);
 }
 
-void c1m_http_mw_timer(c1m_http_ctx_t *ctx)
+/* The built-in /metrics: rendered into a bounded buffer on the stack (the
+ * text cannot exceed C1M_HTTP_METRICS_MAX), summed without a lock. */
+static void metrics_handler(c1m_http_req_t *req, c1m_http_reply_t *reply, void *ud)
 {
-    c1m_http_next(ctx);
-    uint64_t now = c1m_now_ns();
-    c1m_http_metrics_t *m = c1m_http_metrics_self();
-    c1m_hist_record(&m->latency, now > ctx->t0_ns ? now - ctx->t0_ns : 0);
+    char buf[C1M_HTTP_METRICS_MAX];
+    size_t n = c1m__http_metrics_render(&req->h->metrics, buf, sizeof buf);
+    if (n >= sizeof buf) {
+        c1m_http_reply_status(reply, 500);
+        c1m_http_reply_send(reply, "text/plain; charset=utf-8", "500 Internal Server Error\n", 26);
+        return;
+    }
+    c1m_http_reply_send(reply, "text/plain; version=0.0.4; charset=utf-8", buf, n);
 }
 
-void c1m_http_mw_access_log(c1m_http_ctx_t *ctx)
+static void access_log(c1m_http_req_t *ctx)
 {
-    c1m_http_next(ctx);
     uint64_t us = (c1m_now_ns() - ctx->t0_ns) / 1000;
     char addr[INET6_ADDRSTRLEN] = "-";
     struct sockaddr_storage ss;
@@ -218,7 +401,7 @@ void c1m_http_mw_access_log(c1m_http_ctx_t *ctx)
                      q->version_minor, ctx->resp->status,
                      (unsigned long long)ctx->resp->body_bytes, (unsigned long long)us);
     if (n > 0) {
-        ssize_t w = write(STDOUT_FILENO, line, C1M_MIN((size_t)n, sizeof line - 1));
+        ssize_t w = write(ctx->h->cfg.access_log_fd, line, C1M_MIN((size_t)n, sizeof line - 1));
         (void)w;
     }
 }
@@ -233,11 +416,29 @@ static _Thread_local struct {
     void *ud;
 } tl_upgrade;
 
-int c1m_http_upgrade(c1m_http_ctx_t *ctx, const c1m_proto_t *proto, void *ud)
+int c1m_http_upgrade(c1m_http_req_t *req, const c1m_proto_t *proto, void *ud)
 {
-    if (C1M_RECORDED(ctx->c))
-        return -ENOTSUP;
-    tl_upgrade.c = ctx->c;
+    c1m_http_reply_t *r = req->resp;
+    if (!proto || !proto->on_data)
+        return -EINVAL;
+    if (C1M_RECORDED(req->c))
+        return -ENOTSUP; /* a worker thread: the hand-over needs the loop */
+    if (r->started)
+        return -EALREADY;
+    if (req->req->version_minor == 0)
+        return -EPROTO; /* HTTP/1.0 has no Upgrade */
+    if (c1m_loop_draining(req->c->loop))
+        return -ESHUTDOWN; /* the connection must close, not change protocol */
+    static const char line[] = "HTTP/1.1 101 Switching Protocols\r\n";
+    struct iovec iov[3] = { { (void *)line, sizeof line - 1 },
+                            { r->hdrs, r->hlen },
+                            { (void *)"\r\n", 2 } };
+    int rc = c1m_http_out(req->c, iov, 3);
+    if (rc < 0)
+        return rc;
+    r->status = 101;
+    r->started = r->done = true; /* our own answer: the writer adds nothing */
+    tl_upgrade.c = req->c;
     tl_upgrade.proto = proto;
     tl_upgrade.ud = ud;
     return 0;
@@ -253,7 +454,7 @@ static void do_upgrade(c1m_conn_t *c, http_conn_t *hc)
     pending_free(hc);
     free(hc);
     c->ud = NULL;
-    c1m_http_metrics_self()->closed++; /* no longer an HTTP connection */
+    c1m_http_metrics_self(&c1m__http_of(c->proto)->metrics)->closed++; /* no longer HTTP */
     c1m_conn_timeout_clear(c, C1M_TO_HEADER);
     c1m_conn_timeout_clear(c, C1M_TO_READ);
     c1m_conn_timeout_clear(c, C1M_TO_IDLE);
@@ -271,28 +472,30 @@ static void do_upgrade(c1m_conn_t *c, http_conn_t *hc)
 
 /* ---- request dispatch ------------------------------------------------- */
 
-/* Router scratch, one per thread (freed at thread exit by the key). */
+/* Router scratch, one per thread, shared by the instances it serves (sized
+ * for the largest; freed at thread exit by the key). */
 static _Thread_local char *tl_route_buf;
 static _Thread_local size_t tl_route_cap;
 static pthread_key_t route_key;
 static pthread_once_t route_once = PTHREAD_ONCE_INIT;
 static void route_key_init(void) { pthread_key_create(&route_key, free); }
 
-static void route_buf_grow(void)
+static void route_buf_grow(size_t need)
 {
     pthread_once(&route_once, route_key_init);
     free(tl_route_buf);
-    tl_route_buf = malloc(S.route_buf);
-    tl_route_cap = tl_route_buf ? S.route_buf : 0;
+    tl_route_buf = malloc(need);
+    tl_route_cap = tl_route_buf ? need : 0;
     pthread_setspecific(route_key, tl_route_buf);
 }
 
-static void dispatch(c1m_conn_t *c, http_conn_t *hc, const c1m_http_request_t *req,
-                     const char *body, size_t body_len, uint64_t t0)
+static void dispatch(c1m_http_t *h, c1m_conn_t *c, http_conn_t *hc,
+                     const c1m_http_request_t *req, const char *body, size_t body_len,
+                     uint64_t t0)
 {
-    c1m_http_metrics_t *m = c1m_http_metrics_self();
-    if (C1M_UNLIKELY(tl_route_cap < S.route_buf))
-        route_buf_grow();
+    c1m_http_metrics_t *m = c1m_http_metrics_self(&h->metrics);
+    if (C1M_UNLIKELY(tl_route_cap < h->route_buf))
+        route_buf_grow(h->route_buf);
     const char *meth;
     size_t mlen;
     if (req->method == C1M_HTTP_HEAD) /* HEAD is GET without the body */
@@ -300,16 +503,22 @@ static void dispatch(c1m_conn_t *c, http_conn_t *hc, const c1m_http_request_t *r
     else
         meth = c1m_http_str(req->buf, req->method_str), mlen = req->method_str.len;
     c1m_route_result_t rt;
-    if (c1m_http_router_route(S.router, meth, mlen, c1m_http_str(req->buf, req->path),
+    if (c1m_http_router_route(h->router, meth, mlen, c1m_http_str(req->buf, req->path),
                               req->path.len, tl_route_buf, tl_route_cap, &rt) < 0)
         rt.kind = C1M_ROUTE_NOT_FOUND, rt.fn = NULL, rt.status = 404;
     c1m_http_reply_t resp;
+    /* draining (shutdown, upgrade): this answer is the connection's last */
     c1m_http_reply_init(&resp, c, req->version_minor, req->method == C1M_HTTP_HEAD,
-                       (req->flags & C1M_HTTP_F_KEEP_ALIVE) && !(hc->flags & F_CLOSE));
-    c1m_http_ctx_t ctx = { .c = c, .req = req, .route = &rt, .body = body,
+                       (req->flags & C1M_HTTP_F_KEEP_ALIVE) && !(hc->flags & F_CLOSE) &&
+                           !c1m_loop_draining(c->loop));
+    c1m_http_req_t ctx = { .h = h, .c = c, .req = req, .route = &rt, .body = body,
                            .body_len = body_len, .resp = &resp, .t0_ns = t0 };
     c1m_http_next(&ctx);
     c1m_http_reply_end(&resp);
+    uint64_t now = c1m_now_ns();
+    c1m_http_metrics_latency(m, now > t0 ? now - t0 : 0);
+    if (h->cfg.access_log)
+        access_log(&ctx);
     c1m_http_metrics_status(m, resp.status);
     c1m_conn_count(c, 1);
     hc->flags |= F_RESPONDED;
@@ -317,17 +526,15 @@ static void dispatch(c1m_conn_t *c, http_conn_t *hc, const c1m_http_request_t *r
         hc->flags |= F_LAST; /* its body (if any) is still read, then close */
 }
 
-static bool wants_body(const c1m_http_request_t *req)
+static bool wants_body(const c1m_http_t *h, const c1m_http_request_t *req)
 {
-    if (!S.router)
-        return false;
     const char *meth = c1m_http_str(req->buf, req->method_str);
     c1m_route_result_t rt;
-    if (!c1m_http_router_match(S.router, meth, req->method_str.len,
+    if (!c1m_http_router_match(h->router, meth, req->method_str.len,
                                c1m_http_str(req->buf, req->path), req->path.len, &rt, NULL))
         return false;
     const route_def_t *d = rt.ud;
-    return d && (d->flags & C1M_HTTP_ROUTE_BODY);
+    return d && (d->flags & C1M_HTTP_BODY);
 }
 
 static pending_t *pending_new(const c1m_http_request_t *req)
@@ -366,12 +573,15 @@ static int http_open(c1m_conn_t *c)
     if (!hc)
         return -1;
     memset(hc, 0, sizeof *hc);
-    c1m_http_parser_init(&hc->p, &S.limits);
+    c1m_http_t *h = c1m__http_of(c->proto);
+    if (C1M_UNLIKELY(!h->serving)) /* freeze the configuration (see frozen()) */
+        C1M_RELAXED_STORE(&h->serving, true);
+    c1m_http_parser_init(&hc->p, &h->limits);
     hc->phase = P_HEAD; /* the first request's deadlines run from accept (Go) */
     static _Thread_local uint64_t next_id; /* on_open runs on the owning loop */
     c->user64 = ++next_id;
     c->ud = hc;
-    c1m_http_metrics_self()->opened++;
+    c1m_http_metrics_self(&h->metrics)->opened++;
     c1m_conn_timeout_arm(c, C1M_TO_HEADER);
     c1m_conn_timeout_arm(c, C1M_TO_READ);
     return 0;
@@ -380,7 +590,7 @@ static int http_open(c1m_conn_t *c)
 static void http_close(c1m_conn_t *c, int reason)
 {
     http_conn_t *hc = c->ud;
-    c1m_http_metrics_self()->closed++;
+    c1m_http_metrics_self(&c1m__http_of(c->proto)->metrics)->closed++;
     if (hc) {
         pending_free(hc);
         free(hc);
@@ -409,7 +619,7 @@ static void finish_conn(c1m_conn_t *c, http_conn_t *hc, int reason)
 
 static void bad_request(c1m_conn_t *c, http_conn_t *hc, int err)
 {
-    c1m_http_metrics_t *m = c1m_http_metrics_self();
+    c1m_http_metrics_t *m = c1m_http_metrics_self(&c1m__http_of(c->proto)->metrics);
     m->parse_errors++;
     if (!(hc->flags & F_RESPONDED)) {
         int status = c1m_http_status_for_error(err);
@@ -426,6 +636,7 @@ static ssize_t http_data(c1m_conn_t *c, const char *data, size_t len)
     http_conn_t *hc = c->ud;
     if (C1M_UNLIKELY(!hc))
         return -1;
+    c1m_http_t *h = c1m__http_of(c->proto);
     if (C1M_UNLIKELY(hc->flags & F_LINGER))
         return (ssize_t)len; /* closing: input is discarded */
     c1m_http_cork_begin(c);
@@ -436,6 +647,12 @@ static ssize_t http_data(c1m_conn_t *c, const char *data, size_t len)
     while (!(hc->flags & F_CLOSE)) {
         if (hc->phase == P_IDLE) {
             if (off == len)
+                break;
+            /* A client that pipelines and does not read: answer no more
+             * above the high watermark. The rest is kept by the engine and
+             * presented again once the output drains (nothing is lost; the
+             * output stays within out_high plus one response and the cork). */
+            if (c1m_conn_over_high(c))
                 break;
             /* first byte of the next request */
             c1m_conn_timeout_clear(c, C1M_TO_IDLE);
@@ -463,11 +680,11 @@ static ssize_t http_data(c1m_conn_t *c, const char *data, size_t len)
             hc->flags = (uint8_t)(hc->flags & F_STARTED);
             bool has_body = (req.flags & C1M_HTTP_F_CHUNKED) ||
                             ((req.flags & C1M_HTTP_F_CONTENT_LENGTH) && req.content_length);
-            if (has_body && wants_body(&req)) {
+            if (has_body && wants_body(h, &req)) {
                 hc->pend = pending_new(&req);
                 if (!hc->pend) {
                     c1m_http_send_simple(c, 500, false, NULL, "500 Internal Server Error\n");
-                    c1m_http_metrics_status(c1m_http_metrics_self(), 500);
+                    c1m_http_metrics_status(c1m_http_metrics_self(&h->metrics), 500);
                     hc->flags |= F_CLOSE | F_RESPONDED;
                     break;
                 }
@@ -481,7 +698,7 @@ static ssize_t http_data(c1m_conn_t *c, const char *data, size_t len)
             }
             if (has_body && (req.flags & C1M_HTTP_F_EXPECT_CONTINUE))
                 hc->flags |= F_CLOSE | F_LINGER; /* answered without the body: never read it */
-            dispatch(c, hc, &req, NULL, 0, t0);
+            dispatch(h, c, hc, &req, NULL, 0, t0);
             if (C1M_UNLIKELY(tl_upgrade.c == c) && !has_body)
                 break; /* handed over: the bytes after the head are not HTTP */
             tl_upgrade.c = NULL;
@@ -500,7 +717,7 @@ static ssize_t http_data(c1m_conn_t *c, const char *data, size_t len)
         c1m_conn_timeout_clear(c, C1M_TO_READ);
         if (hc->flags & F_COLLECT) {
             pending_t *pd = hc->pend;
-            dispatch(c, hc, &pd->req, pd->body ? c1m_buf_data(pd->body) : "",
+            dispatch(h, c, hc, &pd->req, pd->body ? c1m_buf_data(pd->body) : "",
                      c1m_buf_size(pd->body), t0);
             pending_free(hc);
         }
@@ -536,7 +753,7 @@ static int http_timeout(c1m_conn_t *c, int kind)
         return 0;
     if (hc->flags & F_LINGER)
         return 0; /* lingering close: time is up */
-    c1m_http_metrics_t *m = c1m_http_metrics_self();
+    c1m_http_metrics_t *m = c1m_http_metrics_self(&c1m__http_of(c->proto)->metrics);
     if (kind >= 0 && kind < C1M_HTTP_METRICS_TIMEOUT_KINDS)
         m->timeouts[kind]++;
     /* WRITE runs from the end of the head: before the answer starts (a
@@ -555,10 +772,11 @@ static int http_timeout(c1m_conn_t *c, int kind)
     return 1;
 }
 
-/* The same table under every architecture: under workerpool on_data runs
- * on a worker, whose calls on the connection the engine records and applies
- * on the loop thread when the worker releases it. */
-const c1m_proto_t c1m_proto_http = {
+/* The table each instance copies (c1m_http_t.proto), the same under
+ * every architecture: under workerpool on_data runs on a worker, whose
+ * calls on the connection the engine records and applies on the loop
+ * thread when the worker releases it. */
+static const c1m_proto_t proto_template = {
     .name = "http",
     .flags = C1M_PROTO_MANUAL_TIMEOUTS,
     .on_open = http_open,

@@ -1,11 +1,21 @@
-/* HTTP/1.1 server protocol (c1m_proto_http): the parser, the router, a
- * middleware chain and the response writer on top of the engine, with Go
- * net/http's four server timeouts on the engine's per-connection timers.
+/* HTTP/1.1 server instances (public API: c1m/http.h): the parser, the
+ * router, a middleware chain and the response writer on top of the
+ * engine, with Go net/http's four server timeouts on the engine's
+ * per-connection timers. Everything an instance needs is in struct
+ * c1m_http: no process-wide state, so any number of instances (each with
+ * its own routes, limits and /metrics) serve in one process. The engine
+ * hands a connection's callbacks the protocol table embedded in the
+ * instance; the instance is found from c->proto (container_of).
  *
  * Connection handling
  *  - keep-alive: HTTP/1.1 unless "Connection: close", HTTP/1.0 only with
  *    "Connection: keep-alive" (the parser decides, the writer answers
  *    "Connection: close" / "Connection: keep-alive" accordingly);
+ *  - drain (shutdown, binary upgrade: c1m_loop_draining): every answer
+ *    from then on says "Connection: close" and the connection closes after
+ *    it (a request in progress, and the next request of an idle keep-alive
+ *    connection); an idle one that sends nothing is closed at the drain
+ *    deadline (closing it earlier would race with a request on its way);
  *  - pipelining: every complete request of a read is parsed and answered
  *    in order; the answers of one read leave in one write (writer.h cork);
  *  - Expect: 100-continue: "100 Continue" is sent only when the request is
@@ -45,12 +55,9 @@
  * bytes: parser 40, phase/flags, request count, request start, pending
  * pointer); a request whose body is buffered for its handler (POST /echo)
  * holds a copy of its head and its body until it is answered. Per thread:
- * a 16 KiB output cork, the router scratch (max request line) and a
- * metrics slot (~40 KiB, mostly the latency histogram).
- *
- * Handlers and middleware run on the thread that runs on_data: the loop,
- * or a worker under --arch workerpool (they use only the request, the
- * response writer and per-thread state).
+ * a 16 KiB output cork and the router scratch (max request line), shared
+ * by the instances the thread serves, and one metrics slot (~5 KB) per
+ * instance.
  */
 #ifndef C1M_PROTO_HTTP1_SERVER_H
 #define C1M_PROTO_HTTP1_SERVER_H
@@ -59,20 +66,37 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "c1m/http.h"
 #include "engine/proto.h"
+#include "proto/http1/metrics.h"
 #include "proto/http1/parser.h"
 #include "proto/http1/router.h"
 #include "proto/http1/writer.h"
 
-typedef struct c1m_http_ctx c1m_http_ctx_t;
+#define C1M_HTTP_MAX_MW 16
 
-/* A middleware does its work around c1m_http_next(ctx). */
-typedef void (*c1m_http_mw_fn)(c1m_http_ctx_t *ctx);
+typedef struct c1m_http_route_def c1m_http_route_def_t;
 
-/* Handlers have the router's type: fn(ctx, resp, params, ud), with
- * ctx a c1m_http_ctx_t * and resp a c1m_http_reply_t *. */
+struct c1m_http {
+    c1m_proto_t proto;      /* the engine's table, the same under every architecture */
+    c1m_http_cfg_t cfg;     /* metrics_path points into metrics_path_buf */
+    c1m_http_limits_t limits;
+    c1m_http_router_t *router;
+    struct {
+        c1m_http_fn fn;
+        void *ud;
+    } mw[C1M_HTTP_MAX_MW];
+    unsigned nmw;
+    size_t route_buf;       /* router scratch for the longest request line */
+    c1m_http_route_def_t **defs;
+    size_t ndefs;
+    bool serving;           /* a connection was opened: configuration is frozen */
+    c1m_http_mreg_t metrics;
+};
 
-struct c1m_http_ctx {
+/* One request being answered: what a handler's c1m_http_req_t is. */
+struct c1m_http_req {
+    c1m_http_t *h;
     c1m_conn_t *c;
     const c1m_http_request_t *req;   /* slices relative to req->buf */
     const c1m_route_result_t *route; /* kind, status, params, location, allow */
@@ -83,39 +107,12 @@ struct c1m_http_ctx {
     unsigned mw_i;                   /* next middleware */
 };
 
-/* Run the next middleware, or the handler after the last one. */
-void c1m_http_next(c1m_http_ctx_t *ctx);
+/* The instance of a connection's protocol table. */
+static inline c1m_http_t *c1m__http_of(const c1m_proto_t *p)
+{
+    return c1m_container_of(p, c1m_http_t, proto);
+}
 
-/* Route flags. */
-#define C1M_HTTP_ROUTE_BODY 0x1u /* the handler reads the body: buffered whole (max_body) */
-
-/* Configure the (process-wide) server before it starts. limits NULL =
- * parser defaults. Returns 0 or a negative errno. */
-int c1m_http_server_init(const c1m_http_limits_t *limits);
-int c1m_http_server_handle(const char *method, const char *pattern, c1m_http_handler_fn fn,
-                           void *ud, unsigned flags, char *err, size_t errcap);
-int c1m_http_server_use(c1m_http_mw_fn mw);
-void c1m_http_server_free(void);
-
-/* Hand the connection to another protocol after this request (an HTTP
- * Upgrade, e.g. WebSocket, proto/ws/server.h). The handler writes its own
- * answer (101) with c1m_http_out and sets resp->started = resp->done.
- * Once the handler returns, HTTP stops parsing at the end of this
- * request's head, frees its state, clears its timeouts and calls
- * c1m_conn_set_proto(c, proto, ud), then proto->on_open(c) (c->ud is
- * ud by then); the bytes after the head go to the new protocol. If the
- * hand-over or on_open fails, proto->on_close(c, C1M_CLOSE_LOCAL) frees
- * ud and the connection closes. Returns -ENOTSUP
- * under --arch workerpool (the handler runs on a worker thread). */
-int c1m_http_upgrade(c1m_http_ctx_t *ctx, const c1m_proto_t *proto, void *ud);
-
-/* Built-in middleware. */
-void c1m_http_mw_timer(c1m_http_ctx_t *ctx);      /* latency histogram (metrics.h) */
-void c1m_http_mw_access_log(c1m_http_ctx_t *ctx); /* one line per request on stdout */
-
-/* The protocol table for the engine (C1M_PROTO_MANUAL_TIMEOUTS), the same
- * under every architecture. */
-extern const c1m_proto_t c1m_proto_http;
 
 /* sizeof the per-connection state (c->ud), for the docs and tests. */
 size_t c1m_http_conn_state_size(void);

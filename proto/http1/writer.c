@@ -121,11 +121,18 @@ void c1m_http_reply_init(c1m_http_reply_t *r, c1m_conn_t *c, uint8_t version_min
     r->body_bytes = 0;
 }
 
-void c1m_http_reply_status(c1m_http_reply_t *r, int status)
+int c1m_http_reply_status(c1m_http_reply_t *r, int status)
 {
-    if (!r->started && status >= 100 && status <= 999)
-        r->status = (uint16_t)status;
+    if (r->started)
+        return -EALREADY;
+    if (status < 100 || status > 999)
+        return -EINVAL;
+    r->status = (uint16_t)status;
+    return 0;
 }
+
+int c1m_http_reply_get_status(const c1m_http_reply_t *r) { return r->status; }
+uint64_t c1m_http_reply_body_bytes(const c1m_http_reply_t *r) { return r->body_bytes; }
 
 static bool has_crlf(const char *s, size_t n)
 {

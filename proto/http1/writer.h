@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "c1m/http.h"
 #include "engine/conn.h"
 
 #define C1M_HTTP_REPLY_HDRS_MAX 512   /* extra header bytes per response */
@@ -48,22 +49,10 @@ typedef struct c1m_http_reply {
 
 void c1m_http_reply_init(c1m_http_reply_t *r, c1m_conn_t *c, uint8_t version_minor, bool head,
                         bool keep_alive);
-void c1m_http_reply_status(c1m_http_reply_t *r, int status);
-/* Add "name: value\r\n". -ENOSPC if it does not fit (nothing added),
- * -EINVAL for CR/LF in name or value (response splitting), -EALREADY after
- * the header was sent. */
-int c1m_http_reply_header(c1m_http_reply_t *r, const char *name, const char *value, size_t vlen);
-/* The whole response: header fields with Content-Length, then the body
- * (omitted for HEAD). content_type NULL = none. 0 or a negative errno. */
-int c1m_http_reply_send(c1m_http_reply_t *r, const char *content_type, const void *body,
-                       size_t len);
-/* Streaming: the first call sends the header (chunked for HTTP/1.1,
- * close-delimited for 1.0); each call sends one chunk (empty = nothing). */
-int c1m_http_reply_chunk(c1m_http_reply_t *r, const char *content_type, const void *data,
-                        size_t len);
-/* Finish: the last chunk for a chunked body; for a response never started,
- * an empty body (Content-Length: 0). Idempotent. */
-int c1m_http_reply_end(c1m_http_reply_t *r);
+/* c1m_http_reply_status, _header, _send, _chunk, _end, _get_status and
+ * _body_bytes are public (c1m/http.h). _end finishes: the last chunk for a
+ * chunked body; for a response never started, an empty body
+ * (Content-Length: 0). Idempotent. */
 
 /* A complete response with a text body and Connection: close (errors,
  * 408). Safe in and out of a cork. */

@@ -22,14 +22,12 @@ static _Thread_local uint8_t tl_scratch[SCRATCH_SIZE];
 
 /* ---- the handshake (an HTTP route) ------------------------------------- */
 
-void c1m_ws_http_handler(void *ctxv, void *respv, const c1m_route_params_t *ps, void *ud)
+void c1m_ws_http_handler(c1m_http_req_t *req, c1m_http_reply_t *resp, void *ud)
 {
-    c1m_http_ctx_t *ctx = ctxv;
-    c1m_http_reply_t *resp = respv;
     const c1m_ws_route_t *route = ud;
     char accept[C1M_WS_ACCEPT_LEN + 1];
     const char *why = NULL;
-    int st = c1m_ws_handshake_check(ctx->req, accept, &why);
+    int st = c1m_ws_handshake_check(req->req, accept, &why);
     if (st) {
         char body[128];
         snprintf(body, sizeof body, "%d %s: %s\n", st, c1m_http_reason_phrase(st), why);
@@ -48,22 +46,29 @@ void c1m_ws_http_handler(void *ctxv, void *respv, const c1m_route_params_t *ps, 
         return;
     }
     c1m_ws_parser_init(&ws->p, &route->limits, false);
-    ws->c = ctx->c;
+    ws->c = c1m_http_req_conn(req);
     ws->route = route;
     ws->topic = route->mode == C1M_WS_SUBSCRIBE ? (int16_t)route->topic : C1M_WS_MAX_TOPICS;
-    if (c1m_http_upgrade(ctx, &c1m_proto_ws, ws) < 0) {
-        free(ws);
-        c1m_http_reply_status(resp, 501);
-        c1m_http_reply_send(resp, "text/plain; charset=utf-8",
-                            "501 WebSocket is not available under the worker pool\n", 53);
+    c1m_http_reply_header(resp, "Upgrade", "websocket", 9);
+    c1m_http_reply_header(resp, "Connection", "Upgrade", 7);
+    c1m_http_reply_header(resp, "Sec-WebSocket-Accept", accept, C1M_WS_ACCEPT_LEN);
+    int rc = c1m_http_upgrade(req, &c1m_proto_ws, ws);
+    if (rc == 0)
         return;
-    }
-    char out[192];
-    size_t n = c1m_ws_handshake_response(out, sizeof out, accept);
-    struct iovec iov = { out, n };
-    c1m_http_out(ctx->c, &iov, 1);
-    resp->status = 101;
-    resp->started = resp->done = true; /* our own answer: the writer adds nothing */
+    free(ws);
+    /* a fresh reply: the fields meant for the 101 must not leak into it */
+    resp->hlen = 0;
+    const char *msg;
+    if (rc == -ENOTSUP)
+        st = 501, msg = "501 WebSocket is not available under the worker pool\n";
+    else if (rc == -ESHUTDOWN)
+        st = 503, msg = "503 the server is shutting down\n";
+    else if (rc == -EPROTO)
+        st = 400, msg = "400 WebSocket needs HTTP/1.1\n";
+    else
+        st = 500, msg = "500 Internal Server Error\n";
+    c1m_http_reply_status(resp, st);
+    c1m_http_reply_send(resp, "text/plain; charset=utf-8", msg, strlen(msg));
 }
 
 /* ---- frames out -------------------------------------------------------- */

@@ -4,7 +4,8 @@
  * request with 101 and hands the connection to c1m_proto_ws
  * (c1m_http_upgrade -> c1m_conn_set_proto); a bad one gets 400, an
  * unsupported Sec-WebSocket-Version 426 with "Sec-WebSocket-Version: 13",
- * and under --arch workerpool 501 (handlers run on workers there).
+ * under --arch workerpool 501 (handlers run on workers there), and 503
+ * while the server drains (the connection is about to close).
  *
  * On the connection:
  *  - frames are parsed by proto/ws/frame.h (limits, UTF-8, close codes);
@@ -32,6 +33,7 @@
 #include <stdint.h>
 
 #include "engine/proto.h"
+#include "c1m/http.h"
 #include "proto/http1/router.h"
 #include "proto/ws/broadcast.h"
 #include "proto/ws/frame.h"
@@ -46,10 +48,9 @@ typedef struct c1m_ws_route {
     uint32_t ping_ms;       /* keep-alive ping after this long idle (0 = 30 s) */
 } c1m_ws_route_t;
 
-/* The route handler: register it with c1m_http_server_handle("GET",
- * pattern, c1m_ws_http_handler, route, 0, ...); the route must outlive
- * the server. */
-void c1m_ws_http_handler(void *ctx, void *resp, const c1m_route_params_t *ps, void *ud);
+/* The route handler: register it with c1m_http_handle(h, "GET", pattern,
+ * c1m_ws_http_handler, route, 0, ...); the route must outlive the server. */
+void c1m_ws_http_handler(c1m_http_req_t *req, c1m_http_reply_t *resp, void *ud);
 
 extern const c1m_proto_t c1m_proto_ws;
 

@@ -19,7 +19,7 @@ start_bench_server() { # PORT: a single-process server, killable with one signal
 }
 
 if [ ! -x "$C1M" ]; then
-    echo "no $C1M: build first"; echo "0 passed, 1 failed"; exit 1
+    bad "no $C1M: build first"; finish; exit 1
 fi
 
 # 1. nothing listening: clear message, non-zero exit
@@ -56,7 +56,7 @@ else
 fi
 
 if ! start_bench_server $P_LIVE; then
-    bad "server on $P_LIVE did not start"; echo "$PASS passed, $FAIL failed"; exit 1
+    bad "server on $P_LIVE did not start"; finish; exit 1
 fi
 
 # 3. Ctrl-C prints the results so far
@@ -139,5 +139,4 @@ grep -q "Percentile" "$TMP/m.hgrm" && grep -q "#\[Max" "$TMP/m.hgrm" && ok "merg
 timeout 10 "$C1M" merge "$TMP/none.out" >/dev/null 2>&1
 [ $? -ne 0 ] && ok "merge: rejects a file that is not a result" || bad "merge accepted garbage"
 
-echo "$PASS passed, $FAIL failed"
-[ $FAIL -eq 0 ]
+finish

@@ -23,12 +23,11 @@ on_exit stop_nginx
 
 NGINX=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null)
 if [ -z "$NGINX" ]; then
-    echo "SKIP: nginx is not installed (Debian: apt-get install nginx-light); nothing tested"
-    echo "0 passed, 0 failed"
-    exit 0
+    skip_dep nginx "c1m bench --proto http against nginx (the whole script)"
+    finish; exit
 fi
 if [ ! -x "$C1M" ]; then
-    echo "no $C1M: build first"; echo "0 passed, 1 failed"; exit 1
+    bad "no $C1M: build first"; finish; exit 1
 fi
 
 mkdir -p "$TMP/www/static" "$TMP/tmp"
@@ -71,7 +70,7 @@ for _ in $(seq 1 50); do
 done
 if [ -z "$up" ]; then
     bad "nginx did not start on port $PORT"; cat "$TMP/nginx.out" "$TMP/error.log" 2>/dev/null
-    echo "$PASS passed, $FAIL failed"; exit 1
+    finish; exit 1
 fi
 
 run() { # NAME ARGS...: bench into $TMP/NAME.json
@@ -100,6 +99,8 @@ jcheck "$TMP/chunked.json" "d['requests'] > 0 and d['http']['codes'].get('200') 
 if command -v curl >/dev/null; then
     curl -s -D - -o /dev/null http://127.0.0.1:$PORT/chunked/page.txt | grep -qi "transfer-encoding: chunked" \
         && ok "nginx really answered chunked" || bad "nginx did not use chunked encoding"
+else
+    skip_dep curl "nginx really answered chunked"
 fi
 
 run head --url http://127.0.0.1:$PORT/plain/page.txt --method HEAD --header "X-Test: 1"
@@ -115,5 +116,4 @@ jcheck "$TMP/echo.json" "d['mismatches'] > 0" "echo against nginx: mismatches co
 timeout 10 "$C1M" bench --url "http://127.0.0.1:$PORT" --method "G T" --quiet >/dev/null 2>&1
 [ $? -eq 2 ] && ok "bad --method: exit 2" || bad "bad --method accepted"
 
-echo "$PASS passed, $FAIL failed"
-[ $FAIL -eq 0 ]
+finish

@@ -9,7 +9,7 @@ make_tmp bench_scale
 KEYS="('conns_established','requests','errors','errors_by_kind','mismatches','lost')"
 
 if [ ! -x "$C1M" ]; then
-    echo "no $C1M: build first"; echo "0 passed, 1 failed"; exit 1
+    bad "no $C1M: build first"; finish; exit 1
 fi
 
 "$C1M" serve --arch prefork --procs 2 --port $PORT --quiet >"$TMP/serve.log" 2>&1 &
@@ -17,7 +17,7 @@ SERVER=$!
 stop_scale_server() { kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; } # children drain
 on_exit stop_scale_server
 if ! wait_port $PORT; then
-    bad "server on port $PORT did not start"; echo "$PASS passed, $FAIL failed"; exit 1
+    bad "server on port $PORT did not start"; finish; exit 1
 fi
 
 for proto in ts8 echo; do
@@ -38,5 +38,4 @@ for proto in ts8 echo; do
     jcheck "$J" "d['latency_us']['min'] <= d['latency_us']['p50'] <= d['latency_us']['p99'] <= d['latency_us']['max']" "$proto: percentiles ordered" "$KEYS"
 done
 
-echo "$PASS passed, $FAIL failed"
-[ $FAIL -eq 0 ]
+finish

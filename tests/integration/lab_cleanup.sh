@@ -69,6 +69,7 @@ if [ $netns_ok = 1 ]; then
     done
     check "no namespace of any lab run of this test remains ($left)" test "$left" -eq 0
 else
-    echo "skip - network namespaces not available here (needs root): --hosts clean-up untested"
+    skip "lab --hosts clean-up (SIGINT, SIGKILL, stale namespaces)" \
+        "network namespaces not available here (needs root and ip netns)"
 fi
 finish

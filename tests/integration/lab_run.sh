@@ -53,12 +53,16 @@ if command -v jq >/dev/null; then
     check "lab.json: percentiles ordered" \
         test "$(jq '[.rows[].latency_us | select(.p50 <= .p99 and .p99 <= .p999 and .p999 <= .max)] | length' \
                 "$T/run/lab.json")" -eq 2
+else
+    skip_dep jq "lab.json: rows and percentiles read back"
 fi
 check "a bench JSON per architecture" test -s "$T/run/single.bench.json" -a -s "$T/run/reuseport.bench.json"
 if command -v gnuplot >/dev/null; then
     for p in tps latency tps_time; do
         check "plot $p.png drawn" test -s "$T/run/$p.png"
     done
+else
+    skip_dep gnuplot "plots tps.png, latency.png, tps_time.png drawn"
 fi
 left=$(ps -eo args | grep -c "^c1m [s]erve .*--port $port\|^c1m [b]ench .*--port $port")
 check "no c1m process of the run remains ($left)" test "$left" -eq 0

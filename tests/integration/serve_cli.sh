@@ -18,7 +18,7 @@ err=$("$C1M" serve --port $port --quiet 2>&1)
 rc=$?
 check "port in use: exit 1 ($err)" test $rc -eq 1
 check "port in use: one line naming the port" sh -c "[ \$(echo '$err' | wc -l) -eq 1 ] && echo '$err' | grep -q $port"
-stop_server
+stop_check "the first server"
 err=$("$C1M" serve --port $((port + 1)) --max-conns 100000 2>&1)
 rc=$?
 check "--max-conns beyond one process: exit 1" test $rc -eq 1
@@ -35,5 +35,7 @@ if [ "$(nproc)" -ge 2 ]; then
     check "--cpu-affinity auto: 2 loop threads on 2 distinct single CPUs (got $pinned)" test "$pinned" -eq 2
     stop_server
     check "--cpu-affinity auto: clean exit" test "$SRC" -eq 0
+else
+    skip "--cpu-affinity auto: 2 loop threads on 2 distinct CPUs" "this machine has one CPU"
 fi
 finish

@@ -2,7 +2,13 @@
  * tests. Deliberately written without libc1m so that it checks the server
  * from the outside. Every mode is bounded in time.
  *
- *   testclient echo  PORT CONNS SECONDS SIZE   closed loop, verified echo
+ *   testclient echo  PORT CONNS SECONDS SIZE   closed loop, verified echo;
+ *                                              the server closes nothing
+ *   testclient echoterm PORT CONNS SECONDS SIZE  the same while the server
+ *                                              is stopped (SIGTERM) or a
+ *                                              process of it killed: a
+ *                                              close is expected, but only
+ *                                              between replies
  *   testclient ts8   PORT CONNS SECONDS        8-byte frames sent in split
  *                                              pieces (3+5, 1+7, ...)
  *   testclient reset PORT CONNS                send, then close with RST
@@ -21,7 +27,10 @@
  *                                              report when the server closed
  *
  * Output: one line of key=value pairs. Exit 0 when the run was clean for
- * the mode (no mismatch, no lost reply, no stalled connection), 1 if not.
+ * the mode, 1 if not. Echo and ts8: no mismatch, no cut-off reply (the
+ * connection closed with part of a reply received), no lost request (sent,
+ * then closed or still unanswered at the end), no stalled connection, and
+ * no close by the server at all (echoterm: closes between replies allowed).
  * Sources: 127.0.0.2 + ports from 20000 (explicit, fast at scale).
  */
 #include <arpa/inet.h>
@@ -148,7 +157,10 @@ static int send_msg(tconn_t *c, int split)
     return write(c->fd, buf, (size_t)size) == size ? 0 : -1;
 }
 
-static int run_echo(int split)
+/* closes_ok: the server is being stopped, closing a connection between
+ * replies is allowed (a request sent just as it stopped reading may get
+ * no answer); a cut-off reply never is. */
+static int run_echo(int split, int closes_ok)
 {
     int failed = connect_all();
     ep = epoll_create1(0);
@@ -162,7 +174,7 @@ static int run_echo(int split)
         else
             conns[i].sent = 1;
     }
-    long mismatches = 0, replies = 0, resets = 0;
+    long mismatches = 0, replies = 0, resets = 0, cut = 0, lost = 0;
     double t0 = now_s(), end = t0 + seconds;
     for (int i = 0; i < nconns; i++)
         conns[i].last_reply = t0;
@@ -191,6 +203,10 @@ static int run_echo(int split)
                     continue;
                 c->dead = 1;
                 resets++;
+                if (c->got > 0)
+                    cut++; /* part of a reply, then the close */
+                else if (c->sent && !closes_ok)
+                    lost++; /* a request that will never be answered */
                 epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
                 continue;
             }
@@ -208,6 +224,7 @@ static int run_echo(int split)
                 if (!stop_sending) {
                     if (send_msg(c, split) < 0) {
                         c->dead = 1;
+                        resets++; /* the server closed it */
                         continue;
                     }
                     c->sent = 1;
@@ -215,7 +232,7 @@ static int run_echo(int split)
             }
         }
     }
-    long lost = 0, stalled = 0;
+    long stalled = 0;
     double t_end = now_s();
     for (int i = 0; i < nconns; i++) {
         if (conns[i].dead)
@@ -225,11 +242,11 @@ static int run_echo(int split)
         if (t_end - conns[i].last_reply > 3.5) /* no reply in the last second of the run */
             stalled++;
     }
-    printf("mode=%s conns=%d connect_failed=%d replies=%ld mismatches=%ld lost=%ld resets=%ld "
-           "stalled=%ld tps=%.0f\n",
-           split ? "ts8" : "echo", nconns, failed, replies, mismatches, lost, resets, stalled,
-           replies / seconds);
-    return failed || mismatches || lost ? 1 : 0;
+    printf("mode=%s conns=%d connect_failed=%d replies=%ld mismatches=%ld cut=%ld lost=%ld "
+           "resets=%ld stalled=%ld tps=%.0f\n",
+           split ? "ts8" : closes_ok ? "echoterm" : "echo", nconns, failed, replies, mismatches,
+           cut, lost, resets, stalled, replies / seconds);
+    return failed || mismatches || cut || lost || stalled || (resets && !closes_ok) ? 1 : 0;
 }
 
 static int run_reset(void)
@@ -455,12 +472,17 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "echo") && argc == 6) {
         seconds = atof(argv[4]);
         size = atoi(argv[5]);
-        return run_echo(0);
+        return run_echo(0, 0);
+    }
+    if (!strcmp(mode, "echoterm") && argc == 6) {
+        seconds = atof(argv[4]);
+        size = atoi(argv[5]);
+        return run_echo(0, 1);
     }
     if (!strcmp(mode, "ts8") && argc == 5) {
         seconds = atof(argv[4]);
         size = 8;
-        return run_echo(1);
+        return run_echo(1, 0);
     }
     if (!strcmp(mode, "reset") && argc == 4)
         return run_reset();

@@ -189,6 +189,42 @@ static void backpressure_pauses_and_resumes(void **state)
     assert_int_equal(loop.stats.dropped_out, 0);
 }
 
+/* A write the kernel takes only part of: the rest is queued and flushed
+ * later, every byte once and in order (patterned bytes, counted). */
+static void partial_write_keeps_every_byte(void **state)
+{
+    int sv[2];
+    pair(sv);
+    int small = 4096;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &echo_p);
+    assert_non_null(c);
+    enum { N = 200 * 1000 };
+    static unsigned char msg[N], got[N + 1];
+    for (size_t i = 0; i < N; i++)
+        msg[i] = (unsigned char)(i * 7 + (i >> 8));
+    /* two writes: the first is partial, the second queues behind it */
+    assert_int_equal(c1m_conn_write(c, msg, N / 2), 0);
+    assert_true(c1m_conn_pending_out(c) > 0);
+    assert_int_equal(c1m_conn_write(c, msg + N / 2, N - N / 2), 0);
+    size_t have = 0;
+    for (int i = 0, idle = 0; i < 20000 && idle < 20 && (have < N || c1m_conn_pending_out(c)); i++) {
+        ssize_t r = read(sv[1], got + have, sizeof got - have);
+        if (r > 0)
+            have += (size_t)r;
+        /* nothing read and nothing left to send: no more is coming */
+        idle = r <= 0 && !c1m_conn_pending_out(c) ? idle + 1 : 0;
+        spin(1);
+    }
+    ssize_t extra = read(sv[1], got + have, sizeof got - have);
+    assert_true(extra < 0 && errno == EAGAIN); /* nothing more than N */
+    assert_int_equal(have, N);
+    assert_memory_equal(got, msg, N);
+    close(sv[1]);
+    spin(3);
+    assert_int_equal(loop.stats.conns, 0);
+}
+
 static void write_to_gone_peer_closes_once(void **state)
 {
     int sv[2];
@@ -204,17 +240,34 @@ static void write_to_gone_peer_closes_once(void **state)
     assert_int_equal(closes[C1M_CLOSE_RESET], 1);
 }
 
+/* on_data closes its connection (twice), writes after the close, and
+ * says it used nothing: the loop must not keep those bytes or touch the
+ * closed connection. */
+static int cb_write_rc;
+static ssize_t t_close_in_cb(c1m_conn_t *c, const char *d, size_t n)
+{
+    c1m_conn_close(c, C1M_CLOSE_LOCAL);
+    c1m_conn_close(c, C1M_CLOSE_LOCAL); /* twice: still one on_close */
+    cb_write_rc = c1m_conn_write(c, d, n);
+    return 0;
+}
+static const c1m_proto_t close_cb_p = { .name = "t-close-cb", .on_data = t_close_in_cb,
+                                        .on_close = t_close };
+
 static void close_from_callback_is_safe(void **state)
 {
     int sv[2];
     pair(sv);
-    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &echo_p);
-    c1m_conn_close(c, C1M_CLOSE_LOCAL);
-    c1m_conn_close(c, C1M_CLOSE_LOCAL); /* twice: still one on_close */
-    spin(1);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &close_cb_p);
+    assert_non_null(c);
+    assert_int_equal(write(sv[1], "bye", 3), 3);
+    spin(2);
     assert_int_equal(closes[C1M_CLOSE_LOCAL], 1);
+    assert_int_equal(cb_write_rc, -EPIPE);
+    assert_int_equal(loop.stats.conns, 0);
+    assert_int_equal(loop.stats.closed, 1);
     char b;
-    assert_int_equal(read(sv[1], &b, 1), 0); /* the peer sees EOF */
+    assert_int_equal(read(sv[1], &b, 1), 0); /* the peer sees EOF, no echo */
     close(sv[1]);
 }
 
@@ -409,6 +462,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(backpressure_pauses_and_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(write_to_gone_peer_closes_once, setup, teardown),
         cmocka_unit_test_setup_teardown(close_from_callback_is_safe, setup, teardown),
+        cmocka_unit_test_setup_teardown(partial_write_keeps_every_byte, setup, teardown),
         cmocka_unit_test_setup_teardown(workerpool_serialises_a_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(workerpool_batches_and_parks_many_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(workerpool_busy_conn_does_not_spin, setup, teardown),

@@ -341,11 +341,28 @@ static void write_timeout_and_on_timeout(void **state)
     assert_int_equal(closes[C1M_CLOSE_TIMEOUT_WRITE], 1);
     close(sv[1]);
 
-    /* drained output clears the write deadline */
+    /* drained output clears the write deadline: output is queued (small
+     * socket buffer), the deadline set; the peer reads it all, the loop
+     * flushes, the deadline is gone */
     int s2[2];
     pair(s2);
+    setsockopt(s2[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
     c = c1m_loop_adopt(&loop, s2[0], &auto_p);
-    c1m_conn_write(c, big, 8);
+    enum { QUEUED = 32 * 1024 };
+    c1m_conn_write(c, big, QUEUED);
+    assert_true(c1m_conn_pending_out(c) > 0);
+    assert_true(c1m_conn_timeout_deadline(c, C1M_TO_WRITE) > 0);
+    static char sink[65536];
+    size_t drained = 0;
+    for (int i = 0; i < 10000 && (drained < QUEUED || c1m_conn_pending_out(c)); i++) {
+        ssize_t r = read(s2[1], sink, sizeof sink);
+        if (r > 0)
+            drained += (size_t)r;
+        c1m_loop_run_once(&loop, 0);
+    }
+    assert_int_equal(drained, QUEUED);
+    assert_true(c1m_conn_is_open(c));
+    assert_int_equal(c1m_conn_pending_out(c), 0);
     assert_int_equal(c1m_conn_timeout_deadline(c, C1M_TO_WRITE), 0);
 
     /* handled by the protocol */

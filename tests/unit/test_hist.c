@@ -561,6 +561,10 @@ static void hgrm_check(const c1m_hist_t *h, const hgrm_t *o, double divisor)
         assert_int_equal(o->nrows, 0);
         return;
     }
+    int dec = 3; /* as the writer: at least the divisor's decimals */
+    while (dec < 9 && pow(10.0, dec) < divisor)
+        dec++;
+    double half_ulp = 0.5 * pow(10.0, -dec) * 1.0001;
     assert_true(o->nrows >= 2);
     for (size_t k = 0; k < o->nrows; k++) {
         const hgrm_row_t *r = &o->rows[k];
@@ -572,8 +576,12 @@ static void hgrm_check(const c1m_hist_t *h, const hgrm_t *o, double divisor)
         }
         assert_true(r->pct >= 0.0 && r->pct <= 1.0);
         /* The row's value is the histogram's percentile at its level
-         * (printed rounded). */
+         * (printed rounded to the file's decimals). */
         if (r->ncols == 4) {
+            double want = (double)c1m_hist_percentile(h, r->pct * 100.0) / divisor;
+            if (fabs(r->value - want) > half_ulp + 1e-9 * want)
+                fail_msg("hgrm row %zu at %.12f: value %.9f, percentile %.9f", k, r->pct,
+                         r->value, want);
             assert_true(fabs(r->inv - 1.0 / (1.0 - r->pct)) <= 0.01 * r->inv);
             assert_true(r->total >= r->pct * (double)o->total - 1e-6 * (double)o->total);
         }

@@ -360,9 +360,10 @@ static const tcase_t cases[] = {
     {"bare LF in value", S("GET /" H11 "X: a\nY: b\r\n\r\n"), "E400|", C1M_HTTP_EBAD_EOL},
     {"bare LF end of head", S("GET /" H11 "\n"), "E400|", C1M_HTTP_EBAD_EOL},
     {"bare CR end of head", S("GET /" H11 "\rX\r\n\r\n"), "E400|", C1M_HTTP_EBAD_EOL},
-    /* an error in a line is reported once the line is complete */
+    /* an error in a field line is reported once the line is complete; in
+     * the request line at the offending byte */
     {"bare CR, line incomplete", S("GET /" H11 "\rX"), "...", 0},
-    {"bad method, line incomplete", S("G(T / HTTP/1.1"), "...", 0},
+    {"bad method, line incomplete: refused at once", S("G(T / HTTP/1.1"), "E400|", C1M_HTTP_EBAD_METHOD},
     {"nul in value, line incomplete", S("GET /" H11 "X: \0"), "...", 0},
     {"nul in value", S("GET /" H11 "X: a\0b\r\n\r\n"), "E400|", C1M_HTTP_EBAD_HEADER_VALUE},
     {"del in value", S("GET /" H11 "X: a\x7f\r\n\r\n"), "E400|", C1M_HTTP_EBAD_HEADER_VALUE},
@@ -644,10 +645,10 @@ static void test_limits_request_line(void **state)
     s = build(&len, "GET /", 9000, 'a', "");
     check_splits("request line unterminated", s, len, NULL, "E414|");
     free(s);
-    /* an error in a line is reported when the line is complete; a line
-     * that never completes hits the limit */
+    /* an invalid byte in the request line is refused when it arrives,
+     * even if the line would also be over the limit */
     s = build(&len, "GET /a\x01", 9000, 'a', "");
-    check_splits("bad target, line over limit", s, len, NULL, "E414|");
+    check_splits("bad target, line over limit", s, len, NULL, "E400|");
     free(s);
     s = build(&len, "GET /a\x01", 100, 'a', " HTTP/1.1\r\n");
     check_splits("bad target, line complete", s, len, NULL, "E400|");
@@ -793,6 +794,15 @@ static void test_limits_body(void **state)
     result_t *r = malloc(sizeof(*r));
     feed(s, len, NULL, FEED_RANDOM, 70000, r);
     assert_int_equal(r->err, 0);
+    /* the request completed with every body byte: its head, then DONE with
+     * the body's length and hash (as the harness logs bodies over 256 B) */
+    uint64_t h = 14695981039346656037ull;
+    for (size_t k = 0; k < 1048576; k++)
+        h = (h ^ (unsigned char)'b') * 1099511628211ull;
+    char want[160];
+    snprintf(want, sizeof want, "H POST/POST / path=/ q= 1.1 ka host=a cl=1048576 n=2|D:#1048576:%016llx|",
+             (unsigned long long)h);
+    assert_string_equal(r->log, want);
     free(r);
     free(s);
 }
@@ -834,6 +844,78 @@ static void test_trickle_linear(void **state)
 }
 
 /* ---- statuses ----------------------------------------------------------- */
+
+/* Issue 12 item 9: a request line is refused at the first byte that can
+ * never be valid, not at its LF (or the header timeout). Each input ends
+ * at (or just after) the offending byte, with no LF, and is fed whole,
+ * byte by byte and split: all must report the error. */
+static void test_refused_at_first_bad_byte(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        const char *in;
+        size_t inlen;
+        int err;
+    } bad[] = {
+        /* a TLS 1.2 ClientHello record header: 0x16 0x03 0x01, length */
+        {"TLS ClientHello", S("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"), C1M_HTTP_EBAD_METHOD},
+        {"TLS first byte", S("\x16"), C1M_HTTP_EBAD_METHOD},
+        {"SSLv2 hello", S("\x80\x2e\x01"), C1M_HTTP_EBAD_METHOD},
+        {"NUL", S("\0"), C1M_HTTP_EBAD_METHOD},
+        {"leading SP", S(" GET /"), C1M_HTTP_EBAD_METHOD},
+        {"CTL in method", S("GE\x01"), C1M_HTTP_EBAD_METHOD},
+        {"separator in method", S("GE(T /"), C1M_HTTP_EBAD_METHOD},
+        {"HTTP/2 preface", S("PRI * HTTP/2.0\r\n\r\nSM"), C1M_HTTP_EVERSION},
+        {"tab after method", S("GET\t/"), C1M_HTTP_EBAD_METHOD},
+        {"two SPs", S("GET  /"), C1M_HTTP_EBAD_TARGET},
+        {"CTL in target", S("GET /a\x7f"), C1M_HTTP_EBAD_TARGET},
+        {"NUL in target", S("GET /a\0b"), C1M_HTTP_EBAD_TARGET},
+        {"long target, CTL", S("GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\x01"), C1M_HTTP_EBAD_TARGET},
+        {"bad version", S("GET / HTTX"), C1M_HTTP_EBAD_VERSION},
+        {"lowercase version", S("GET / http/1.1"), C1M_HTTP_EBAD_VERSION},
+        {"version letter", S("GET / HTTP/a"), C1M_HTTP_EBAD_VERSION},
+        {"SP after version", S("GET / HTTP/1.1 "), C1M_HTTP_EBAD_VERSION},
+        {"junk after empty line", S("\r\n\x16\x03"), C1M_HTTP_EBAD_METHOD},
+        {"after a request", S("GET / HTTP/1.1\r\nHost: a\r\n\r\n\x16\x03\x01"), C1M_HTTP_EBAD_METHOD},
+    };
+    for (size_t i = 0; i < C1M_ARRAY_LEN(bad); i++) {
+        char expect[128];
+        bool after_req = strncmp(bad[i].in, "GET / HTTP/1.1\r\nHost", 20) == 0;
+        snprintf(expect, sizeof expect, "%sE%d|",
+                 after_req ? "H GET/GET / path=/ q= 1.1 ka host=a n=1|D:|" : "",
+                 c1m_http_status_for_error(-bad[i].err));
+        check_splits(bad[i].name, bad[i].in, bad[i].inlen, NULL, expect);
+        result_t r;
+        feed(bad[i].in, bad[i].inlen, NULL, FEED_BYTES, 0, &r);
+        if (r.err != -bad[i].err) {
+            print_error("case %s: error %d, expected %d\n", bad[i].name, -r.err, bad[i].err);
+            fail();
+        }
+    }
+
+    /* every prefix of a valid request line stays "need more", fed any way
+     * (the automaton refuses nothing a full parse would accept) */
+    static const char *const good[] = {
+        "GET /static/app/main.css?v=1.4.2 HTTP/1.1\r\n",
+        "M-SEARCH * HTTP/1.1\r\n",
+        "OPTIONS * HTTP/1.0\r\n",
+        "x http://h/%7e\x80\xff HTTP/1.1\r\n",
+        "\r\n\r\nPOST /echo HTTP/1.1\r\n",
+    };
+    for (size_t i = 0; i < C1M_ARRAY_LEN(good); i++) {
+        size_t n = strlen(good[i]);
+        for (size_t k = 1; k < n; k++) {
+            char name[64];
+            snprintf(name, sizeof name, "prefix %zu of good %zu", k, i);
+            /* empty lines before a request are consumed: nothing pending */
+            size_t e = 0;
+            while (e + 2 <= k && good[i][e] == '\r' && good[i][e + 1] == '\n')
+                e += 2;
+            check_splits(name, good[i], k, NULL, e == k ? "" : "...");
+        }
+    }
+}
 
 static void test_status_map(void **state)
 {
@@ -908,6 +990,7 @@ int main(void)
         cmocka_unit_test(test_limits_normalize),
         cmocka_unit_test(test_keep_alive_state),
         cmocka_unit_test(test_trickle_linear),
+        cmocka_unit_test(test_refused_at_first_bad_byte),
         cmocka_unit_test(test_status_map),
         cmocka_unit_test(test_expect_continue),
     };

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,9 +87,18 @@ static void test_content_length(void **state)
 
 static void test_pipelined(void **state)
 {
-    expect_all_steps("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 500 Oops\r\n"
-                     "Content-Length: 4\r\n\r\nfailHTTP/1.1 301 Moved\r\nContent-Length: 0\r\n\r\n",
-                     false, 3, 301, false);
+    static const char msg[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 500 Oops\r\n"
+                              "Content-Length: 4\r\n\r\nfailHTTP/1.1 301 Moved\r\nContent-Length: 0\r\n\r\n";
+    expect_all_steps(msg, false, 3, 301, false);
+    /* every response's status, in order, whatever the pieces */
+    size_t steps[] = { 0, 1, 2, 3, 7, 64 };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        outcome_t o = run(msg, sizeof msg - 1, steps[i], false);
+        assert_int_equal(o.responses, 3);
+        assert_int_equal(o.status[0], 200);
+        assert_int_equal(o.status[1], 500);
+        assert_int_equal(o.status[2], 301);
+    }
 }
 
 static void test_chunked(void **state)
@@ -164,12 +174,47 @@ static void test_errors(void **state)
     free(big);
 }
 
+/* A head just under the limit and long chunk/trailer lines, fed whole and
+ * a byte at a time: the parser resumes where it stopped (issue 12 item 6;
+ * bench/http_resp_trickle shows the time per byte is constant), and that
+ * must not change what it reports. */
+static void test_big_head_trickled(void **state)
+{
+    size_t cap = C1M_HTTP_RESP_MAX_HEAD + 8192, n = 0;
+    char *s = malloc(cap);
+    n += (size_t)sprintf(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n");
+    for (int i = 0; n + 64 < C1M_HTTP_RESP_MAX_HEAD; i++)
+        n += (size_t)sprintf(s + n, "X-Field-%d: some value here\r\n", i);
+    n += (size_t)sprintf(s + n, "\r\n3;");
+    memset(s + n, 'e', 3000); /* a long chunk extension */
+    n += 3000;
+    n += (size_t)sprintf(s + n, "\r\nabc\r\n0\r\nT: ");
+    memset(s + n, 't', 3000); /* a long trailer */
+    n += 3000;
+    n += (size_t)sprintf(s + n, "\r\n\r\n");
+    assert_true(n < cap);
+    s[n] = '\0';
+    expect_all_steps(s, false, 1, 200, true);
+    /* one byte more of head is too much, fed either way */
+    char *big = malloc(C1M_HTTP_RESP_MAX_HEAD + 64);
+    size_t m = (size_t)sprintf(big, "HTTP/1.1 200 OK\r\n");
+    while (m <= C1M_HTTP_RESP_MAX_HEAD)
+        m += (size_t)sprintf(big + m, "X: 0123456789\r\n");
+    m += (size_t)sprintf(big + m, "\r\n");
+    assert_true(m > C1M_HTTP_RESP_MAX_HEAD);
+    assert_int_equal(run(big, m, 0, false).error, -E2BIG);
+    assert_int_equal(run(big, m, 1, false).error, -E2BIG);
+    free(big);
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_content_length), cmocka_unit_test(test_pipelined),
         cmocka_unit_test(test_chunked),        cmocka_unit_test(test_bodiless),
         cmocka_unit_test(test_until_eof),      cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_big_head_trickled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

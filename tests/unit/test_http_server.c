@@ -17,7 +17,6 @@
 
 #include "engine/loop.h"
 #include "proto/http1/app.h"
-#include "proto/http1/metrics.h"
 #include "proto/http1/server.h"
 #include "proto/http1/writer.h"
 
@@ -25,21 +24,23 @@ static ssize_t null_data(c1m_conn_t *c, const char *d, size_t n) { return (ssize
 static const c1m_proto_t null_p = { .name = "null", .on_data = null_data };
 
 static c1m_loop_t loop;
+static c1m_http_t *app;
+static const c1m_proto_t *http_p;
 
 static int setup(void **state)
 {
     c1m_loop_cfg_t cfg;
     c1m_loop_cfg_defaults(&cfg);
-    c1m_http_app_cfg_t app = { 0 };
-    if (c1m_http_app_setup(&app) < 0)
+    if (c1m_http_new(&app, NULL) < 0 || c1m_http_app_setup(app, NULL, 0) < 0)
         return -1;
-    return c1m_loop_init(&loop, 0, &cfg, &c1m_proto_http);
+    http_p = c1m_http_proto(app);
+    return c1m_loop_init(&loop, 0, &cfg, http_p);
 }
 
 static int teardown(void **state)
 {
     c1m_loop_destroy(&loop);
-    c1m_http_server_free();
+    c1m_http_free(app);
     return 0;
 }
 
@@ -189,7 +190,7 @@ static void date_cached_per_second(void **state)
 static void pipelined_in_order(void **state)
 {
     int peer;
-    open_pair(&c1m_proto_http, &peer);
+    open_pair(http_p, &peer);
     const char req[] = "GET /hello/a HTTP/1.1\r\nHost: x\r\n\r\n"
                        "HEAD /hello/bb HTTP/1.1\r\nHost: x\r\n\r\n"
                        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -214,7 +215,7 @@ static void pipelined_in_order(void **state)
 static void split_byte_by_byte(void **state)
 {
     int peer;
-    open_pair(&c1m_proto_http, &peer);
+    open_pair(http_p, &peer);
     const char req[] = "GET /hello/split HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     char buf[4096];
     for (size_t i = 0; i < sizeof req - 1; i++) {
@@ -237,7 +238,7 @@ static void split_byte_by_byte(void **state)
 static void expect_continue(void **state)
 {
     int peer;
-    open_pair(&c1m_proto_http, &peer);
+    open_pair(http_p, &peer);
     const char head[] = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n";
     write(peer, head, sizeof head - 1);
     spin(2);
@@ -264,7 +265,7 @@ static void bad_request_closes(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int peer;
-        open_pair(&c1m_proto_http, &peer);
+        open_pair(http_p, &peer);
         write(peer, cases[i].req, strlen(cases[i].req));
         spin(3);
         char buf[4096];
@@ -281,7 +282,7 @@ static void bad_request_closes(void **state)
 static void metrics_render(void **state)
 {
     char buf[64 * 1024];
-    size_t n = c1m_http_metrics_render(buf, sizeof buf);
+    size_t n = c1m_http_metrics_render(app, buf, sizeof buf);
     assert_true(n > 0 && n < sizeof buf);
     assert_non_null(strstr(buf, "# TYPE c1m_http_requests_total counter\n"));
     assert_non_null(strstr(buf, "c1m_http_requests_total{code=\"200\"} "));
@@ -302,6 +303,67 @@ static void metrics_render(void **state)
     assert_true(c1m_http_conn_state_size() <= 64);
 }
 
+/* A client that pipelines thousands of requests and does not read: the
+ * server stops answering above the high watermark instead of queueing
+ * every answer, and answers the rest once the client reads. */
+static void pipelined_flood_is_bounded_by_the_watermark(void **state)
+{
+    c1m_loop_destroy(&loop);
+    c1m_loop_cfg_t cfg;
+    c1m_loop_cfg_defaults(&cfg);
+    cfg.out_high = 16 * 1024;
+    cfg.out_low = 4 * 1024;
+    assert_int_equal(c1m_loop_init(&loop, 0, &cfg, http_p), 0);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    int small = 4096;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], http_p);
+    assert_non_null(c);
+    static const char rq[] = "GET /hello/x HTTP/1.1\r\nHost: a\r\n\r\n";
+    enum { N = 1500 };
+    static char flood[N * (sizeof rq - 1)];
+    for (int i = 0; i < N; i++)
+        memcpy(flood + i * (sizeof rq - 1), rq, sizeof rq - 1);
+    size_t sent = 0, peak = 0;
+    for (int i = 0; i < 400 && sent < sizeof flood; i++) {
+        ssize_t w = write(sv[1], flood + sent, sizeof flood - sent);
+        if (w > 0)
+            sent += (size_t)w;
+        spin(1);
+        if (c1m_conn_pending_out(c) > peak)
+            peak = c1m_conn_pending_out(c);
+    }
+    spin(5);
+    if (c1m_conn_pending_out(c) > peak)
+        peak = c1m_conn_pending_out(c);
+    /* one answer is ~150 bytes; the cork holds at most 16 KiB */
+    assert_true(peak > cfg.out_high / 2);
+    assert_true(peak <= cfg.out_high + 16 * 1024 + 512);
+    /* now the client reads: every request gets its answer, in order */
+    static char got[N * 256];
+    size_t n = 0;
+    for (int i = 0; i < 3000 && count(got, "hello, x!") < N; i++) {
+        if (sent < sizeof flood) {
+            ssize_t w = write(sv[1], flood + sent, sizeof flood - sent);
+            if (w > 0)
+                sent += (size_t)w;
+        }
+        ssize_t r = read(sv[1], got + n, sizeof got - 1 - n);
+        if (r > 0) {
+            n += (size_t)r;
+            got[n] = 0;
+        }
+        spin(1);
+    }
+    assert_int_equal(sent, sizeof flood);
+    assert_int_equal(count(got, "hello, x!"), N);
+    assert_true(c1m_conn_is_open(c));
+    close(sv[1]);
+    spin(3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +376,7 @@ int main(void)
         cmocka_unit_test(expect_continue),
         cmocka_unit_test(bad_request_closes),
         cmocka_unit_test(metrics_render),
+        cmocka_unit_test(pipelined_flood_is_bounded_by_the_watermark),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

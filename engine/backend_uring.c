@@ -1,0 +1,917 @@
+/* The io_uring backend: completions presented to the loop as readiness.
+ *
+ * One ring per loop (SINGLE_ISSUER + DEFER_TASKRUN: completion work runs
+ * only inside this loop's io_uring_enter), one io_uring_enter per
+ * iteration: it submits what the iteration queued (sends, re-arms, closes)
+ * and waits for the next completion or the loop's next deadline.
+ *
+ *   accept  multishot accept into direct descriptors (a sparse table of
+ *           RLIMIT_NOFILE slots: not open files of the process). Accepted
+ *           slots queue on the listener; the loop takes them with accept().
+ *           TCP_NODELAY is set on the listener and inherited.
+ *   adopt   a connected socket the loop is given (c1m_loop_adopt) is
+ *           installed into a slot of a range kept apart from accept's
+ *           (the last quarter of the table) and its fd closed: from then
+ *           on c1m_conn_fd() is the slot, as for accepted connections.
+ *   recv    a multishot recv per connection into the loop's provided-buffer
+ *           ring (engine/uring_bufring.c; bundles where the kernel has
+ *           them). Received buffers queue on the connection; the loop is
+ *           told READ and its recv() gets a pointer to the next buffer, not
+ *           a copy; the buffer returns to the ring when that dispatch ends.
+ *           While the loop does not want to read (output above the high
+ *           watermark, a worker holds it) the recv is cancelled, so one
+ *           connection cannot drain the shared ring; re-armed when it does.
+ *   send    the loop's bytes are copied into the connection's send buffer
+ *           and an IORING_OP_SEND is queued; one send in flight per
+ *           connection, so send() says -EAGAIN meanwhile (the loop keeps
+ *           the rest as pending output and waits for WRITE, which comes
+ *           when the send completes). A short send is finished here.
+ *   close   through the ring, once the connection's recv and send have
+ *           completed (a slot is never reused while a completion may still
+ *           name it).
+ *   watch   multishot poll (the queue's eventfd, user fds).
+ *
+ * dispatch: the acceptor's ring accepts regular fds (multishot too) and
+ * the serving loop installs each into its own ring, as c1m_loop_adopt does.
+ *
+ * Not yet: client connections (c1m_loop_connect),
+ * several rings per loop (more than RLIMIT_NOFILE connections), the
+ * peer's address of a direct descriptor (HTTP's access log). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "engine/backend.h"
+#include "engine/loop.h"
+#include "engine/uring_bufring.h"
+#include "engine/uring_compat.h"
+
+#define U_SQ 4096
+#define U_CQ 65536
+#define U_NBUF 4096           /* provided buffers per loop */
+#define U_BUFSZ 2048
+#define U_SEND_MAX (256 * 1024) /* bytes one send() takes at most */
+#define U_MAX_WATCH 16
+#define U_PUMP_MAX 64         /* READ dispatches per connection per event */
+#define NIL UINT32_MAX
+
+enum { OP_ACCEPT = 1, OP_POLL, OP_RECV, OP_SEND, OP_IGNORE, OP_CLOSE_OWN };
+#define UD(op, x) (((uint64_t)(op) << 32) | (uint32_t)(x))
+
+enum { S_FREE, S_ACCEPTED, S_OPEN, S_CLOSING };
+
+typedef struct uslot {
+    c1m_conn_t *c;          /* NULL once the loop closed it */
+    uint32_t qhead, qtail;  /* received buffers the loop has not read (bids) */
+    char *sbuf;             /* the send in flight: a copy of the loop's bytes */
+    uint32_t slen, soff, scap;
+    int err;                /* recv or send error, reported by recv/send/sock_error */
+    uint8_t state;
+    uint8_t recv_armed;     /* a recv is in the kernel */
+    uint8_t cancel_sent;
+    uint8_t sending;
+    uint8_t eof;
+    uint8_t shut_pending;   /* shutdown(SHUT_WR) after the send in flight */
+    uint8_t ready;          /* on the ready list */
+    uint8_t forgotten;      /* conn_forget: no more events */
+} uslot_t;
+
+typedef struct uwatch {
+    c1m_io_t *io;           /* NULL: free entry */
+    unsigned events;
+    uint32_t gen;           /* of the request armed now: older completions are stale */
+    uint8_t watched, armed, ready;
+    uint8_t regular;        /* listener: accept regular fds (dispatch hands them on) */
+    uint32_t *q;            /* listener: accepted slots (or fds) not taken yet */
+    uint32_t qh, qn, qcap;
+    int err;                /* listener: accept error for the loop */
+} uwatch_t;
+
+typedef struct ustate {
+    struct io_uring ring;
+    c1m_bufring_t br;
+    bool enabled;           /* R_DISABLED until the loop's thread polls */
+    unsigned recv_ioprio;
+    uint32_t nslots;
+    uint32_t own_base;      /* slots [own_base, nslots) are ours to give (adopt) */
+    uint32_t *own_free;     /* free ones, a stack */
+    uint32_t nown_free;
+    int just_accepted;      /* the slot accept() returned last, until added or dropped */
+    uslot_t *slots;
+    uint32_t *next;         /* per buffer: next in its connection's queue */
+    uint32_t *len;          /* per buffer: bytes in it */
+    c1m_bufring_piece_t *pieces; /* of one completion (a bundle: up to U_NBUF) */
+    uint32_t *lent;         /* buffers given to the loop in this dispatch */
+    uint32_t nlent;
+    uint32_t *ready;        /* slots with an event to present */
+    uint32_t nready;
+    uint32_t *rearm;        /* slots whose recv ended with ENOBUFS */
+    uint32_t nrearm;
+    uwatch_t watch[U_MAX_WATCH];
+} ustate_t;
+
+static ustate_t *st_of(const c1m_loop_t *loop) { return loop->be_state; }
+
+static struct io_uring_sqe *get_sqe(ustate_t *u)
+{
+    struct io_uring_sqe *s = io_uring_get_sqe(&u->ring);
+    if (!s && u->enabled) { /* SQ full: submit what is there */
+        c1m_bufring_publish(&u->br);
+        io_uring_submit(&u->ring);
+        s = io_uring_get_sqe(&u->ring);
+    }
+    if (!s)
+        c1m_error("uring: submission queue full");
+    return s;
+}
+
+static void prep_ignored(ustate_t *u, struct io_uring_sqe *s)
+{
+    (void)u;
+    io_uring_sqe_set_data64(s, UD(OP_IGNORE, 0));
+    s->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
+/* ---- set-up --------------------------------------------------------- */
+
+static void u_fini(c1m_loop_t *loop);
+
+static int u_init(c1m_loop_t *loop)
+{
+    ustate_t *u = calloc(1, sizeof *u);
+    if (!u)
+        return -ENOMEM;
+    loop->be_state = u;
+    /* R_DISABLED: the loop is set up on one thread and runs on another;
+     * SINGLE_ISSUER binds the ring to the thread that enables it. */
+    struct io_uring_params p = {
+        .flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE |
+                 IORING_SETUP_SUBMIT_ALL | IORING_SETUP_R_DISABLED,
+        .cq_entries = U_CQ,
+    };
+    int rc = io_uring_queue_init_params(U_SQ, &u->ring, &p);
+    if (rc < 0) {
+        free(u);
+        loop->be_state = NULL;
+        c1m_error("loop %u: io_uring setup: %s", loop->id, strerror(-rc));
+        return rc;
+    }
+    loop->be_fd = u->ring.ring_fd;
+    u->recv_ioprio = IORING_RECV_MULTISHOT;
+    if (p.features & IORING_FEAT_RECVSEND_BUNDLE)
+        u->recv_ioprio |= IORING_RECVSEND_BUNDLE;
+    struct rlimit rl;
+    u->nslots = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (1u << 20) ? (uint32_t)rl.rlim_cur
+                                                                             : 1u << 20;
+    u->slots = calloc(u->nslots, sizeof *u->slots);
+    u->next = calloc(U_NBUF, sizeof *u->next);
+    u->len = calloc(U_NBUF, sizeof *u->len);
+    u->lent = calloc(U_NBUF, sizeof *u->lent);
+    u->pieces = calloc(U_NBUF, sizeof *u->pieces);
+    u->ready = calloc(u->nslots, sizeof *u->ready);
+    u->rearm = calloc(u->nslots, sizeof *u->rearm);
+    u->own_base = u->nslots - u->nslots / 4;
+    u->own_free = calloc(u->nslots - u->own_base, sizeof *u->own_free);
+    for (uint32_t i = u->nslots; i-- > u->own_base;)
+        u->own_free[u->nown_free++] = i;
+    u->just_accepted = -1;
+    if (!u->slots || !u->next || !u->len || !u->lent || !u->ready || !u->rearm || !u->own_free ||
+        !u->pieces) {
+        rc = -ENOMEM;
+        goto err;
+    }
+    if ((rc = io_uring_register_files_sparse(&u->ring, u->nslots)) < 0) {
+        c1m_error("loop %u: io_uring: %u direct descriptors: %s", loop->id, u->nslots,
+                  strerror(-rc));
+        goto err;
+    }
+    if ((rc = io_uring_register_file_alloc_range(&u->ring, 0, u->own_base)) < 0) {
+        c1m_error("loop %u: io_uring: direct descriptor range: %s", loop->id, strerror(-rc));
+        goto err;
+    }
+    if ((rc = c1m_bufring_setup(&u->br, &u->ring, 0, U_NBUF, U_BUFSZ)) < 0) {
+        c1m_error("loop %u: io_uring: buffer ring: %s", loop->id, strerror(-rc));
+        goto err;
+    }
+    return 0;
+err:
+    u_fini(loop);
+    return rc;
+}
+
+static void u_fini(c1m_loop_t *loop)
+{
+    ustate_t *u = st_of(loop);
+    if (!u)
+        return;
+    /* The ring goes first (it holds the buffer ring and every direct
+     * descriptor, which it closes); then our memory. */
+    io_uring_queue_exit(&u->ring);
+    u->br.ring = NULL; /* nothing left to unregister */
+    c1m_bufring_destroy(&u->br);
+    for (uint32_t i = 0; u->slots && i < u->nslots; i++)
+        free(u->slots[i].sbuf);
+    for (int i = 0; i < U_MAX_WATCH; i++) {
+        uwatch_t *w = &u->watch[i];
+        for (uint32_t k = 0; w->regular && k < w->qn; k++) /* accepted, never handed on */
+            close((int)w->q[(w->qh + k) % w->qcap]);
+        free(w->q);
+    }
+    free(u->slots);
+    free(u->next);
+    free(u->len);
+    free(u->lent);
+    free(u->pieces);
+    free(u->ready);
+    free(u->rearm);
+    free(u->own_free);
+    free(u);
+    loop->be_state = NULL;
+    loop->be_fd = -1;
+}
+
+/* ---- connections ------------------------------------------------------ */
+
+static void arm_recv(ustate_t *u, uint32_t s)
+{
+    struct io_uring_sqe *q = get_sqe(u);
+    if (!q)
+        return;
+    io_uring_prep_recv(q, (int)s, NULL, 0, 0);
+    q->ioprio = (uint16_t)u->recv_ioprio;
+    q->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+    q->buf_group = u->br.bgid;
+    io_uring_sqe_set_data64(q, UD(OP_RECV, s));
+    u->slots[s].recv_armed = 1;
+}
+
+static void cancel_recv(ustate_t *u, uint32_t s)
+{
+    uslot_t *sl = &u->slots[s];
+    if (!sl->recv_armed || sl->cancel_sent)
+        return;
+    struct io_uring_sqe *q = get_sqe(u);
+    if (!q)
+        return;
+    io_uring_prep_cancel64(q, UD(OP_RECV, s), 0);
+    prep_ignored(u, q);
+    sl->cancel_sent = 1;
+}
+
+static void make_ready(ustate_t *u, uint32_t s)
+{
+    if (!u->slots[s].ready) {
+        u->slots[s].ready = 1;
+        u->ready[u->nready++] = s;
+    }
+}
+
+static void give_back_queue(ustate_t *u, uslot_t *sl)
+{
+    for (uint32_t b = sl->qhead; b != NIL; b = u->next[b])
+        c1m_bufring_return(&u->br, (uint16_t)b);
+    sl->qhead = sl->qtail = NIL;
+}
+
+/* The slot is released once nothing in the kernel can still name it. */
+static void maybe_finish_close(ustate_t *u, uint32_t s)
+{
+    uslot_t *sl = &u->slots[s];
+    if (sl->state != S_CLOSING || sl->recv_armed || sl->sending)
+        return;
+    struct io_uring_sqe *q = get_sqe(u);
+    if (!q)
+        return;
+    io_uring_prep_close_direct(q, s);
+    if (s >= u->own_base) /* ours: free again once the close has run */
+        io_uring_sqe_set_data64(q, UD(OP_CLOSE_OWN, s));
+    else
+        prep_ignored(u, q);
+    free(sl->sbuf);
+    *sl = (uslot_t){ .state = S_FREE, .qhead = NIL, .qtail = NIL, .ready = sl->ready };
+}
+
+static unsigned want(const uslot_t *sl)
+{
+    return sl->c && !sl->forgotten ? c1m__conn_interest(sl->c) : 0;
+}
+
+/* Make the kernel side match what the loop wants now. */
+static int u_conn_update(c1m_conn_t *c)
+{
+    ustate_t *u = st_of(c->loop);
+    uint32_t s = (uint32_t)c->io.fd;
+    uslot_t *sl = &u->slots[s];
+    unsigned w = want(sl);
+    if (w & C1M_EV_READ) {
+        if (!sl->recv_armed && !sl->eof && !sl->err)
+            arm_recv(u, s);
+        if (sl->qhead != NIL || sl->eof || sl->err)
+            make_ready(u, s); /* bytes (or the end) already here */
+    } else if (sl->recv_armed) {
+        cancel_recv(u, s);
+    }
+    if ((w & C1M_EV_WRITE) && !sl->sending)
+        make_ready(u, s);
+    c->io.armed = (uint8_t)w;
+    return 0;
+}
+
+/* A regular fd given to the loop: into one of our slots, fd closed. */
+static int install_fd(ustate_t *u, int fd)
+{
+    if (!u->nown_free)
+        return -EMFILE;
+    uint32_t s = u->own_free[--u->nown_free];
+    int r = io_uring_register_files_update(&u->ring, s, &fd, 1);
+    if (r < 0) {
+        u->own_free[u->nown_free++] = s;
+        return r;
+    }
+    close(fd);
+    u->slots[s] = (uslot_t){ .state = S_ACCEPTED, .qhead = NIL, .qtail = NIL,
+                             .ready = u->slots[s].ready };
+    return (int)s;
+}
+
+static int u_conn_add(c1m_conn_t *c)
+{
+    ustate_t *u = st_of(c->loop);
+    if (c->flags & C1M_CONN_CLIENT)
+        return -EOPNOTSUPP; /* client connections: not on this backend yet */
+    if (c->io.fd != u->just_accepted) { /* c1m_loop_adopt: a regular fd */
+        int s = install_fd(u, c->io.fd);
+        if (s < 0)
+            return s; /* the fd is still the loop's to drop */
+        c->io.fd = s;
+    }
+    u->just_accepted = -1;
+    uint32_t s = (uint32_t)c->io.fd;
+    if (s >= u->nslots || u->slots[s].state != S_ACCEPTED)
+        return -EBADF;
+    uslot_t *sl = &u->slots[s];
+    *sl = (uslot_t){ .c = c, .state = S_OPEN, .qhead = NIL, .qtail = NIL, .ready = sl->ready };
+    c->io.registered = 1;
+    return u_conn_update(c);
+}
+
+static void u_conn_forget(c1m_conn_t *c)
+{
+    ustate_t *u = st_of(c->loop);
+    uint32_t s = (uint32_t)c->io.fd;
+    u->slots[s].forgotten = 1;
+    cancel_recv(u, s);
+    c->io.registered = 0;
+}
+
+static ssize_t u_recv(c1m_conn_t *c, char **buf, size_t cap)
+{
+    (void)cap;
+    ustate_t *u = st_of(c->loop);
+    uslot_t *sl = &u->slots[(uint32_t)c->io.fd];
+    if (sl->qhead != NIL) {
+        uint32_t b = sl->qhead;
+        sl->qhead = u->next[b];
+        if (sl->qhead == NIL)
+            sl->qtail = NIL;
+        u->lent[u->nlent++] = b; /* back to the ring when this dispatch ends */
+        *buf = c1m_bufring_ptr(&u->br, (uint16_t)b);
+        return (ssize_t)u->len[b];
+    }
+    if (sl->err)
+        return -sl->err;
+    if (sl->eof)
+        return 0;
+    return -EAGAIN;
+}
+
+static ssize_t u_send(c1m_conn_t *c, const struct iovec *iov, int iovcnt)
+{
+    ustate_t *u = st_of(c->loop);
+    uint32_t s = (uint32_t)c->io.fd;
+    uslot_t *sl = &u->slots[s];
+    if (sl->err)
+        return -sl->err;
+    if (sl->sending)
+        return -EAGAIN;
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    if (total > U_SEND_MAX)
+        total = U_SEND_MAX;
+    if (total == 0)
+        return 0;
+    if (sl->scap < total) {
+        char *nb = realloc(sl->sbuf, total);
+        if (!nb)
+            return -ENOMEM;
+        sl->sbuf = nb;
+        sl->scap = (uint32_t)total;
+    }
+    size_t off = 0;
+    for (int i = 0; i < iovcnt && off < total; i++) {
+        size_t k = iov[i].iov_len < total - off ? iov[i].iov_len : total - off;
+        memcpy(sl->sbuf + off, iov[i].iov_base, k);
+        off += k;
+    }
+    struct io_uring_sqe *q = get_sqe(u);
+    if (!q)
+        return -EAGAIN;
+    io_uring_prep_send(q, (int)s, sl->sbuf, total, MSG_NOSIGNAL);
+    q->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(q, UD(OP_SEND, s));
+    sl->sending = 1;
+    sl->slen = (uint32_t)total;
+    sl->soff = 0;
+    return (ssize_t)total;
+}
+
+static void prep_shutdown(ustate_t *u, uint32_t s)
+{
+    struct io_uring_sqe *q = get_sqe(u);
+    if (!q)
+        return;
+    io_uring_prep_shutdown(q, (int)s, SHUT_WR);
+    q->flags |= IOSQE_FIXED_FILE;
+    prep_ignored(u, q);
+}
+
+static void u_shutdown_wr(c1m_conn_t *c)
+{
+    ustate_t *u = st_of(c->loop);
+    uint32_t s = (uint32_t)c->io.fd;
+    if (u->slots[s].sending)
+        u->slots[s].shut_pending = 1; /* after the bytes already handed over */
+    else
+        prep_shutdown(u, s);
+}
+
+static void u_close(c1m_conn_t *c)
+{
+    ustate_t *u = st_of(c->loop);
+    uint32_t s = (uint32_t)c->io.fd;
+    uslot_t *sl = &u->slots[s];
+    sl->c = NULL;
+    sl->state = S_CLOSING;
+    give_back_queue(u, sl);
+    cancel_recv(u, s);
+    maybe_finish_close(u, s); /* else when the recv and send complete */
+    c->io.registered = 0;
+}
+
+static int u_sock_error(c1m_conn_t *c)
+{
+    return st_of(c->loop)->slots[(uint32_t)c->io.fd].err;
+}
+
+/* ---- listeners and watchers ------------------------------------------ */
+
+static int watch_index(ustate_t *u, c1m_io_t *io, bool create)
+{
+    int free_i = -1;
+    for (int i = 0; i < U_MAX_WATCH; i++) {
+        if (u->watch[i].io == io)
+            return i;
+        if (!u->watch[i].io && free_i < 0)
+            free_i = i;
+    }
+    if (!create || free_i < 0)
+        return -ENOSPC;
+    u->watch[free_i] = (uwatch_t){ .io = io };
+    return free_i;
+}
+
+static unsigned to_poll(unsigned ev)
+{
+    return (ev & C1M_EV_READ ? POLLIN : 0u) | (ev & C1M_EV_WRITE ? POLLOUT : 0u);
+}
+
+static void arm_watch(ustate_t *u, int i)
+{
+    uwatch_t *w = &u->watch[i];
+    struct io_uring_sqe *q = get_sqe(u);
+    if (!q)
+        return;
+    if (w->io->kind == C1M_IO_LISTENER && w->regular)
+        io_uring_prep_multishot_accept(q, w->io->fd, NULL, NULL, SOCK_CLOEXEC);
+    else if (w->io->kind == C1M_IO_LISTENER)
+        io_uring_prep_multishot_accept_direct(q, w->io->fd, NULL, NULL, 0);
+    else
+        io_uring_prep_poll_multishot(q, w->io->fd, to_poll(w->events));
+    w->gen = (w->gen + 1) & 0xffffff;
+    io_uring_sqe_set_data64(q, UD(w->io->kind == C1M_IO_LISTENER ? OP_ACCEPT : OP_POLL,
+                                  (uint32_t)i | w->gen << 8));
+    w->armed = 1;
+}
+
+static void disarm_watch(ustate_t *u, int i)
+{
+    uwatch_t *w = &u->watch[i];
+    if (!w->armed)
+        return;
+    struct io_uring_sqe *q = get_sqe(u);
+    if (!q)
+        return;
+    io_uring_prep_cancel64(q, UD(w->io->kind == C1M_IO_LISTENER ? OP_ACCEPT : OP_POLL,
+                                 (uint32_t)i | w->gen << 8), 0);
+    prep_ignored(u, q);
+    w->armed = 0; /* its last completion is ignored unless re-armed */
+}
+
+static int u_watch(c1m_loop_t *loop, c1m_io_t *io, unsigned events, unsigned flags)
+{
+    (void)flags; /* EXCLUSIVE: every ring has its own accept; the kernel hands each connection to one */
+    ustate_t *u = st_of(loop);
+    int i = watch_index(u, io, true);
+    if (i < 0)
+        return i;
+    uwatch_t *w = &u->watch[i];
+    if (io->kind == C1M_IO_LISTENER) {
+        int one = 1; /* accepted sockets inherit it: no setsockopt per connection */
+        setsockopt(io->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        /* dispatch: the acceptor hands each connection to another loop,
+         * whose ring installs it (c1m_loop_adopt); a direct descriptor
+         * of this ring would mean nothing there */
+        w->regular = loop->on_accept != NULL;
+    }
+    if (w->armed && w->events != events)
+        disarm_watch(u, i);
+    w->events = events;
+    w->watched = 1;
+    if (!w->armed)
+        arm_watch(u, i);
+    if (w->qn) { /* connections accepted while it was not watched */
+        w->ready = 1;
+    }
+    io->registered = 1;
+    return 0;
+}
+
+static void u_unwatch(c1m_loop_t *loop, c1m_io_t *io)
+{
+    ustate_t *u = st_of(loop);
+    int i = watch_index(u, io, false);
+    io->registered = 0;
+    if (i < 0)
+        return;
+    u->watch[i].watched = 0;
+    disarm_watch(u, i);
+    if (!u->watch[i].qn && io->kind != C1M_IO_LISTENER)
+        u->watch[i].io = NULL;
+}
+
+static int u_accept(c1m_loop_t *loop, c1m_io_t *l)
+{
+    ustate_t *u = st_of(loop);
+    int i = watch_index(u, l, false);
+    if (i < 0)
+        return -EAGAIN;
+    uwatch_t *w = &u->watch[i];
+    if (w->qn) {
+        uint32_t s = w->q[w->qh];
+        w->qh = (w->qh + 1) % w->qcap;
+        w->qn--;
+        if (!w->regular)
+            u->just_accepted = (int)s;
+        return (int)s;
+    }
+    if (w->err) {
+        int e = w->err;
+        w->err = 0;
+        return -e;
+    }
+    return -EAGAIN;
+}
+
+static void u_drop(c1m_loop_t *loop, int fd)
+{
+    ustate_t *u = st_of(loop);
+    if (fd >= 0 && fd == u->just_accepted && u->slots[fd].state == S_ACCEPTED) {
+        u->just_accepted = -1;
+        u->slots[fd].state = S_CLOSING;
+        maybe_finish_close(u, (uint32_t)fd);
+    } else {
+        close(fd); /* a regular fd (a client socket the backend refused) */
+    }
+}
+
+static int push_accepted(ustate_t *u, uwatch_t *w, uint32_t s)
+{
+    if (w->qn == w->qcap) {
+        uint32_t ncap = w->qcap ? w->qcap * 2 : 64;
+        uint32_t *nq = malloc(ncap * sizeof *nq);
+        if (!nq)
+            return -ENOMEM;
+        for (uint32_t k = 0; k < w->qn; k++)
+            nq[k] = w->q[(w->qh + k) % w->qcap];
+        free(w->q);
+        w->q = nq;
+        w->qh = 0;
+        w->qcap = ncap;
+    }
+    w->q[(w->qh + w->qn) % w->qcap] = s;
+    w->qn++;
+    if (!w->regular)
+        u->slots[s] = (uslot_t){ .state = S_ACCEPTED, .qhead = NIL, .qtail = NIL,
+                                 .ready = u->slots[s].ready };
+    return 0;
+}
+
+/* ---- completions -------------------------------------------------------- */
+
+static void return_lent(ustate_t *u)
+{
+    for (uint32_t i = 0; i < u->nlent; i++)
+        c1m_bufring_return(&u->br, (uint16_t)u->lent[i]);
+    u->nlent = 0;
+}
+
+/* Present a connection's events: READ while it has bytes (or its end) and
+ * wants them, one buffer per dispatch (level-triggered); WRITE when it
+ * waits to write and no send is in flight. */
+static void pump(c1m_loop_t *loop, ustate_t *u, uint32_t s, unsigned extra)
+{
+    uslot_t *sl = &u->slots[s];
+    for (int k = 0; k < U_PUMP_MAX && sl->c; k++) {
+        unsigned w = want(sl), ev = extra;
+        extra = 0;
+        if ((w & C1M_EV_READ) && (sl->qhead != NIL || sl->eof || sl->err))
+            ev |= C1M_EV_READ;
+        if ((w & C1M_EV_WRITE) && !sl->sending)
+            ev |= C1M_EV_WRITE;
+        if (!ev)
+            break;
+        uint32_t before = sl->qhead;
+        c1m__loop_dispatch(loop, &sl->c->io, ev);
+        return_lent(u);
+        /* again only while it reads buffers that were already here; a
+         * write, an error or the end is presented once */
+        if (!(ev & C1M_EV_READ) || sl->qhead == before || sl->qhead == NIL)
+            break;
+    }
+}
+
+static void on_recv(c1m_loop_t *loop, ustate_t *u, uint32_t s, int res, unsigned flags)
+{
+    uslot_t *sl = &u->slots[s];
+    bool more = flags & IORING_CQE_F_MORE;
+    if (!more) {
+        sl->recv_armed = 0;
+        sl->cancel_sent = 0;
+    }
+    if (res > 0) {
+        c1m_bufring_piece_t *p = u->pieces;
+        int n = c1m_bufring_lend(&u->br, res, flags, p, U_NBUF);
+        if (n < 0) {
+            c1m_error("loop %u: io_uring recv completion: %s", loop->id, strerror(-n));
+            sl->err = EPROTO;
+        }
+        for (int i = 0; i < n; i++) {
+            if (!sl->c) {
+                c1m_bufring_return(&u->br, p[i].bid);
+                continue;
+            }
+            u->len[p[i].bid] = p[i].len;
+            u->next[p[i].bid] = NIL;
+            if (sl->qtail == NIL)
+                sl->qhead = p[i].bid;
+            else
+                u->next[sl->qtail] = p[i].bid;
+            sl->qtail = p[i].bid;
+        }
+    } else if (res == 0) {
+        sl->eof = 1;
+    } else if (res == -ENOBUFS) {
+        if (sl->c && !more)
+            u->rearm[u->nrearm++] = s; /* once buffers are back */
+    } else if (res != -ECANCELED) {
+        sl->err = -res;
+    }
+    if (!sl->c) {
+        maybe_finish_close(u, s);
+        return;
+    }
+    if (!more && res > 0 && (want(sl) & C1M_EV_READ))
+        arm_recv(u, s);
+    else if (!more && res == -ECANCELED && (want(sl) & C1M_EV_READ) && !sl->eof && !sl->err)
+        arm_recv(u, s); /* cancelled, and wanted again before it ended */
+    pump(loop, u, s, 0);
+}
+
+static void on_send(c1m_loop_t *loop, ustate_t *u, uint32_t s, int res)
+{
+    uslot_t *sl = &u->slots[s];
+    if (res < 0) {
+        sl->sending = 0;
+        if (!sl->err)
+            sl->err = -res;
+    } else if (sl->soff + (uint32_t)res < sl->slen && res > 0 && sl->state != S_FREE) {
+        sl->soff += (uint32_t)res; /* short: send the rest, still in flight */
+        struct io_uring_sqe *q = get_sqe(u);
+        if (q) {
+            io_uring_prep_send(q, (int)s, sl->sbuf + sl->soff, sl->slen - sl->soff, MSG_NOSIGNAL);
+            q->flags |= IOSQE_FIXED_FILE;
+            io_uring_sqe_set_data64(q, UD(OP_SEND, s));
+            return;
+        }
+        sl->sending = 0;
+        sl->err = ENOMEM;
+    } else {
+        sl->sending = 0;
+        if (sl->shut_pending) {
+            sl->shut_pending = 0;
+            prep_shutdown(u, s);
+        }
+        if (sl->scap > 4096) { /* keep small send buffers, not large ones */
+            free(sl->sbuf);
+            sl->sbuf = NULL;
+            sl->scap = 0;
+        }
+    }
+    if (!sl->c) {
+        maybe_finish_close(u, s);
+        return;
+    }
+    pump(loop, u, s, sl->err ? C1M_EV_ERROR : 0);
+}
+
+static void on_accept(c1m_loop_t *loop, ustate_t *u, uint32_t x, int res, unsigned flags)
+{
+    int i = (int)(x & 0xff);
+    uwatch_t *w = &u->watch[i];
+    bool current = (x >> 8) == w->gen && w->armed;
+    if (!current && res < 0)
+        return; /* the end of a request we replaced */
+    if (current && !(flags & IORING_CQE_F_MORE))
+        w->armed = 0;
+    if (res >= 0) {
+        if (w->regular && push_accepted(u, w, (uint32_t)res) < 0) {
+            close(res);
+        } else if (!w->regular && ((uint32_t)res >= u->nslots || push_accepted(u, w, (uint32_t)res) < 0)) {
+            struct io_uring_sqe *q = get_sqe(u); /* cannot keep it */
+            if (q) {
+                io_uring_prep_close_direct(q, (unsigned)res);
+                prep_ignored(u, q);
+            }
+        }
+    } else if (res != -ECANCELED && res != -EAGAIN) {
+        w->err = -res; /* ENFILE: the table is full; the loop backs off */
+    }
+    if (!w->io || !w->watched)
+        return;
+    if (!w->armed && !w->err)
+        arm_watch(u, i);
+    if (w->qn || w->err) {
+        c1m__loop_dispatch(loop, w->io, C1M_EV_READ);
+        w->ready = w->watched && w->qn > 0; /* more than one batch: again later */
+    }
+}
+
+static void on_poll(c1m_loop_t *loop, ustate_t *u, uint32_t x, int res, unsigned flags)
+{
+    int i = (int)(x & 0xff);
+    uwatch_t *w = &u->watch[i];
+    if ((x >> 8) != w->gen || !w->armed)
+        return; /* the end of a request we replaced or cancelled */
+    if (!(flags & IORING_CQE_F_MORE))
+        w->armed = 0;
+    if (!w->io || !w->watched)
+        return;
+    if (!w->armed)
+        arm_watch(u, i);
+    if (res < 0)
+        return;
+    unsigned ev = (res & POLLIN ? C1M_EV_READ : 0u) | (res & POLLOUT ? C1M_EV_WRITE : 0u) |
+                  (res & POLLERR ? C1M_EV_ERROR : 0u) | (res & POLLHUP ? C1M_EV_HUP : 0u);
+    c1m__loop_dispatch(loop, w->io, ev);
+}
+
+static void handle_cqe(c1m_loop_t *loop, ustate_t *u, const struct io_uring_cqe *cqe)
+{
+    uint32_t x = (uint32_t)cqe->user_data;
+    switch ((int)(cqe->user_data >> 32)) {
+    case OP_RECV: on_recv(loop, u, x, cqe->res, cqe->flags); break;
+    case OP_SEND: on_send(loop, u, x, cqe->res); break;
+    case OP_ACCEPT: on_accept(loop, u, x, cqe->res, cqe->flags); break;
+    case OP_POLL: on_poll(loop, u, x, cqe->res, cqe->flags); break;
+    case OP_CLOSE_OWN: u->own_free[u->nown_free++] = x; break;
+    default: break; /* closes, cancels, shutdowns: nothing to do */
+    }
+}
+
+/* Events that are not completions: a connection that wants again what is
+ * already here, listeners with accepted connections left. */
+static int run_ready(c1m_loop_t *loop, ustate_t *u)
+{
+    int n = 0;
+    for (int pass = 0; pass < 4 && u->nready; pass++) {
+        uint32_t cnt = u->nready;
+        for (uint32_t k = 0; k < cnt; k++) {
+            uint32_t s = u->ready[k];
+            u->slots[s].ready = 0;
+            if (u->slots[s].c) {
+                pump(loop, u, s, 0);
+                n++;
+            }
+        }
+        memmove(u->ready, u->ready + cnt, (u->nready - cnt) * sizeof *u->ready);
+        u->nready -= cnt;
+    }
+    for (int i = 0; i < U_MAX_WATCH; i++) {
+        uwatch_t *w = &u->watch[i];
+        if (w->ready && w->io && w->watched && w->qn) {
+            w->ready = 0;
+            c1m__loop_dispatch(loop, w->io, C1M_EV_READ);
+            w->ready = w->watched && w->qn > 0;
+            n++;
+        }
+    }
+    return n;
+}
+
+static bool anything_ready(const ustate_t *u)
+{
+    if (u->nready)
+        return true;
+    for (int i = 0; i < U_MAX_WATCH; i++)
+        if (u->watch[i].ready && u->watch[i].watched && u->watch[i].qn)
+            return true;
+    return false;
+}
+
+static int u_poll(c1m_loop_t *loop, int timeout_ms)
+{
+    ustate_t *u = st_of(loop);
+    if (!u->enabled) { /* first poll: this thread becomes the ring's only issuer */
+        int rc = c1m_uring_enable_rings(&u->ring);
+        if (rc < 0) {
+            c1m_error("loop %u: io_uring enable: %s", loop->id, strerror(-rc));
+            return rc;
+        }
+        u->enabled = true;
+        io_uring_register_ring_fd(&u->ring); /* per thread: enter without fd lookups */
+    }
+    if (u->nrearm && c1m_bufring_out(&u->br) < U_NBUF) { /* ENOBUFS: buffers are back */
+        for (uint32_t i = 0; i < u->nrearm; i++) {
+            uslot_t *sl = &u->slots[u->rearm[i]];
+            if (sl->c && !sl->recv_armed && (want(sl) & C1M_EV_READ))
+                arm_recv(u, u->rearm[i]);
+        }
+        u->nrearm = 0;
+    }
+    c1m_bufring_publish(&u->br);
+    if (anything_ready(u))
+        timeout_ms = 0;
+    int rc;
+    struct io_uring_cqe *cqe;
+    if (timeout_ms < 0) {
+        rc = io_uring_submit_and_wait(&u->ring, 1);
+    } else if (timeout_ms == 0) {
+        rc = io_uring_submit_and_get_events(&u->ring);
+    } else {
+        struct __kernel_timespec ts = { .tv_sec = timeout_ms / 1000,
+                                        .tv_nsec = (long long)(timeout_ms % 1000) * 1000000 };
+        rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
+    }
+    c1m__loop_woke(loop);
+    if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EBUSY && rc != -EAGAIN) {
+        c1m_error("loop %u: io_uring_enter: %s", loop->id, strerror(-rc));
+        return rc;
+    }
+    int n = 0;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&u->ring, head, cqe) {
+        seen++;
+        handle_cqe(loop, u, cqe);
+        n++;
+    }
+    io_uring_cq_advance(&u->ring, seen);
+    n += run_ready(loop, u);
+    return n;
+}
+
+const c1m_backend_ops_t c1m__backend_uring = {
+    .name = "uring",
+    .init = u_init,
+    .fini = u_fini,
+    .poll = u_poll,
+    .watch = u_watch,
+    .unwatch = u_unwatch,
+    .conn_add = u_conn_add,
+    .conn_update = u_conn_update,
+    .conn_forget = u_conn_forget,
+    .recv = u_recv,
+    .send = u_send,
+    .shutdown_wr = u_shutdown_wr,
+    .close = u_close,
+    .sock_error = u_sock_error,
+    .accept = u_accept,
+    .drop = u_drop,
+};

@@ -1,0 +1,44 @@
+#!/bin/bash
+# Prefork with the shared (inherited) listener spreads connections evenly
+# (issue 12 item 8): 4,000 connections over 4 children, each child holds
+# within +-20 % of 1,000 (counted as open sockets in /proc/PID/fd, minus
+# the child's idle baseline), in each of three rounds; so a killed child
+# loses only its share. Prints the per-child counts.
+. "$(dirname "$0")/lib.sh"
+port=21340
+make_tmp prefork_balance
+LOG=$TMP/serve.log
+start_server $port --proto echo --arch prefork --procs 4 || { bad "prefork did not start"; finish; exit 1; }
+sleep 0.5
+kids=$(pgrep -P "$SPID" | sort -n)
+check "4 children running" test "$(echo "$kids" | wc -l)" -eq 4
+socks() { ls -l "/proc/$1/fd" 2>/dev/null | grep -c 'socket:'; }
+declare -A base
+for k in $kids; do base[$k]=$(socks "$k"); done
+for round in 1 2 3; do
+    timeout 60 "$C1M" bench --port $port --proto echo --conns 4000 --duration 4s --warmup 0s \
+        --quiet --json "$TMP/b$round.json" >"$TMP/b$round.out" 2>&1 &
+    bp=$!
+    PIDS+=("$bp")
+    # count while the bench holds its 4,000 connections
+    counts=
+    for _ in $(seq 60); do
+        sleep 0.1
+        counts=
+        tot=0
+        for k in $kids; do
+            n=$(( $(socks "$k") - base[$k] ))
+            counts="$counts $n"
+            tot=$((tot + n))
+        done
+        [ "$tot" -ge 4000 ] && break
+    done
+    echo "     round $round: per-child connections:$counts (total $tot)"
+    check "round $round: 4,000 connections held" test "$tot" -eq 4000
+    even=1
+    for n in $counts; do [ "$n" -ge 800 ] && [ "$n" -le 1200 ] || even=0; done
+    check "round $round: every child within +-20 % of 1,000" test $even -eq 1
+    wait $bp
+done
+stop_server
+finish

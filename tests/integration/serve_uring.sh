@@ -1,0 +1,69 @@
+#!/bin/bash
+# The io_uring backend (--backend uring): echo (2,000 connections, verified
+# bytes, zero lost replies) and ts8 (frames split across reads) on the
+# architectures it runs, clean SIGTERM; its connections are direct
+# descriptors, not open files of the server process; HTTP answers; the
+# access log (not written yet) and an unknown backend name are refused.
+. "$(dirname "$0")/lib.sh"
+port=21900
+OUT=$(mktemp /tmp/c1m_serve_uring.XXXXXX)
+trap 'cleanup; rm -f "$OUT" "$OUT".*' EXIT
+fds() { ls /proc/"$1"/fd 2>/dev/null | wc -l; }
+run_arch() {
+    local name=$1; shift
+    local pe=$((port + 1)) pt=$((port + 2)) es ts
+    port=$pt
+    if ! start_server $pe --backend uring --proto echo "$@"; then bad "$name: echo server did not start"; return; fi
+    es=$SPID
+    if ! start_server $pt --backend uring --proto ts8 "$@"; then bad "$name: ts8 server did not start"; return; fi
+    ts=$SPID
+    local f0
+    f0=$(fds $es)
+    { timeout 60 "$TC" echo $pe 2000 2 64 > "$OUT.echo"; echo $? > "$OUT.echo.rc"; } &
+    local ce=$!
+    { timeout 60 "$TC" ts8 $pt 500 1 > "$OUT.ts8"; echo $? > "$OUT.ts8.rc"; } &
+    local c8=$!
+    if [ "$name" = single ]; then # while the 2,000 connections are open
+        sleep 1
+        local f1
+        f1=$(fds $es)
+        check "$name: 2000 connections add no fd to the server ($f0 -> $f1 fds)" \
+            test $((f1 - f0)) -lt 50
+    fi
+    wait $ce $c8
+    out=$(cat "$OUT.echo")
+    check "$name: echo 2000 conns verified ($out)" test "$(cat "$OUT.echo.rc")" -eq 0
+    check "$name: replies flowed" test "$(kv replies "$out")" -gt 2000
+    out=$(cat "$OUT.ts8")
+    check "$name: ts8 500 conns, split frames ($out)" test "$(cat "$OUT.ts8.rc")" -eq 0
+    SPID=$es stop_server
+    check "$name: echo server exits 0 on SIGTERM" test "$SRC" -eq 0
+    SPID=$ts stop_server
+    check "$name: ts8 server exits 0 on SIGTERM" test "$SRC" -eq 0
+    rm -f "$OUT".*
+}
+run_arch single     --arch single
+run_arch reuseport  --arch reuseport --loops 2
+run_arch exclusive  --arch exclusive --loops 2
+run_arch prefork    --arch prefork --procs 2
+run_arch workerpool --arch workerpool --workers 2
+run_arch dispatch   --arch dispatch --loops 2
+
+msg=$("$C1M" serve --backend uring --proto http --access-log --port $((port + 1)) 2>&1)
+check "--access-log on uring is refused, saying why ($msg)" grep -q "access-log does not run on --backend uring" <<<"$msg"
+
+# HTTP: a request and a keep-alive pair through the uring backend
+port=$((port + 1))
+if start_server $port --backend uring --proto http; then
+    out=$(curl -s --max-time 5 http://127.0.0.1:$port/ http://127.0.0.1:$port/)
+    check "http on uring answers twice on one connection" test "$out" = "Welcome!
+Welcome!"
+    stop_server
+    check "http server exits 0 on SIGTERM" test "$SRC" -eq 0
+else
+    bad "http server on uring did not start"
+fi
+
+msg=$("$C1M" serve --backend kqueue 2>&1)
+check "an unknown backend is refused by name ($msg)" grep -q "epoll or uring" <<<"$msg"
+finish

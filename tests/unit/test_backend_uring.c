@@ -1,0 +1,365 @@
+/* engine/backend_uring: the loop on io_uring, driven one iteration at a
+ * time. Echo through adopted socketpairs and through connections accepted
+ * from a loopback listener (multishot accept into direct descriptors:
+ * they must not be open files of the process), a large transfer through
+ * a peer that reads slowly (short sends, the high watermark pausing and
+ * resuming reads, nothing lost or reordered), and closes. The listener is
+ * on an ephemeral port of 127.0.0.1. */
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "engine/listener.h"
+#include "engine/loop.h"
+
+static int closes[C1M_CLOSE__COUNT];
+static int opens;
+
+static int t_open(c1m_conn_t *c)
+{
+    (void)c;
+    opens++;
+    return 0;
+}
+static ssize_t t_echo(c1m_conn_t *c, const char *d, size_t n)
+{
+    if (c1m_conn_over_high(c))
+        return 0; /* keep it: the loop presents it again below the low mark */
+    c1m_conn_write(c, d, n);
+    return (ssize_t)n;
+}
+static void t_close(c1m_conn_t *c, int reason)
+{
+    (void)c;
+    closes[reason]++;
+}
+static const c1m_proto_t echo_p = { .name = "t-echo", .on_open = t_open, .on_data = t_echo,
+                                    .on_close = t_close };
+
+static c1m_loop_t loop;
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(closes, 0, sizeof closes);
+    opens = 0;
+    c1m_loop_cfg_t cfg;
+    c1m_loop_cfg_defaults(&cfg);
+    cfg.backend = C1M_BACKEND_URING;
+    cfg.out_high = 64 * 1024;
+    cfg.out_low = 16 * 1024;
+    int rc = c1m_loop_init(&loop, 0, &cfg, &echo_p);
+    if (rc == 0)
+        assert_string_equal(c1m_loop_backend_name(&loop), "uring");
+    return rc;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    c1m_loop_destroy(&loop);
+    return 0;
+}
+
+static void spin(int n)
+{
+    for (int i = 0; i < n; i++)
+        c1m_loop_run_once(&loop, 5);
+}
+
+static uint8_t pat(size_t i, int k) { return (uint8_t)(i * 131 + (size_t)k * 7 + i / 253); }
+
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    int n = 0;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* Write msg to every peer, run the loop, expect it back exactly. */
+static void echo_round(int *peers, int n, size_t len, int round)
+{
+    char *msg = malloc(len), *got = malloc(len);
+    assert_non_null(msg);
+    assert_non_null(got);
+    for (int p = 0; p < n; p++) {
+        for (size_t i = 0; i < len; i++)
+            msg[i] = (char)pat(i, p + round);
+        assert_int_equal(write(peers[p], msg, len), (ssize_t)len);
+    }
+    for (int p = 0; p < n; p++) {
+        size_t have = 0;
+        for (int k = 0; k < 2000 && have < len; k++) {
+            ssize_t r = read(peers[p], got + have, len - have);
+            if (r > 0)
+                have += (size_t)r;
+            else
+                spin(1);
+        }
+        assert_int_equal(have, len);
+        for (size_t i = 0; i < len; i++)
+            if ((uint8_t)got[i] != pat(i, p + round))
+                fail_msg("peer %d byte %zu wrong", p, i);
+    }
+    free(msg);
+    free(got);
+}
+
+static void adopted_socketpairs(void **state)
+{
+    (void)state;
+    enum { N = 100 };
+    int peers[N];
+    c1m_conn_t *cs[N];
+    for (int i = 0; i < N; i++) {
+        int sv[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+        cs[i] = c1m_loop_adopt(&loop, sv[0], &echo_p);
+        assert_non_null(cs[i]);
+        peers[i] = sv[1];
+    }
+    assert_int_equal(opens, N);
+    echo_round(peers, N, 8, 0);
+    echo_round(peers, N, 5000, 1); /* more than one provided buffer */
+    echo_round(peers, N, 1, 2);
+    for (int i = 0; i < N; i++)
+        close(peers[i]);
+    for (int k = 0; k < 100 && loop.stats.conns; k++)
+        spin(1);
+    assert_int_equal(loop.stats.conns, 0);
+    assert_int_equal(closes[C1M_CLOSE_PEER], N);
+}
+
+static void accepted_direct(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    char err[200];
+    c1m_listen_cfg_t lc = { .bind = "127.0.0.1", .port = 0, .backlog = 1024 };
+    int lfd = c1m_listen_fd(&lc, err, sizeof err);
+    assert_true(lfd >= 0);
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
+    c1m_listener_t l = { .io = { .fd = lfd } };
+    assert_int_equal(c1m_loop_add_listener(&loop, &l), 0);
+    spin(1);
+    int fds0 = count_fds();
+    int peers[N];
+    for (int i = 0; i < N; i++) {
+        peers[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(peers[i] >= 0);
+        assert_int_equal(connect(peers[i], (struct sockaddr *)&a, sizeof a), 0);
+        fcntl(peers[i], F_SETFL, O_NONBLOCK);
+    }
+    for (int k = 0; k < 200 && loop.stats.conns < N; k++)
+        spin(1);
+    assert_int_equal(loop.stats.conns, N);
+    assert_int_equal(loop.stats.accepted, N);
+    /* N client sockets were opened here; the N server sides are direct
+     * descriptors of the ring, not files of the process */
+    int grown = count_fds() - fds0;
+    print_message("  %d connections: the process has %d more fds\n", N, grown);
+    assert_int_equal(grown, N);
+    echo_round(peers, N, 8, 3);
+    echo_round(peers, N, 3000, 4);
+    for (int i = 0; i < N; i++)
+        close(peers[i]);
+    for (int k = 0; k < 200 && loop.stats.conns; k++)
+        spin(1);
+    assert_int_equal(loop.stats.conns, 0);
+    assert_int_equal(closes[C1M_CLOSE_PEER], N);
+    close(lfd);
+}
+
+/* 4 MiB through one connection whose peer reads only now and then: the
+ * echo backs up past the high watermark (reads pause: the recv is
+ * cancelled), then drains; every byte comes back in order. */
+static void slow_reader(void **state)
+{
+    (void)state;
+    enum { TOTAL = 4 << 20 };
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &echo_p);
+    assert_non_null(c);
+    char *buf = malloc(65536);
+    assert_non_null(buf);
+    size_t sent = 0, got = 0, last_got = 0;
+    int bad = -1, still = 0;
+    for (int it = 0; it < 200000 && got < TOTAL && still < 2000; it++) {
+        still = got == last_got ? still + 1 : 0; /* bounded: a stall fails */
+        last_got = got;
+        if (sent < TOTAL) {
+            size_t k = TOTAL - sent < 65536 ? TOTAL - sent : 65536;
+            for (size_t i = 0; i < k; i++)
+                buf[i] = (char)pat(sent + i, 9);
+            ssize_t w = send(sv[1], buf, k, MSG_NOSIGNAL);
+            if (w > 0)
+                sent += (size_t)w;
+        }
+        spin(1);
+        if (it % 8 == 0) { /* the slow part */
+            ssize_t r = read(sv[1], buf, 65536);
+            for (ssize_t i = 0; i < r && bad < 0; i++)
+                if ((uint8_t)buf[i] != pat(got + (size_t)i, 9))
+                    bad = (int)(got + (size_t)i);
+            if (r > 0)
+                got += (size_t)r;
+        }
+    }
+    print_message("  %zu bytes echoed, %llu read pauses\n", got,
+                  (unsigned long long)loop.stats.read_pauses);
+    assert_int_equal(bad, -1);
+    assert_int_equal(got, TOTAL);
+    assert_true(loop.stats.read_pauses > 0);
+    free(buf);
+    close(sv[1]);
+    for (int k = 0; k < 100 && loop.stats.conns; k++)
+        spin(1);
+    assert_int_equal(loop.stats.conns, 0);
+}
+
+
+/* Through one connection, far more than the buffer ring holds (12 MiB
+ * through 8 MiB of buffers): buffers must come back to the ring. */
+static void more_than_the_ring(void **state)
+{
+    (void)state;
+    enum { TOTAL = 12 << 20 };
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    assert_non_null(c1m_loop_adopt(&loop, sv[0], &echo_p));
+    char *buf = malloc(65536);
+    assert_non_null(buf);
+    size_t sent = 0, got = 0;
+    int bad = -1, still = 0;
+    for (int it = 0; got < TOTAL && still < 2000; it++) {
+        if (sent < TOTAL) {
+            size_t k = TOTAL - sent < 65536 ? TOTAL - sent : 65536;
+            for (size_t i = 0; i < k; i++)
+                buf[i] = (char)pat(sent + i, 5);
+            ssize_t w = send(sv[1], buf, k, MSG_NOSIGNAL);
+            if (w > 0)
+                sent += (size_t)w;
+        }
+        spin(1);
+        ssize_t r = read(sv[1], buf, 65536);
+        for (ssize_t i = 0; i < r && bad < 0; i++)
+            if ((uint8_t)buf[i] != pat(got + (size_t)i, 5))
+                bad = (int)(got + (size_t)i);
+        still = r > 0 ? 0 : still + 1;
+        if (r > 0)
+            got += (size_t)r;
+    }
+    assert_int_equal(bad, -1);
+    assert_int_equal(got, TOTAL);
+    free(buf);
+    close(sv[1]);
+}
+
+/* One peer floods a connection and never reads its echoes: above the high
+ * watermark the backend must stop receiving for it (cancel its recv), so
+ * the flood backs up into the peer's socket (its writes stop) instead of
+ * into the shared buffer ring, and another connection still echoes. */
+static void flood_does_not_starve(void **state)
+{
+    (void)state;
+    int a[2], b[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, b), 0);
+    assert_non_null(c1m_loop_adopt(&loop, a[0], &echo_p));
+    assert_non_null(c1m_loop_adopt(&loop, b[0], &echo_p));
+    char *buf = calloc(1, 65536);
+    assert_non_null(buf);
+    size_t flooded = 0;
+    int blocked = 0;
+    for (int it = 0; it < 3000 && blocked < 50 && flooded < (32u << 20); it++) {
+        ssize_t w = send(a[1], buf, 65536, MSG_NOSIGNAL);
+        if (w > 0) {
+            flooded += (size_t)w;
+            blocked = 0;
+        } else {
+            blocked++;
+        }
+        spin(1);
+    }
+    print_message("  the flooding peer could write %zu bytes before it blocked\n", flooded);
+    /* socket buffers both ways + the 64 KiB watermark + what was queued
+     * when reading paused: well under the ring's 8 MiB */
+    assert_true(blocked >= 50);
+    assert_true(flooded < (4u << 20));
+    int peers[1] = { b[1] };
+    echo_round(peers, 1, 3000, 7);
+    free(buf);
+    close(a[1]);
+    close(b[1]);
+}
+
+/* The loop closes (protocol error): the peer sees EOF, the slot is freed
+ * and used again by the next connection. */
+static ssize_t t_refuse(c1m_conn_t *c, const char *d, size_t n)
+{
+    (void)c;
+    (void)d;
+    (void)n;
+    return -1;
+}
+static const c1m_proto_t refuse_p = { .name = "t-refuse", .on_data = t_refuse, .on_close = t_close };
+
+static void local_close(void **state)
+{
+    (void)state;
+    int last = -1;
+    for (int round = 0; round < 3; round++) {
+        int sv[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+        c1m_conn_t *c = c1m_loop_adopt(&loop, sv[0], &refuse_p);
+        assert_non_null(c);
+        if (round == 2)
+            assert_int_equal(c1m_conn_fd(c), last); /* slot reused */
+        last = c1m_conn_fd(c);
+        assert_int_equal(write(sv[1], "x", 1), 1);
+        char b;
+        ssize_t r = -1;
+        for (int k = 0; k < 200 && r != 0; k++) {
+            spin(1);
+            r = read(sv[1], &b, 1);
+        }
+        assert_int_equal(r, 0); /* EOF: closed through the ring */
+        close(sv[1]);
+        spin(2);
+    }
+    assert_int_equal(closes[C1M_CLOSE_PROTO], 3);
+    assert_int_equal(loop.stats.conns, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(adopted_socketpairs, setup, teardown),
+        cmocka_unit_test_setup_teardown(accepted_direct, setup, teardown),
+        cmocka_unit_test_setup_teardown(slow_reader, setup, teardown),
+        cmocka_unit_test_setup_teardown(local_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(more_than_the_ring, setup, teardown),
+        cmocka_unit_test_setup_teardown(flood_does_not_starve, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,23 @@
+/* Flag values of the c1m commands in the one grammar of core/parse.h: each
+ * helper parses, and on a bad value prints
+ *   c1m CMD: bad value 'V' for --FLAG: a count from 1 to 1024 (...)
+ * and returns 2 (the exit status of bad usage); 0 on success. */
+#ifndef C1M_TOOLS_FLAGS_H
+#define C1M_TOOLS_FLAGS_H
+
+#include <stdint.h>
+
+int c1m_flag_count(const char *cmd, const char *flag, const char *arg, uint64_t min,
+                   uint64_t max, uint64_t *out);
+int c1m_flag_size(const char *cmd, const char *flag, const char *arg, uint64_t min,
+                  uint64_t max, uint64_t *out);
+/* min_us, max_us, *out in microseconds */
+int c1m_flag_duration(const char *cmd, const char *flag, const char *arg, uint64_t min_us,
+                      uint64_t max_us, uint64_t *out);
+
+/* The one line every help text ends its options with. */
+#define C1M_VALUES_HELP \
+    "Values: counts take k, M, G (10^3, 10^6, 10^9); sizes KiB, MiB, GiB; durations\n" \
+    "us, ms, s, m (minutes), h, a bare number being seconds. 'man c1m' says more.\n"
+
+#endif
