@@ -189,6 +189,25 @@ static int bad(const char *flag, const char *val, const char *want)
     return 2;
 }
 
+/* At exit, a process whose /ws hub broadcast says what became of it (the
+ * slow-subscriber counters are visible nowhere else). */
+static void ws_summary(void)
+{
+    c1m_ws_hub_t *hub = c1m_http_app_hub();
+    if (!hub)
+        return;
+    c1m_ws_hub_stats_t st;
+    c1m_ws_hub_stats(hub, &st);
+    if (!st.broadcasts)
+        return;
+    fprintf(stderr,
+            "c1m serve: ws: broadcasts %llu delivered %llu queued %llu slow_closed %llu "
+            "slow_skipped %llu\n",
+            (unsigned long long)st.broadcasts, (unsigned long long)st.delivered,
+            (unsigned long long)st.queued, (unsigned long long)st.slow_closed,
+            (unsigned long long)st.slow_skipped);
+}
+
 int c1m_cmd_serve(int argc, char **argv)
 {
     c1m_server_cfg_t cfg;
@@ -519,6 +538,7 @@ int c1m_cmd_serve(int argc, char **argv)
         return 1;
     }
     int rc = prefork ? c1m_prefork_run(&cfg) : c1m_server_run(&cfg);
+    ws_summary();
     c1m_http_free(h);
     return rc;
 }

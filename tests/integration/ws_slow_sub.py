@@ -1,29 +1,35 @@
 #!/usr/bin/python3
 """A /ws/push subscriber that never reads for SECS seconds, then reads
-everything: prints "closed" if the server closed it (EOF or reset after the
+for up to 3 s: prints "closed" if the server closed it (EOF or reset after the
 data), "open" if it was still open, and the sequence numbers it saw.
 
     /usr/bin/python3 ws_slow_sub.py PORT SECS"""
 import base64, os, socket, struct, sys, time
 
 port, secs = int(sys.argv[1]), float(sys.argv[2])
+# The default receive buffer (tcp_rmem's default; it grows only as the
+# application reads, so a sleeping one stays small). A tiny SO_RCVBUF would
+# make the reads afterwards crawl (a few KB per window, probes backing off).
 s = socket.create_connection(("127.0.0.1", port))
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 k = base64.b64encode(os.urandom(16))
 s.sendall(b"GET /ws/push HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
           b"Sec-WebSocket-Key: " + k + b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
 time.sleep(secs)
-s.settimeout(1.0)
+# then read for at most 3 s: to the end if the server closed it; a
+# subscriber left open keeps receiving new messages, so stop at the deadline
+s.settimeout(0.5)
 buf, state = b"", "open"
+end = time.monotonic() + 3.0
 try:
-    while True:
-        d = s.recv(1 << 20)
+    while time.monotonic() < end:
+        try:
+            d = s.recv(1 << 20)
+        except socket.timeout:
+            continue
         if not d:
             state = "closed"
             break
         buf += d
-except socket.timeout:
-    pass
 except ConnectionResetError:
     state = "closed"
 head, _, rest = buf.partition(b"\r\n\r\n")
