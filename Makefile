@@ -29,7 +29,7 @@ CFLAGS  += -std=gnu11 -Iinclude -g -Wall -Wextra -Werror -Wshadow -Wno-unused-pa
            -D_GNU_SOURCE -I. -pthread -MMD -MP $(OPT)
 LDFLAGS += -pthread $(filter -fsanitize=%,$(OPT))
 # what libc1m itself links (also Libs.private of c1m.pc)
-LIB_LIBS := -lm -luring   # liburing: the io_uring backend (engine/backend_uring.c)
+LIB_LIBS := -lm -lcrypto -luring   # libcrypto: the WebSocket handshake; liburing: the io_uring backend
 LDLIBS  += $(LIB_LIBS)
 
 # The version lives in core/version.h (C1M_VERSION); 0.1.0 until it exists.
@@ -114,6 +114,7 @@ $(MAN): man/c1m.1.scd
 
 # extra libraries of a benchmark program: its peer or its I/O interface
 BENCH_LIBS_http_parse := -lhttp_parser
+BENCH_LIBS_ws_frame := -lwslay
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
@@ -131,7 +132,7 @@ fuzz: $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -Iinclude -pthread -fsanitize=fuzzer,address,undefined \
-	    -o $@ $< $(LIB_SRC) -lm -luring
+	    -o $@ $< $(LIB_SRC) -lm -lcrypto -luring
 
 # Each target to 10 million executions (10 h cap each); CPU-heavy: niced.
 fuzz-long: fuzz

@@ -14,7 +14,9 @@ _c1m()
     serve:--arch) COMPREPLY=($(compgen -W "single reuseport dispatch exclusive prefork workerpool" -- "$cur")); return ;;
     serve:--child-arch) COMPREPLY=($(compgen -W "single reuseport dispatch exclusive workerpool" -- "$cur")); return ;;
     serve:--proto) COMPREPLY=($(compgen -W "echo ts8 http" -- "$cur")); return ;;
-    bench:--proto|lab:--proto) COMPREPLY=($(compgen -W "ts8 echo http" -- "$cur")); return ;;
+    bench:--proto) COMPREPLY=($(compgen -W "ts8 echo http ws" -- "$cur")); return ;;
+    lab:--proto) COMPREPLY=($(compgen -W "ts8 echo http" -- "$cur")); return ;;
+    serve:--ws-slow) COMPREPLY=($(compgen -W "close skip" -- "$cur")); return ;;
     serve:--balance) COMPREPLY=($(compgen -W "rr least" -- "$cur")); return ;;
     serve:--cpu-affinity) COMPREPLY=($(compgen -W "auto off" -- "$cur")); return ;;
     serve:--timers) COMPREPLY=($(compgen -W "wheel heap global-heap" -- "$cur")); return ;;
@@ -29,11 +31,12 @@ _c1m()
     case "$cmd" in
     serve) opts="--arch --loops --procs --child-arch --prefork-reuseport --workers --queue
                  --balance --cpu-affinity --edge --backend --proto --port --bind --access-log
-                 --http-max-head --http-max-body --work --max-conns --out-high --out-low
+                 --http-max-head --http-max-body --work --push-every --push-size
+                 --ws-slow --ws-out-limit --ws-ping --max-conns --out-high --out-low
                  --read-timeout --write-timeout --idle-timeout --header-timeout --timeouts
                  --timers --drain-timeout --upgrade-exec --upgrade-grace --pid-file
                  --metrics-interval --quiet --help --version" ;;
-    bench) opts="--proto --host --port --url --method --header --size --pipeline --rate
+    bench) opts="--proto --push --path --host --port --url --method --header --size --pipeline --rate
                  --conns --procs --loops --source --connect-rate --connect-timeout --retries
                  --connect-window --duration --warmup --start-at --interval --grace --json
                  --percentiles --quiet --help --version" ;;

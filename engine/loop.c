@@ -760,6 +760,7 @@ static void conn_deliver(c1m_conn_t *c, const char *data, size_t n)
         data = c1m_buf_data(c->in);
         n = c1m_buf_size(c->in);
     }
+    const c1m_proto_t *proto = c->proto;
     ssize_t used = loop->layer ? loop->layer->on_data(loop->layer_arg, c, data, n)
                                : c->proto->on_data(c, data, n);
     if (!c1m_conn_is_open(c))
@@ -775,6 +776,10 @@ static void conn_deliver(c1m_conn_t *c, const char *data, size_t n)
             c1m_buf_append(&c->in, data + used, n - (size_t)used) < 0)
             c1m_conn_close(c, C1M_CLOSE_NOMEM);
     }
+    /* The protocol handed the connection over (c1m_conn_set_proto): what
+     * it left belongs to the new one, now (no new bytes may come). */
+    if (C1M_UNLIKELY(c->proto != proto) && c->in && conn_may_read(c))
+        conn_deliver(c, "", 0);
 }
 
 static void conn_read(c1m_conn_t *c)
@@ -947,6 +952,17 @@ int c1m_conn_write(c1m_conn_t *c, const void *p, size_t n)
 {
     struct iovec iov = { .iov_base = (void *)p, .iov_len = n };
     return c1m_conn_writev(c, &iov, 1);
+}
+
+int c1m_conn_set_proto(c1m_conn_t *c, const c1m_proto_t *proto, void *ud)
+{
+    if (C1M_RECORDED(c) || (c->flags & C1M_CONN_HELD))
+        return -ENOTSUP;
+    if (!c1m_conn_is_open(c))
+        return -EPIPE;
+    c->proto = proto;
+    c->ud = ud;
+    return 0;
 }
 
 void c1m_conn_count(c1m_conn_t *c, uint32_t n)

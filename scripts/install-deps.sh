@@ -25,6 +25,7 @@ done
 PKGS=(
   build-essential   # gcc, make
   libjansson-dev    # JSON results (c1m bench --json, c1m merge, c1m lab)
+  libssl-dev        # libcrypto: SHA-1 + base64 of the WebSocket handshake
   scdoc             # the man page, c1m(1)
   iproute2          # ip netns (c1m lab --hosts, --netns)
   gnuplot-nox       # plots (c1m lab)
@@ -42,6 +43,10 @@ TEST_PKGS=(
   python3           # small protocol clients in the integration tests
   jq                # reading JSON results in the integration tests
   prometheus        # promtool: the /metrics format check (its service stays off)
+  libwslay-dev      # WebSocket framing peer in bench/ws_frame.c
+  python3-websockets # WebSocket peer client in the integration tests
+  nodejs            # Node's `ws` package: WebSocket peer in the integration tests
+  npm               # installs `ws` into tests/integration/node (tests/integration/ws_node_setup.sh)
 )
 # package -> the service it would start
 declare -A SERVICES=( [nginx-light]=nginx [prometheus]=prometheus )
@@ -49,6 +54,8 @@ declare -A SERVICES=( [nginx-light]=nginx [prometheus]=prometheus )
 [ $TEST -eq 1 ] && PKGS+=("${TEST_PKGS[@]}")
 missing=()
 for p in "${PKGS[@]}"; do
+    # a nodejs build that ships its own npm (NodeSource) conflicts with Debian's
+    [ "$p" = npm ] && command -v npm >/dev/null && continue
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then

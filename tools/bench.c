@@ -28,7 +28,12 @@ static void bench_usage(FILE *f)
 "measure their latency into exact histograms merged across loops and processes.\n"
 "\n"
 "Target and workload:\n"
-"  --proto NAME         ts8 (8-byte timestamp echo) | echo | http (default ts8)\n"
+"  --proto NAME         ts8 (8-byte timestamp echo) | echo | http | ws (WebSocket\n"
+"                       echo of --size binary messages on --path) (default ts8)\n"
+"  --push               ws: idle subscribers on --path: each message's delivery\n"
+"                       latency from its timestamp; sequence gaps count as lost\n"
+"                       (default off)\n"
+"  --path PATH          ws: the WebSocket route (default /ws; with --push /ws/push)\n"
 "  --host H             target address or name (default 127.0.0.1)\n"
 "  --port N             target port, 1 to 65535 (default 8972)\n"
 "  --url URL            http://HOST[:PORT]/PATH (implies --proto http)\n"
@@ -89,7 +94,7 @@ enum {
     OPT_PROTO = 256, OPT_HOST, OPT_PORT, OPT_URL, OPT_METHOD, OPT_HEADER, OPT_SIZE,
     OPT_PIPELINE, OPT_RATE, OPT_CONNS, OPT_PROCS, OPT_LOOPS, OPT_SOURCE, OPT_CRATE,
     OPT_CTIMEOUT, OPT_RETRIES, OPT_CWINDOW, OPT_DURATION, OPT_WARMUP, OPT_START_AT,
-    OPT_INTERVAL, OPT_GRACE, OPT_JSON, OPT_PERCENTILES, OPT_QUIET, OPT_HELP,
+    OPT_INTERVAL, OPT_GRACE, OPT_JSON, OPT_PERCENTILES, OPT_QUIET, OPT_HELP, OPT_PUSH, OPT_PATH,
 };
 
 static const struct option bench_opts[] = {
@@ -100,6 +105,8 @@ static const struct option bench_opts[] = {
     { "method", required_argument, 0, OPT_METHOD },
     { "header", required_argument, 0, OPT_HEADER },
     { "size", required_argument, 0, OPT_SIZE },
+    { "push", no_argument, 0, OPT_PUSH },
+    { "path", required_argument, 0, OPT_PATH },
     { "pipeline", required_argument, 0, OPT_PIPELINE },
     { "rate", required_argument, 0, OPT_RATE },
     { "conns", required_argument, 0, OPT_CONNS },
@@ -125,7 +132,7 @@ static const struct option bench_opts[] = {
 #define MAX_HEADERS 32
 
 typedef struct bench_flags {
-    const char *host, *url, *method, *source;
+    const char *host, *url, *method, *source, *ws_path;
     const char *headers[MAX_HEADERS];
     unsigned nheaders;
     uint16_t port;
@@ -251,6 +258,18 @@ static int setup_target(c1m_bench_cfg_t *cfg, const bench_flags_t *fl)
         snprintf(cfg->target, sizeof cfg->target, "%.255s:%u", host, port);
     if (cfg->proto == C1M_BENCH_HTTP && build_request(cfg, fl, hostport, path) < 0)
         return 1;
+    if (cfg->proto == C1M_BENCH_WS) {
+        const char *p = fl->ws_path ? fl->ws_path : cfg->ws_push ? "/ws/push" : "/ws";
+        char *r = malloc(512 + strlen(p) + strlen(hostport));
+        if (!r)
+            return 1;
+        int n = sprintf(r, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+                           "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                           "Sec-WebSocket-Version: 13\r\nUser-Agent: c1m-bench\r\n\r\n", p, hostport);
+        cfg->request = r;
+        cfg->request_len = (size_t)n;
+        snprintf(cfg->target, sizeof cfg->target, "ws://%.250s%.40s", hostport, p);
+    }
     return 0;
 }
 
@@ -431,8 +450,18 @@ static int parse_opt(int opt, const char *arg, c1m_bench_cfg_t *cfg, bench_flags
             cfg->proto = C1M_BENCH_ECHO;
         else if (!strcmp(arg, "http"))
             cfg->proto = C1M_BENCH_HTTP;
+        else if (!strcmp(arg, "ws"))
+            cfg->proto = C1M_BENCH_WS;
         else
-            return bad("--proto", arg, "ts8, echo or http");
+            return bad("--proto", arg, "ts8, echo, http or ws");
+        return 0;
+    case OPT_PUSH:
+        cfg->ws_push = true;
+        return 0;
+    case OPT_PATH:
+        if (*arg != '/' || strpbrk(arg, " \r\n"))
+            return bad("--path", arg, "a path such as /ws");
+        fl->ws_path = arg;
         return 0;
     case OPT_HOST:
         fl->host = arg;
@@ -568,6 +597,14 @@ int c1m_cmd_bench(int argc, char **argv)
     if (optind < argc) {
         fprintf(stderr, "c1m bench: unexpected argument '%s'\n", argv[optind]);
         return c1m_usage_error("bench");
+    }
+    if (cfg.proto != C1M_BENCH_WS && (cfg.ws_push || fl.ws_path)) {
+        fprintf(stderr, "c1m bench: --push and --path go with --proto ws\n");
+        return 2;
+    }
+    if (cfg.ws_push && cfg.rate) {
+        fprintf(stderr, "c1m bench: --push sends nothing: --rate does not apply\n");
+        return 2;
     }
     if (cfg.proto != C1M_BENCH_HTTP && (fl.method || fl.nheaders)) {
         fprintf(stderr, "c1m bench: --method and --header go with --proto http / --url\n");

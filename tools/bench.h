@@ -24,7 +24,7 @@
 #include "core/hist.h"
 #include "engine/srcaddr.h"
 
-enum { C1M_BENCH_TS8 = 0, C1M_BENCH_ECHO, C1M_BENCH_HTTP };
+enum { C1M_BENCH_TS8 = 0, C1M_BENCH_ECHO, C1M_BENCH_HTTP, C1M_BENCH_WS };
 
 typedef struct c1m_bench_cfg {
     int proto;
@@ -34,6 +34,9 @@ typedef struct c1m_bench_cfg {
     char *request;             /* the request bytes, built once */
     size_t request_len;
     bool head_method;
+    /* ws: cfg->request is the Upgrade request; push: connections only
+     * receive and measure each message's delivery from its timestamp */
+    bool ws_push;
     /* scale */
     uint64_t conns;
     uint32_t procs, loops;

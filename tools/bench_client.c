@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "engine/loop.h"
 #include "proto/http1/response.h"
+#include "proto/ws/frame.h"
 #include "tools/bench.h"
 
 enum { BC_IDLE = 0, BC_CONNECTING, BC_OPEN, BC_FAILED, BC_CLOSED };
@@ -55,6 +56,9 @@ typedef struct bench_conn {
     uint64_t deadline;   /* connect deadline or retry not-before (mono ns) */
     uint64_t owed_first; /* open loop: intended time of the oldest owed */
     c1m_http_resp_t resp;
+    uint8_t ws_up;       /* ws: the 101 arrived */
+    uint8_t ws_head[16]; /* ws push: sequence number and timestamp of the message */
+    c1m_ws_parser_t wsp; /* ws: the server's frames */
 } bench_conn_t;
 
 typedef struct bench_loop {
@@ -83,9 +87,12 @@ typedef struct bench_loop {
     int timer_fd;
     uint64_t armed_at;
     char *msg, *expect;           /* echo: message and expected-reply scratch */
+    uint8_t *wsbuf;               /* ws: unmasked payload scratch */
 } bench_loop_t;
 
-static const c1m_proto_t bench_protos[3];
+#define WSBUF_SIZE 65536u
+
+static const c1m_proto_t bench_protos[4];
 static void sched_tick(bench_loop_t *bl, uint64_t now);
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -198,6 +205,16 @@ static void send_req(bench_loop_t *bl, bench_conn_t *bc, uint64_t intended, uint
         pattern_fill(bl->msg, msg_key(bl, bc, bc->seq_tx), 0, cfg->size);
         c1m_conn_write(bc->c, bl->msg, cfg->size);
         break;
+    case C1M_BENCH_WS: { /* a masked binary frame: the payload is the echo pattern */
+        uint8_t h[C1M_WS_MAX_HEADER];
+        uint32_t key = (uint32_t)mix64(bc->seq_tx ^ ((uint64_t)bc->idx << 32)) | 1u;
+        size_t hl = c1m_ws_header_masked(h, C1M_WS_OP_BINARY, true, cfg->size, key);
+        pattern_fill(bl->msg, msg_key(bl, bc, bc->seq_tx), 0, cfg->size);
+        c1m_ws_mask(bl->msg, bl->msg, cfg->size, key);
+        struct iovec iov[2] = { { h, hl }, { bl->msg, cfg->size } };
+        c1m_conn_writev(bc->c, iov, 2);
+        break;
+    }
     default:
         c1m_conn_write(bc->c, cfg->request, cfg->request_len);
         break;
@@ -208,7 +225,8 @@ static void send_req(bench_loop_t *bl, bench_conn_t *bc, uint64_t intended, uint
 static bool may_send(const bench_loop_t *bl, const bench_conn_t *bc)
 {
     return bl->state == ST_RUN && bc->st == BC_OPEN && !bc->last_resp && c1m_conn_is_open(bc->c) &&
-           !(bc->c->flags & C1M_CONN_CLOSING);
+           !(bc->c->flags & C1M_CONN_CLOSING) &&
+           (bl->cfg->proto != C1M_BENCH_WS || (bc->ws_up && !bl->cfg->ws_push));
 }
 
 static void count_status(c1m_bench_win_ctr_t *w, int status)
@@ -480,6 +498,11 @@ static int client_open(c1m_conn_t *c)
     bc->st = BC_OPEN;
     c1m_http_resp_init(&bc->resp, bl->cfg->head_method);
     uint64_t now = c1m_now_ns();
+    if (bl->cfg->proto == C1M_BENCH_WS) { /* the handshake first; sending starts at the 101 */
+        bc->ws_up = 0;
+        c1m_ws_parser_init(&bc->wsp, NULL, true);
+        c1m_conn_write(c, bl->cfg->request, bl->cfg->request_len);
+    }
     if (bl->state == ST_RUN)
         start_sending(bl, bc, now);
     issue_connects(bl, now);
@@ -551,13 +574,124 @@ static void client_close(c1m_conn_t *c, int reason)
     }
 }
 
-static const c1m_proto_t bench_protos[3] = {
+/* ---- WebSocket client (--proto ws) -------------------------------------- */
+
+static void ws_send_control(bench_conn_t *bc, uint8_t op, const uint8_t *p, size_t n)
+{
+    uint8_t f[C1M_WS_MAX_HEADER + C1M_WS_MAX_CONTROL];
+    uint32_t key = 0x37fa213du;
+    size_t hl = c1m_ws_header_masked(f, op, true, n, key);
+    c1m_ws_mask(f + hl, p, n, key);
+    c1m_conn_write(bc->c, f, hl + n);
+}
+
+/* A pushed message is complete: its delivery latency from the timestamp
+ * the server put in it (wall clock: one machine here), a gap in the
+ * sequence numbers is messages lost. */
+static void ws_push_done(bench_loop_t *bl, bench_conn_t *bc, uint32_t len)
+{
+    if (len < 16) {
+        bl->slot->win.mismatches++;
+        return;
+    }
+    uint64_t seq = be64toh(*(const uint64_t *)(const void *)bc->ws_head);
+    uint64_t ts = be64toh(*(const uint64_t *)(const void *)(bc->ws_head + 8));
+    uint64_t wall = c1m_wall_ns(), now = c1m_now_ns();
+    uint64_t lat = wall > ts ? (wall - ts + 500) / 1000 : 0;
+    c1m_bench_slot_t *s = bl->slot;
+    if (bl->state >= ST_RUN && bl->state < ST_DONE) {
+        ival_roll(bl, now);
+        c1m_hist_record(&s->ival[bl->ival_k & 1], lat);
+    }
+    if (in_window(bl, now)) {
+        c1m_hist_record(&s->lat, lat);
+        s->win.requests++;
+        s->win.sent++;
+        if (bc->seq_rx && seq > bc->seq_rx + 1)
+            s->win.lost += seq - bc->seq_rx - 1;
+        if (bc->seq_rx && seq <= bc->seq_rx)
+            s->win.mismatches++; /* out of order or repeated */
+    }
+    bc->seq_rx = seq;
+}
+
+static ssize_t ws_data(c1m_conn_t *c, const char *d, size_t len)
+{
+    bench_conn_t *bc = c->ud;
+    bench_loop_t *bl = c->loop->user;
+    const c1m_bench_cfg_t *cfg = bl->cfg;
+    size_t off = 0;
+    if (!bc->ws_up) {
+        const char *end = memmem(d, len, "\r\n\r\n", 4);
+        if (!end)
+            return len > 16384 ? -1 : 0;
+        if (len < 12 || memcmp(d, "HTTP/1.1 101", 12)) {
+            bl->slot->conn.errors[C1M_BERR_PARSE]++;
+            return -1;
+        }
+        bc->ws_up = 1;
+        bc->rx_off = 0;
+        bc->seq_rx = 0;
+        off = (size_t)(end + 4 - d);
+        if (bl->state == ST_RUN)
+            start_sending(bl, bc, c1m_now_ns());
+    }
+    while (off < len) {
+        c1m_ws_event_t ev;
+        ssize_t n = c1m_ws_parse(&bc->wsp, d + off, len - off, bl->wsbuf, WSBUF_SIZE, &ev);
+        if (n < 0) {
+            bl->slot->conn.errors[C1M_BERR_PARSE]++;
+            return -1;
+        }
+        off += (size_t)n;
+        if (ev.kind == C1M_WS_EV_DATA) {
+            if (ev.msg_first)
+                bc->rx_off = 0, bc->rx_bad = 0;
+            if (cfg->ws_push) {
+                for (size_t i = 0; i < ev.len && bc->rx_off + i < 16; i++)
+                    bc->ws_head[bc->rx_off + i] = bl->wsbuf[i];
+                bc->rx_off += (uint32_t)ev.len;
+                if (ev.msg_end)
+                    ws_push_done(bl, bc, bc->rx_off);
+                continue;
+            }
+            if (!bc->inflight)
+                return unexpected(bl, len);
+            if (bc->rx_off + ev.len > cfg->size) {
+                bc->rx_bad = 1;
+            } else {
+                pattern_fill(bl->expect, msg_key(bl, bc, bc->seq_rx), bc->rx_off, (uint32_t)ev.len);
+                if (memcmp(bl->wsbuf, bl->expect, ev.len))
+                    bc->rx_bad = 1;
+            }
+            bc->rx_off += (uint32_t)ev.len;
+            if (ev.msg_end) {
+                bool ok = !bc->rx_bad && bc->rx_off == cfg->size;
+                bc->rx_off = 0;
+                bc->rx_bad = 0;
+                complete(bl, bc, ok, 0);
+            }
+        } else if (ev.kind == C1M_WS_EV_CONTROL) {
+            if (ev.opcode == C1M_WS_OP_PING)
+                ws_send_control(bc, C1M_WS_OP_PONG, bl->wsbuf, ev.len);
+            else if (ev.opcode == C1M_WS_OP_CLOSE)
+                return -1; /* the server closes: counted as an error close */
+        } else if (n == 0) {
+            break;
+        }
+    }
+    return (ssize_t)off;
+}
+
+static const c1m_proto_t bench_protos[4] = {
     [C1M_BENCH_TS8] = { .name = "ts8-client", .on_open = client_open, .on_data = ts8_data,
                         .on_close = client_close },
     [C1M_BENCH_ECHO] = { .name = "echo-client", .on_open = client_open, .on_data = echo_data,
                          .on_close = client_close },
     [C1M_BENCH_HTTP] = { .name = "http-client", .on_open = client_open, .on_data = http_data,
                          .on_close = client_close },
+    [C1M_BENCH_WS] = { .name = "ws-client", .on_open = client_open, .on_data = ws_data,
+                       .on_close = client_close },
 };
 
 /* ---- open loop: the schedule ------------------------------------------ */
@@ -771,7 +905,9 @@ static int bench_loop_setup(bench_loop_t *bl, c1m_loop_t *loop, const c1m_bench_
     bl->pending = calloc(n ? n : 1, sizeof *bl->pending);
     bl->msg = malloc(cfg->size ? cfg->size : 1);
     bl->expect = malloc(cfg->size ? cfg->size : 1);
-    if (!bl->conns || !bl->reqs || !bl->pending || !bl->msg || !bl->expect)
+    bl->wsbuf = cfg->proto == C1M_BENCH_WS ? malloc(WSBUF_SIZE) : NULL;
+    if (!bl->conns || !bl->reqs || !bl->pending || !bl->msg || !bl->expect ||
+        (cfg->proto == C1M_BENCH_WS && !bl->wsbuf))
         return -ENOMEM;
     for (uint32_t i = 0; i < n; i++) {
         bl->conns[i].idx = i;
@@ -796,6 +932,7 @@ static void bench_loop_free(bench_loop_t *bl)
     free(bl->pending);
     free(bl->msg);
     free(bl->expect);
+    free(bl->wsbuf);
 }
 
 /* The first tick issues the first connects; stamp the ramp's start. */

@@ -262,6 +262,20 @@ static json_t *result_json(const c1m_bench_result_t *r)
     json_object_set_new(o, "http", http_json(r));
     json_object_set_new(o, "latency_us", latency_json(&r->lat));
     json_object_set_new(o, "histogram", hist_json(&r->lat));
+    if (!strcmp(r->mode, "push")) {
+        /* --proto ws --push: each delivery's latency from the timestamp the
+         * server put in the message. reach_X_us is the X-th percentile of
+         * every delivery of the window, i.e. the time a broadcast needs to
+         * reach X % of the connections when the broadcasts are alike (it
+         * is not computed broadcast by broadcast). */
+        json_object_set_new(
+            o, "push",
+            json_pack("{s:I,s:I,s:I,s:I,s:I}", "deliveries", (json_int_t)r->win.requests,
+                      "lost", (json_int_t)r->win.lost, "reach_50_us",
+                      (json_int_t)c1m_hist_percentile(&r->lat, 50.0), "reach_99_us",
+                      (json_int_t)c1m_hist_percentile(&r->lat, 99.0), "reach_100_us",
+                      (json_int_t)c1m_hist_max(&r->lat)));
+    }
     if (r->has_svc) {
         json_object_set_new(o, "service_time_us", latency_json(&r->svc));
         json_object_set_new(o, "service_histogram", hist_json(&r->svc));

@@ -404,11 +404,11 @@ static void add_win(c1m_bench_win_ctr_t *d, const c1m_bench_win_ctr_t *s)
 static void build_result(bench_parent_t *p, c1m_bench_result_t *r)
 {
     const c1m_bench_cfg_t *cfg = p->cfg;
-    static const char *const names[] = { "ts8", "echo", "http" };
+    static const char *const names[] = { "ts8", "echo", "http", "ws" };
     memset(r, 0, sizeof *r);
     snprintf(r->proto, sizeof r->proto, "%s", names[cfg->proto]);
     snprintf(r->target, sizeof r->target, "%s", cfg->target);
-    snprintf(r->mode, sizeof r->mode, "%s", cfg->rate ? "open" : "closed");
+    snprintf(r->mode, sizeof r->mode, "%s", cfg->ws_push ? "push" : cfg->rate ? "open" : "closed");
     r->rate = cfg->rate;
     r->pipeline = cfg->pipeline;
     r->procs = cfg->procs;
@@ -540,7 +540,7 @@ static void announce(const c1m_bench_cfg_t *cfg)
 {
     if (cfg->quiet)
         return;
-    static const char *const names[] = { "ts8", "echo", "http" };
+    static const char *const names[] = { "ts8", "echo", "http", "ws" };
     c1m_info("%s to %s: %lu connections from %u process%s x %u loop%s, %s loop%s", names[cfg->proto],
              cfg->target, (unsigned long)cfg->conns, cfg->procs, cfg->procs == 1 ? "" : "es",
              cfg->loops, cfg->loops == 1 ? "" : "s", cfg->rate ? "open" : "closed",

@@ -67,6 +67,19 @@ static void serve_usage(FILE *f)
 "  --out-high SIZE      pause reading a connection above this much unsent output,\n"
 "                       1 to 1GiB (default 256KiB)\n"
 "  --out-low SIZE       resume reading below this, 1 to 1GiB (default 64KiB)\n"
+"WebSocket (http: GET /ws echo, GET /ws/push subscription):\n"
+"  --push-every DUR     broadcast a message to every /ws/push subscriber every DUR,\n"
+"                       1ms to 1h (sequence number + timestamp; one publisher per\n"
+"                       process) (default none)\n"
+"  --push-size SIZE     size of each pushed message, 16 to 16MiB (default 64)\n"
+"  --ws-slow MODE       a subscriber whose unsent output would pass --ws-out-limit\n"
+"                       is closed with 1008 (close) or skips the message (skip)\n"
+"                       (default close)\n"
+"  --ws-out-limit SIZE  unsent + queued bytes per subscriber, 1KiB to 1GiB\n"
+"                       (default 1MiB)\n"
+"  --ws-ping DUR        keep-alive ping after DUR without input, 1ms to 1h; no\n"
+"                       answer within another DUR closes (default: --idle-timeout,\n"
+"                       or 30s when it is off)\n"
 "  --read-timeout DUR   close a connection that makes no progress reading for DUR\n"
 "  --write-timeout DUR  close a connection whose output stays unsent for DUR\n"
 "  --idle-timeout DUR   close a connection with no request in progress for DUR\n"
@@ -124,6 +137,7 @@ enum {
     OPT_READ_TIMEOUT, OPT_WRITE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_HEADER_TIMEOUT, OPT_TIMERS,
     OPT_UPGRADE_EXEC, OPT_UPGRADE_GRACE, OPT_PID_FILE,
     OPT_BACKEND,
+    OPT_PUSH_EVERY, OPT_PUSH_SIZE, OPT_WS_SLOW, OPT_WS_OUT_LIMIT, OPT_WS_PING,
 };
 
 static const struct option serve_opts[] = {
@@ -155,6 +169,11 @@ static const struct option serve_opts[] = {
     { "idle-timeout", required_argument, 0, OPT_IDLE_TIMEOUT },
     { "header-timeout", required_argument, 0, OPT_HEADER_TIMEOUT },
     { "timers", required_argument, 0, OPT_TIMERS },
+    { "push-every", required_argument, 0, OPT_PUSH_EVERY },
+    { "push-size", required_argument, 0, OPT_PUSH_SIZE },
+    { "ws-slow", required_argument, 0, OPT_WS_SLOW },
+    { "ws-out-limit", required_argument, 0, OPT_WS_OUT_LIMIT },
+    { "ws-ping", required_argument, 0, OPT_WS_PING },
     { "metrics-interval", required_argument, 0, OPT_METRICS },
     { "upgrade-exec", required_argument, 0, OPT_UPGRADE_EXEC },
     { "upgrade-grace", required_argument, 0, OPT_UPGRADE_GRACE },
@@ -168,6 +187,25 @@ static int bad(const char *flag, const char *val, const char *want)
 {
     fprintf(stderr, "c1m serve: bad value '%s' for %s: %s\n", val, flag, want);
     return 2;
+}
+
+/* At exit, a process whose /ws hub broadcast says what became of it (the
+ * slow-subscriber counters are visible nowhere else). */
+static void ws_summary(void)
+{
+    c1m_ws_hub_t *hub = c1m_http_app_hub();
+    if (!hub)
+        return;
+    c1m_ws_hub_stats_t st;
+    c1m_ws_hub_stats(hub, &st);
+    if (!st.broadcasts)
+        return;
+    fprintf(stderr,
+            "c1m serve: ws: broadcasts %llu delivered %llu queued %llu slow_closed %llu "
+            "slow_skipped %llu\n",
+            (unsigned long long)st.broadcasts, (unsigned long long)st.delivered,
+            (unsigned long long)st.queued, (unsigned long long)st.slow_closed,
+            (unsigned long long)st.slow_skipped);
 }
 
 int c1m_cmd_serve(int argc, char **argv)
@@ -187,6 +225,9 @@ int c1m_cmd_serve(int argc, char **argv)
     c1m_http_cfg_defaults(&http_cfg);
     bool http_flags = false; /* --access-log, --http-*: only with --proto http */
     c1m_http_t *h = NULL;    /* the HTTP instance, freed once the server is done */
+    c1m_ws_hub_cfg_t ws_cfg = { 0 }; /* --push-*, --ws-*: the /ws hub */
+    uint32_t ws_ping_ms = 0;
+    bool ws_flags = false;
     int arch = C1M_ARCH_SINGLE, child_arch = -1;
     bool loops_set = false, procs_set = false;
     c1m_upgrade_cfg_t up = { .argc = argc, .argv = argv };
@@ -316,6 +357,36 @@ int c1m_cmd_serve(int argc, char **argv)
             http_cfg.max_head = http_cfg.max_request_line = (uint32_t)v;
             http_flags = true;
             break;
+        case OPT_PUSH_EVERY:
+            if (c1m_flag_duration("serve", "--push-every", optarg, 1000, 3600000000ull, &v))
+                return 2;
+            ws_cfg.push_every_ms = (uint32_t)(v / 1000);
+            ws_flags = true;
+            break;
+        case OPT_PUSH_SIZE:
+            if (c1m_flag_size("serve", "--push-size", optarg, 16, 16u << 20, &v))
+                return 2;
+            ws_cfg.push_size = (uint32_t)v;
+            ws_flags = true;
+            break;
+        case OPT_WS_SLOW:
+            if (strcmp(optarg, "close") && strcmp(optarg, "skip"))
+                return bad("--ws-slow", optarg, "close or skip");
+            ws_cfg.slow = !strcmp(optarg, "skip") ? C1M_WS_SLOW_SKIP : C1M_WS_SLOW_CLOSE;
+            ws_flags = true;
+            break;
+        case OPT_WS_OUT_LIMIT:
+            if (c1m_flag_size("serve", "--ws-out-limit", optarg, 1024, 1u << 30, &v))
+                return 2;
+            ws_cfg.out_limit = (uint32_t)v;
+            ws_flags = true;
+            break;
+        case OPT_WS_PING:
+            if (c1m_flag_duration("serve", "--ws-ping", optarg, 1000, 3600000000ull, &v))
+                return 2;
+            ws_ping_ms = (uint32_t)(v / 1000);
+            ws_flags = true;
+            break;
         case OPT_HTTP_MAX_BODY:
             if (c1m_flag_size("serve", "--http-max-body", optarg, 1, 1u << 30, &v))
                 return 2;
@@ -428,7 +499,12 @@ int c1m_cmd_serve(int argc, char **argv)
         if (!port_set)
             cfg.port = 8998;
         char why[256] = "";
-        if (c1m_http_new(&h, &http_cfg) < 0 || c1m_http_app_setup(h, why, sizeof why) < 0) {
+        if (ws_cfg.push_every_ms && !ws_cfg.push_size)
+            ws_cfg.push_size = 64;
+        if (!ws_ping_ms)
+            ws_ping_ms = cfg.loop.timeout_ms[C1M_TO_IDLE];
+        if (c1m_http_new(&h, &http_cfg) < 0 || c1m_http_app_setup(h, why, sizeof why) < 0 ||
+            c1m_http_app_ws_setup(h, &ws_cfg, ws_ping_ms, why, sizeof why) < 0) {
             fprintf(stderr, "c1m serve: cannot set up the http application %s\n", why);
             c1m_http_free(h);
             return 1;
@@ -439,8 +515,9 @@ int c1m_cmd_serve(int argc, char **argv)
         unsigned per_proc = cfg.loops + cfg.workers + 2;
         if (prefork && c1m_http_metrics_share(h, C1M_MAX(64u, 2 * cfg.procs * per_proc)) < 0)
             c1m_warn("http: no shared memory for metrics: /metrics counts one child each");
-    } else if (http_flags) {
-        fprintf(stderr, "c1m serve: --access-log and --http-* go with --proto http\n");
+    } else if (http_flags || ws_flags) {
+        fprintf(stderr, "c1m serve: --access-log, --http-*, --push-* and --ws-* go with "
+                        "--proto http\n");
         return 2;
     }
     c1m_log_set_tag("serve");
@@ -461,6 +538,7 @@ int c1m_cmd_serve(int argc, char **argv)
         return 1;
     }
     int rc = prefork ? c1m_prefork_run(&cfg) : c1m_server_run(&cfg);
+    ws_summary();
     c1m_http_free(h);
     return rc;
 }

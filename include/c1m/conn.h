@@ -87,6 +87,17 @@ C1M_API void c1m_conn_close_after_flush(c1m_conn_t *c, int reason);
  * connection stays open for reading: a lingering close). */
 C1M_API void c1m_conn_shutdown_after_flush(c1m_conn_t *c);
 
+/* Hand the connection over to another protocol (an HTTP Upgrade: the
+ * HTTP protocol's on_data switches to WebSocket). From this call on the
+ * engine calls `proto` with user data `ud`: the old protocol's on_close
+ * will not run (it frees its own state before calling), the new one's
+ * on_open does not run (the caller prepared `ud`), its on_close runs when
+ * the connection closes. Called from on_data, the bytes that call leaves
+ * unconsumed are presented to the new protocol as soon as it returns.
+ * Loop thread only: -ENOTSUP when a worker holds the connection
+ * (--arch workerpool), -EPIPE once it is closed. */
+C1M_API int c1m_conn_set_proto(c1m_conn_t *c, const c1m_proto_t *proto, void *ud);
+
 /* Count n application messages (requests) for the loop's counters. */
 C1M_API void c1m_conn_count(c1m_conn_t *c, uint32_t n);
 

@@ -170,6 +170,27 @@ C1M_API int c1m_http_reply_end(c1m_http_reply_t *r);
 C1M_API int c1m_http_reply_get_status(const c1m_http_reply_t *r);
 C1M_API uint64_t c1m_http_reply_body_bytes(const c1m_http_reply_t *r);
 
+/* ---- protocol upgrade ------------------------------------------------- */
+
+/* From a handler: answer "101 Switching Protocols" and hand the connection
+ * to another protocol after this request (an HTTP Upgrade, e.g.
+ * WebSocket). The 101 carries the fields added with c1m_http_reply_header
+ * before the call (Upgrade, Connection: Upgrade, the protocol's own) and
+ * nothing else; it is sent at once, so nothing else may be sent on reply.
+ * When the handler returns, HTTP stops parsing at the end of this
+ * request's head, frees its state, clears its timeouts, and
+ * c1m_conn_set_proto(c, proto, ud) puts `proto` in charge, then
+ * proto->on_open(c) runs (c->ud is ud by then); the bytes after the head
+ * go to the new protocol. If the hand-over or on_open fails,
+ * proto->on_close(c, C1M_CLOSE_LOCAL) frees ud and the connection closes.
+ * 0, or (nothing sent; answer with an ordinary reply):
+ *   -EINVAL     proto NULL or without on_data
+ *   -ENOTSUP    the handler runs on a worker thread (--arch workerpool)
+ *   -EALREADY   the reply has started
+ *   -EPROTO     an HTTP/1.0 request (no Upgrade in 1.0)
+ *   -ESHUTDOWN  the loop is draining: the connection is about to close */
+C1M_API int c1m_http_upgrade(c1m_http_req_t *req, const c1m_proto_t *proto, void *ud);
+
 /* ---- metrics ------------------------------------------------------------ */
 
 /* Prometheus text (format 0.0.4) of this instance: connections, responses

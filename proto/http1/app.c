@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/common.h"
+#include "proto/ws/server.h"
 
 #define TEXT "text/plain; charset=utf-8"
 
@@ -62,6 +63,54 @@ int c1m_http_app_setup(c1m_http_t *h, char *err, size_t errlen)
             if (err && errlen)
                 snprintf(err, errlen, "route %s %s: %s", routes[i].method, routes[i].pattern,
                          why);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* ---- WebSocket: /ws (echo) and /ws/push (subscription) ------------------ */
+
+static c1m_ws_hub_t *app_hub;
+static c1m_ws_route_t ws_echo_route, ws_push_route;
+
+c1m_ws_hub_t *c1m_http_app_hub(void) { return app_hub; }
+
+int c1m_http_app_ws_setup(c1m_http_t *h, const c1m_ws_hub_cfg_t *hub, uint32_t ping_ms,
+                          char *err, size_t errlen)
+{
+    int rc;
+    /* the hub lives as long as the process: loops of a stopped server
+     * stay registered with it (c1m serve runs one server) */
+    if (!app_hub) {
+        c1m_ws_hub_cfg_t hc = *hub;
+        if ((rc = c1m_ws_hub_new(&app_hub, &hc)) < 0) {
+            if (err && errlen)
+                snprintf(err, errlen, "WebSocket hub: %s", strerror(-rc));
+            return rc;
+        }
+        int topic = c1m_ws_hub_topic(app_hub, "push");
+        if (topic < 0) {
+            if (err && errlen)
+                snprintf(err, errlen, "WebSocket topic push: %s", strerror(-topic));
+            return topic;
+        }
+        ws_echo_route = (c1m_ws_route_t){ .mode = C1M_WS_ECHO, .hub = app_hub,
+                                          .ping_ms = ping_ms };
+        ws_push_route = (c1m_ws_route_t){ .mode = C1M_WS_SUBSCRIBE, .hub = app_hub,
+                                          .topic = topic, .ping_ms = ping_ms };
+    }
+    static const struct {
+        const char *pattern;
+        c1m_ws_route_t *route;
+    } ws_routes[] = { { "/ws", &ws_echo_route }, { "/ws/push", &ws_push_route } };
+    for (size_t i = 0; i < C1M_ARRAY_LEN(ws_routes); i++) {
+        char why[200] = "";
+        rc = c1m_http_handle(h, "GET", ws_routes[i].pattern, c1m_ws_http_handler,
+                             ws_routes[i].route, 0, why, sizeof why);
+        if (rc < 0) {
+            if (err && errlen)
+                snprintf(err, errlen, "route GET %s: %s", ws_routes[i].pattern, why);
             return rc;
         }
     }

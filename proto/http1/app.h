@@ -2,14 +2,32 @@
  *   GET  /             "Welcome!\n"
  *   GET  /hello/:name  "hello, NAME!\n"
  *   POST /echo         the request body back (chunked uploads welcome)
- * plus the instance's built-in GET /metrics (Prometheus text). */
+ * plus the instance's built-in GET /metrics (Prometheus text), and with
+ * c1m_http_app_ws_setup:
+ *   GET  /ws           WebSocket echo (proto/ws/server.h)
+ *   GET  /ws/push      WebSocket subscription to topic "push": broadcasts
+ *                      (c1m_http_app_hub(), and the publisher of ws.push_*) */
 #ifndef C1M_PROTO_HTTP1_APP_H
 #define C1M_PROTO_HTTP1_APP_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "c1m/http.h"
+#include "proto/ws/broadcast.h"
 
 /* Register the routes on h (before it serves). 0 or -errno, with a
  * sentence in err. */
 int c1m_http_app_setup(c1m_http_t *h, char *err, size_t errlen);
+
+/* Register /ws and /ws/push on h; the first call creates the process's
+ * broadcast hub from `hub` (and its publisher: push_every_ms, push_size).
+ * ping_ms: keep-alive ping after this long idle (0 = 30 s). 0 or -errno,
+ * with a sentence in err. */
+int c1m_http_app_ws_setup(c1m_http_t *h, const c1m_ws_hub_cfg_t *hub, uint32_t ping_ms,
+                          char *err, size_t errlen);
+
+/* The WebSocket broadcast hub of /ws and /ws/push (NULL before setup). */
+c1m_ws_hub_t *c1m_http_app_hub(void);
 
 #endif

@@ -406,6 +406,70 @@ static void access_log(c1m_http_req_t *ctx)
     }
 }
 
+/* ---- upgrade ------------------------------------------------------------ */
+
+/* The hand-over a handler asked for (handlers run inside http_data on
+ * the same thread, so one per thread is enough). */
+static _Thread_local struct {
+    c1m_conn_t *c;
+    const c1m_proto_t *proto;
+    void *ud;
+} tl_upgrade;
+
+int c1m_http_upgrade(c1m_http_req_t *req, const c1m_proto_t *proto, void *ud)
+{
+    c1m_http_reply_t *r = req->resp;
+    if (!proto || !proto->on_data)
+        return -EINVAL;
+    if (C1M_RECORDED(req->c))
+        return -ENOTSUP; /* a worker thread: the hand-over needs the loop */
+    if (r->started)
+        return -EALREADY;
+    if (req->req->version_minor == 0)
+        return -EPROTO; /* HTTP/1.0 has no Upgrade */
+    if (c1m_loop_draining(req->c->loop))
+        return -ESHUTDOWN; /* the connection must close, not change protocol */
+    static const char line[] = "HTTP/1.1 101 Switching Protocols\r\n";
+    struct iovec iov[3] = { { (void *)line, sizeof line - 1 },
+                            { r->hdrs, r->hlen },
+                            { (void *)"\r\n", 2 } };
+    int rc = c1m_http_out(req->c, iov, 3);
+    if (rc < 0)
+        return rc;
+    r->status = 101;
+    r->started = r->done = true; /* our own answer: the writer adds nothing */
+    tl_upgrade.c = req->c;
+    tl_upgrade.proto = proto;
+    tl_upgrade.ud = ud;
+    return 0;
+}
+
+static void pending_free(http_conn_t *hc);
+
+static void do_upgrade(c1m_conn_t *c, http_conn_t *hc)
+{
+    const c1m_proto_t *proto = tl_upgrade.proto;
+    void *ud = tl_upgrade.ud;
+    tl_upgrade.c = NULL;
+    pending_free(hc);
+    free(hc);
+    c->ud = NULL;
+    c1m_http_metrics_self(&c1m__http_of(c->proto)->metrics)->closed++; /* no longer HTTP */
+    c1m_conn_timeout_clear(c, C1M_TO_HEADER);
+    c1m_conn_timeout_clear(c, C1M_TO_READ);
+    c1m_conn_timeout_clear(c, C1M_TO_IDLE);
+    if (!c1m_conn_pending_out(c))
+        c1m_conn_timeout_clear(c, C1M_TO_WRITE);
+    if (c1m_conn_set_proto(c, proto, ud) < 0) {
+        if (proto->on_close)
+            proto->on_close(c, C1M_CLOSE_LOCAL);
+        c1m_conn_close(c, C1M_CLOSE_LOCAL);
+        return;
+    }
+    if (proto->on_open && proto->on_open(c) < 0)
+        c1m_conn_close(c, C1M_CLOSE_LOCAL); /* the new protocol's on_close frees ud */
+}
+
 /* ---- request dispatch ------------------------------------------------- */
 
 /* Router scratch, one per thread, shared by the instances it serves (sized
@@ -635,6 +699,9 @@ static ssize_t http_data(c1m_conn_t *c, const char *data, size_t len)
             if (has_body && (req.flags & C1M_HTTP_F_EXPECT_CONTINUE))
                 hc->flags |= F_CLOSE | F_LINGER; /* answered without the body: never read it */
             dispatch(h, c, hc, &req, NULL, 0, t0);
+            if (C1M_UNLIKELY(tl_upgrade.c == c) && !has_body)
+                break; /* handed over: the bytes after the head are not HTTP */
+            tl_upgrade.c = NULL;
             continue;
         }
         if (ev == C1M_HTTP_EV_BODY) {
@@ -661,6 +728,10 @@ static ssize_t http_data(c1m_conn_t *c, const char *data, size_t len)
         hc->flags &= (uint8_t)F_CLOSE;
     }
     c1m_http_cork_end(c);
+    if (C1M_UNLIKELY(tl_upgrade.c == c)) {
+        do_upgrade(c, hc);
+        return (ssize_t)off;
+    }
     if (hc->flags & F_CLOSE) {
         finish_conn(c, hc, C1M_CLOSE_LOCAL);
         return (ssize_t)len; /* whatever follows is never interpreted */
