@@ -30,7 +30,7 @@ peer() {
 if ! /usr/bin/python3 -c 'import websockets' 2>/dev/null; then
     bad "python3-websockets missing (scripts/install-deps.sh)"
 fi
-"$here/ws_node_setup.sh" || bad "Node's ws could not be installed"
+"$here/../ws_node_setup.sh" || bad "Node's ws could not be installed"
 
 PORT=18961
 for arch in "--arch single" "--arch reuseport --loops 2" "--arch prefork --procs 2"; do
