@@ -487,6 +487,9 @@ static void accept_some(c1m_loop_t *loop, c1m_listener_t *l, uint32_t batch);
 
 static void handle_listener(c1m_loop_t *loop, c1m_listener_t *l)
 {
+    /* A new connection's deadlines count from now, not from the start of a
+     * long iteration (one clock read per batch of accepts). */
+    loop->now_ms = c1m_now_ms();
     if (!l->exclusive) {
         accept_some(loop, l, loop->cfg.accept_batch);
         return;
