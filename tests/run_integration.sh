@@ -10,11 +10,13 @@ set -u
 B=${1:?usage: $0 BUILD_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 pass=0 fail=0 skipped=0 scripts_failed=() skips=()
-# Suites that test the command line, the documentation's examples and the
-# process hand-over of an upgrade run against the release build only: the
+# Suites that test the command line, the documentation's examples, the
+# process hand-over of an upgrade, and two that measure the load generator
+# (the bench's intervals, broadcast delivery counts in a window: thresholds
+# for an optimised build) run against the release build only: the
 # sanitizer build would add minutes to CI without reaching code the other
 # suites do not already run under it. Said, not hidden:
-RELEASE_ONLY="docs_examples.sh upgrade.sh"
+RELEASE_ONLY="docs_examples.sh upgrade.sh bench_intervals.sh ws_broadcast.sh"
 case $B in
 *asan*) echo "not run against $B (release build only, see tests/run_integration.sh): $RELEASE_ONLY" ;;
 *) RELEASE_ONLY= ;;
