@@ -23,9 +23,14 @@ for timers in wheel heap global-heap; do
     out=$(timeout 20 "$TC" idle $port 200 5)
     check "$timers: 200 idle connections closed by the 1s idle timeout ($out)" \
         test "$(kv closed "$out")" = 200
+    # Deadlines count from the loop's clock, read once per iteration
+    # (engine/timeouts.h: add the loop's wake-up latency): a loaded
+    # sanitizer build was seen 14 ms early against the client's clock.
+    # 30 ms of slack still catches a timer that fires early by a wheel
+    # level (1/8 of the duration) or uses the wrong duration.
     check "$timers: ... not before 1s, not after 1.2s (min $(kv min "$out"), max $(kv max "$out"))" \
-        in_range "$(kv min "$out")" 0.99 1.2
-    check "$timers: ... max within bounds" in_range "$(kv max "$out")" 0.99 1.2
+        in_range "$(kv min "$out")" 0.97 1.2
+    check "$timers: ... max within bounds" in_range "$(kv max "$out")" 0.97 1.2
     wait $busy
     rc=$?
     out=$(cat /tmp/c1m_to_busy.$$)
@@ -84,9 +89,9 @@ for timers in wheel heap global-heap; do
         test "$(kv closed "$out")" = 15000 -a "$(kv connect_failed "$out")" = 0
     # (the client times from its connect; the server's clock starts at accept,
     # which lags a burst of 15,000 connects: hence the slack above 2 s)
-    check "$timers: ... none before 2 s, none after 2.5 s" \
-        in_range "$(kv min "$out")" 1.99 2.5
-    check "$timers: ... max within bounds" in_range "$(kv max "$out")" 1.99 2.5
+    check "$timers: ... none before 2 s, none after 2.5 s (min $(kv min "$out"), max $(kv max "$out"))" \
+        in_range "$(kv min "$out")" 1.97 2.5
+    check "$timers: ... max within bounds" in_range "$(kv max "$out")" 1.97 2.5
     for _ in $(seq 50); do [ "$(fd_count "$SPID")" -le "$base" ] && break; sleep 0.1; done
     check "$timers: fd count back to baseline ($base -> $(fd_count "$SPID"))" \
         test "$(fd_count "$SPID")" -le "$base"
