@@ -84,6 +84,7 @@ typedef struct uslot {
     uint8_t shut_pending;   /* shutdown(SHUT_WR) after the send in flight */
     uint8_t ready;          /* on the ready list */
     uint8_t forgotten;      /* conn_forget: no more events */
+    uint8_t abandon;        /* closed abortively: the send in flight is cancelled */
 } uslot_t;
 
 typedef struct uwatch {
@@ -482,6 +483,21 @@ static void u_close(c1m_conn_t *c)
     sl->state = S_CLOSING;
     give_back_queue(u, sl);
     cancel_recv(u, s);
+    /* A send in flight waits for room in the socket buffer. After an
+     * orderly close (the protocol's, the peer's EOF) its bytes still go
+     * out, as written bytes do on epoll. Any other close (a timeout, an
+     * error, shutdown) is what epoll does with output the kernel has not
+     * taken: dropped; cancelling the send lets the socket close now (a
+     * peer that never reads would otherwise hold it forever). The send
+     * was submitted before the cancel, so bytes that fit went out. */
+    if (sl->sending && c->close_reason != C1M_CLOSE_LOCAL && c->close_reason != C1M_CLOSE_PEER) {
+        struct io_uring_sqe *q = get_sqe(u);
+        if (q) {
+            io_uring_prep_cancel64(q, UD(OP_SEND, s), 0);
+            prep_ignored(u, q);
+            sl->abandon = 1;
+        }
+    }
     maybe_finish_close(u, s); /* else when the recv and send complete */
     c->io.registered = 0;
 }
@@ -732,7 +748,8 @@ static void on_send(c1m_loop_t *loop, ustate_t *u, uint32_t s, int res)
         sl->sending = 0;
         if (!sl->err)
             sl->err = -res;
-    } else if (sl->soff + (uint32_t)res < sl->slen && res > 0 && sl->state != S_FREE) {
+    } else if (sl->soff + (uint32_t)res < sl->slen && res > 0 && sl->state != S_FREE &&
+               !sl->abandon) {
         sl->soff += (uint32_t)res; /* short: send the rest, still in flight */
         struct io_uring_sqe *q = get_sqe(u);
         if (q) {

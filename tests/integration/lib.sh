@@ -44,10 +44,13 @@ jcheck() {
 }
 
 
-# start_server PORT ARGS...: c1m serve in the background; sets SPID
+# start_server PORT ARGS...: c1m serve in the background; sets SPID. With
+# C1M_BACKEND set (epoll, uring) the server runs on that backend
+# (tests/run_integration.sh runs the engine's suites on both).
 start_server() {
     local port=$1; shift
-    "$C1M" serve --port "$port" --quiet "$@" 2>>"${LOG:-/dev/null}" &
+    "$C1M" serve --port "$port" --quiet ${C1M_BACKEND:+--backend "$C1M_BACKEND"} "$@" \
+        2>>"${LOG:-/dev/null}" &
     SPID=$!
     PIDS+=("$SPID")
     wait_port "$port"
