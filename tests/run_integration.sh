@@ -5,11 +5,22 @@ set -u
 B=${1:?usage: $0 BUILD_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 pass=0 fail=0 scripts_failed=()
+# The suites that exercise the engine run again on the uring backend
+# (tests/integration/lib.sh's start_server honours C1M_BACKEND); under ASan
+# only the two that cover the most engine paths, to keep CI time down.
+URING_SUITES="serve_archs serve_timeouts http_proto"
+case "$B" in *asan*) URING_SUITES="serve_archs serve_timeouts" ;; esac
+runs=()
 for t in "$here"/integration/*.sh; do
     [ "$(basename "$t")" = lib.sh ] && continue
-    echo "== $(basename "$t") ($B)"
+    runs+=("$t:")
+done
+for s in $URING_SUITES; do runs+=("$here/integration/$s.sh:uring"); done
+for r in "${runs[@]}"; do
+    t=${r%:*} be=${r##*:}
+    echo "== $(basename "$t") ($B${be:+, backend $be})"
     t0=$SECONDS
-    out=$(timeout 900 bash "$t" "$B" 2>&1)
+    out=$(C1M_BACKEND=$be timeout 900 bash "$t" "$B" 2>&1)
     rc=$?
     echo "   $((SECONDS - t0)) s"
     echo "$out" | grep -E '^(FAIL|ok)' | grep -E '^FAIL' ; echo "$out" | tail -1
@@ -17,7 +28,7 @@ for t in "$here"/integration/*.sh; do
     f=$(echo "$out" | tail -1 | awk '/passed/ {print $3}')
     pass=$((pass + ${p:-0})); fail=$((fail + ${f:-0}))
     if [ $rc -ne 0 ]; then
-        scripts_failed+=("$(basename "$t")")
+        scripts_failed+=("$(basename "$t")${be:+ ($be)}")
         [ "${f:-0}" -eq 0 ] && fail=$((fail + 1))
         echo "$out" | tail -40
     fi
