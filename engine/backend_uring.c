@@ -34,9 +34,11 @@
  * dispatch: the acceptor's ring accepts regular fds (multishot too) and
  * the serving loop installs each into its own ring, as c1m_loop_adopt does.
  *
- * Not yet: client connections (c1m_loop_connect),
- * several rings per loop (more than RLIMIT_NOFILE connections), the
- * peer's address of a direct descriptor (HTTP's access log). */
+ * More connections than one table holds: the server runs more loops
+ * (c1m__uring_conns_per_ring, engine/server.c), each with its own ring.
+ *
+ * Not yet: client connections (c1m_loop_connect), the peer's address of a
+ * direct descriptor (HTTP's access log). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -52,6 +54,7 @@
 #include "engine/loop.h"
 #include "engine/uring_bufring.h"
 #include "engine/uring_compat.h"
+#include "engine/uring_probe.h"
 
 #define U_SQ 4096
 #define U_CQ 65536
@@ -81,6 +84,7 @@ typedef struct uslot {
     uint8_t shut_pending;   /* shutdown(SHUT_WR) after the send in flight */
     uint8_t ready;          /* on the ready list */
     uint8_t forgotten;      /* conn_forget: no more events */
+    uint8_t abandon;        /* closed abortively: the send in flight is cancelled */
 } uslot_t;
 
 typedef struct uwatch {
@@ -118,6 +122,25 @@ typedef struct ustate {
 } ustate_t;
 
 static ustate_t *st_of(const c1m_loop_t *loop) { return loop->be_state; }
+
+/* The table a ring gets (RLIMIT_NOFILE slots, at most 2^20) and the part
+ * of it accept allocates from; the last quarter is kept for adopt. */
+static uint32_t table_slots(void)
+{
+    struct rlimit rl;
+    return getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (1u << 20) ? (uint32_t)rl.rlim_cur
+                                                                        : 1u << 20;
+}
+
+uint32_t c1m__uring_conns_per_ring(bool adopted)
+{
+    uint32_t n = table_slots(), own = n / 4, acc = n - own;
+    /* A multishot accept takes what the backlog holds before the loop can
+     * pause it, and a connection accepted into a full table is lost (the
+     * kernel closes it): a quarter of the accept range stays free for that
+     * burst. Adopted fds (dispatch) come one by one: their whole range. */
+    return adopted ? own : acc - acc / 4;
+}
 
 static struct io_uring_sqe *get_sqe(ustate_t *u)
 {
@@ -167,9 +190,7 @@ static int u_init(c1m_loop_t *loop)
     u->recv_ioprio = IORING_RECV_MULTISHOT;
     if (p.features & IORING_FEAT_RECVSEND_BUNDLE)
         u->recv_ioprio |= IORING_RECVSEND_BUNDLE;
-    struct rlimit rl;
-    u->nslots = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (1u << 20) ? (uint32_t)rl.rlim_cur
-                                                                             : 1u << 20;
+    u->nslots = table_slots();
     u->slots = calloc(u->nslots, sizeof *u->slots);
     u->next = calloc(U_NBUF, sizeof *u->next);
     u->len = calloc(U_NBUF, sizeof *u->len);
@@ -462,6 +483,21 @@ static void u_close(c1m_conn_t *c)
     sl->state = S_CLOSING;
     give_back_queue(u, sl);
     cancel_recv(u, s);
+    /* A send in flight waits for room in the socket buffer. After an
+     * orderly close (the protocol's, the peer's EOF) its bytes still go
+     * out, as written bytes do on epoll. Any other close (a timeout, an
+     * error, shutdown) is what epoll does with output the kernel has not
+     * taken: dropped; cancelling the send lets the socket close now (a
+     * peer that never reads would otherwise hold it forever). The send
+     * was submitted before the cancel, so bytes that fit went out. */
+    if (sl->sending && c->close_reason != C1M_CLOSE_LOCAL && c->close_reason != C1M_CLOSE_PEER) {
+        struct io_uring_sqe *q = get_sqe(u);
+        if (q) {
+            io_uring_prep_cancel64(q, UD(OP_SEND, s), 0);
+            prep_ignored(u, q);
+            sl->abandon = 1;
+        }
+    }
     maybe_finish_close(u, s); /* else when the recv and send complete */
     c->io.registered = 0;
 }
@@ -712,7 +748,8 @@ static void on_send(c1m_loop_t *loop, ustate_t *u, uint32_t s, int res)
         sl->sending = 0;
         if (!sl->err)
             sl->err = -res;
-    } else if (sl->soff + (uint32_t)res < sl->slen && res > 0 && sl->state != S_FREE) {
+    } else if (sl->soff + (uint32_t)res < sl->slen && res > 0 && sl->state != S_FREE &&
+               !sl->abandon) {
         sl->soff += (uint32_t)res; /* short: send the rest, still in flight */
         struct io_uring_sqe *q = get_sqe(u);
         if (q) {

@@ -1041,6 +1041,7 @@ void c1m_conn_close(c1m_conn_t *c, int reason)
             *pp = c->next;
     }
     c->flags = C1M_CONN_CLOSED;
+    c->close_reason = (uint8_t)reason; /* the uring backend: abandon a blocked send or not */
     loop->be->close(c);
     c->io.fd = -1;
     c1m__timeouts_close(c);

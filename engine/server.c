@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "engine/listener.h"
 #include "engine/timeouts.h"
+#include "engine/uring_probe.h"
 #include "engine/workers.h"
 
 static const char *const arch_names[C1M_ARCH__COUNT] = {
@@ -76,6 +77,26 @@ void c1m_fd_budget(uint32_t loops, c1m_fd_budget_t *b)
         }                                                                     \
     } while (0)
 
+/* On uring a connection is a slot in its loop's ring's direct-descriptor
+ * table (RLIMIT_NOFILE slots), not an open file: one process holds more
+ * connections than its fd limit by running more loops, one ring each.
+ * How many loops max_conns needs per process (0: not on uring, no
+ * max_conns, or workerpool, which has one loop). */
+static uint32_t uring_loops(const c1m_server_cfg_t *cfg)
+{
+    if (cfg->loop.backend != C1M_BACKEND_URING || !cfg->max_conns ||
+        cfg->arch == C1M_ARCH_WORKERPOOL)
+        return 0;
+    uint64_t procs = cfg->procs ? cfg->procs : 1;
+    uint64_t per_proc = (cfg->max_conns + procs - 1) / procs;
+    /* 7/8 of a ring each: which loop a connection lands on is the kernel's
+     * choice (a reuseport hash), so the loops fill unevenly */
+    uint64_t per_ring = c1m__uring_conns_per_ring(cfg->arch == C1M_ARCH_DISPATCH);
+    per_ring -= per_ring / 8;
+    uint64_t n = per_ring ? (per_proc + per_ring - 1) / per_ring : 1;
+    return n > 4096 ? 4096 : (uint32_t)n;
+}
+
 int c1m_server_cfg_check(const c1m_server_cfg_t *cfg, char *err, size_t errlen)
 {
     CHECK(cfg->proto && cfg->proto->on_data, "a protocol with on_data is required");
@@ -109,6 +130,19 @@ int c1m_server_cfg_check(const c1m_server_cfg_t *cfg, char *err, size_t errlen)
               "bad bind address '%s' (want an IPv4 or IPv6 literal)", cfg->bind);
     }
     uint32_t loops = cfg->arch == C1M_ARCH_DISPATCH ? cfg->loops + 1 : cfg->loops;
+    uint64_t procs = cfg->procs ? cfg->procs : 1;
+    uint32_t uloops = uring_loops(cfg);
+    if (uloops > loops)
+        loops = uloops + (cfg->arch == C1M_ARCH_DISPATCH);
+    if (cfg->loop.backend == C1M_BACKEND_URING && cfg->arch == C1M_ARCH_WORKERPOOL) {
+        uint64_t per_ring = c1m__uring_conns_per_ring(false);
+        CHECK(!cfg->max_conns || (cfg->max_conns + procs - 1) / procs <= per_ring,
+              "workerpool runs one loop, whose ring holds %llu connections here (RLIMIT_NOFILE); "
+              "more need another architecture or more processes",
+              (unsigned long long)per_ring);
+    }
+    CHECK(loops <= 1024, "%llu connections on uring need %u loops (more than 1,024)",
+          (unsigned long long)cfg->max_conns, loops);
     c1m_fd_budget_t b;
     c1m_fd_budget(loops, &b);
     if (!err || !errlen) {
@@ -122,8 +156,8 @@ int c1m_server_cfg_check(const c1m_server_cfg_t *cfg, char *err, size_t errlen)
                  loops, (unsigned long long)b.nofile);
         return -EMFILE;
     }
-    uint64_t procs = cfg->procs ? cfg->procs : 1;
-    if (cfg->max_conns > procs * b.per_process) {
+    /* uring: connections are direct descriptors, not open files */
+    if (cfg->loop.backend != C1M_BACKEND_URING && cfg->max_conns > procs * b.per_process) {
         uint64_t need = (cfg->max_conns + b.per_process - 1) / b.per_process;
         snprintf(err, errlen,
                  "%llu connections do not fit in %llu process%s: this machine allows "
@@ -277,11 +311,26 @@ static int server_setup(c1m_server_t *s, char *err, size_t errlen)
     c1m_arch_t arch = cfg->arch;
     uint32_t L = cfg->loops ? cfg->loops : 1;
     s->nloops = (arch == C1M_ARCH_SINGLE || arch == C1M_ARCH_WORKERPOOL) ? 1 : L;
+    uint32_t uloops = uring_loops(cfg);
+    bool grown = uloops > s->nloops;
+    if (grown) {
+        c1m_info("uring: %llu connections per process need %u rings of %u direct descriptors "
+                 "(RLIMIT_NOFILE): running %u loops instead of %u",
+                 (unsigned long long)((cfg->max_conns + (cfg->procs ? cfg->procs : 1) - 1) /
+                                      (cfg->procs ? cfg->procs : 1)),
+                 uloops, c1m__uring_conns_per_ring(arch == C1M_ARCH_DISPATCH), uloops, s->nloops);
+        s->nloops = uloops;
+    }
     s->loops = calloc(s->nloops, sizeof *s->loops);
     /* reuseport without a given listener: a listener per loop; else one.
-     * Listeners taken over: every one of them is served (reuseport: fd i
-     * on loop i mod L; a shared-listener architecture is handed one). */
-    bool per_loop = arch == C1M_ARCH_REUSEPORT && cfg->listen_fd < 0;
+     * Loops added for uring's rings get one each too: a listener shared by
+     * several rings' multishot accepts wakes one ring, and one that is
+     * full leaves the backlog waiting (measured: most of 25,000
+     * connections were accepted only after seconds). Listeners taken over:
+     * every one of them is served (fd i on loop i mod L; a shared-listener
+     * architecture is handed one). */
+    bool per_loop = (arch == C1M_ARCH_REUSEPORT || (grown && arch != C1M_ARCH_DISPATCH)) &&
+                    cfg->listen_fd < 0;
     s->nlisteners = cfg->nlisten_fds ? cfg->nlisten_fds : per_loop ? s->nloops : 1;
     s->listeners = calloc(s->nlisteners, sizeof *s->listeners);
     if (!s->loops || !s->listeners) {
@@ -296,12 +345,17 @@ static int server_setup(c1m_server_t *s, char *err, size_t errlen)
     c1m_fd_budget(s->nloops + (arch == C1M_ARCH_DISPATCH), &b);
     uint32_t procs = cfg->procs ? cfg->procs : 1;
     uint64_t per_proc = cfg->max_conns ? (cfg->max_conns + procs - 1) / procs : 0;
-    if (!per_proc || per_proc > b.per_process)
+    bool uring = cfg->loop.backend == C1M_BACKEND_URING;
+    if (!per_proc || (!uring && per_proc > b.per_process))
         per_proc = b.per_process;
     /* Per-loop cap: with a shared or reuseport listener the kernel decides
      * which loop accepts, so each loop gets the whole process budget split
-     * evenly, rounded up. */
-    lcfg.max_conns = (uint32_t)((per_proc + s->nloops - 1) / s->nloops);
+     * evenly, rounded up. On uring, no more than its ring's table holds. */
+    uint64_t per_loop_cap = (per_proc + s->nloops - 1) / s->nloops;
+    uint32_t per_ring = uring ? c1m__uring_conns_per_ring(arch == C1M_ARCH_DISPATCH) : 0;
+    if (grown || (uring && per_loop_cap > per_ring))
+        per_loop_cap = per_ring; /* the hash fills loops unevenly: a whole ring each */
+    lcfg.max_conns = (uint32_t)per_loop_cap;
     if (lcfg.timers == C1M_TIMERS_GLOBAL_HEAP) {
         /* one heap, one mutex for every loop of the server (acceptor too) */
         int rc = c1m_gtimers_init(&s->gtimers, s->nloops + 1);
@@ -326,7 +380,7 @@ static int server_setup(c1m_server_t *s, char *err, size_t errlen)
             s->cfg.port = c1m_server_port(s);
         /* a listener watched by several loops wakes only one */
         bool shared = per_loop ? s->nlisteners < s->nloops : s->nloops > 1;
-        if (shared && (arch == C1M_ARCH_EXCLUSIVE || arch == C1M_ARCH_REUSEPORT))
+        if (shared && (arch == C1M_ARCH_EXCLUSIVE || arch == C1M_ARCH_REUSEPORT || grown))
             s->listeners[i].exclusive = true;
     }
     if (arch == C1M_ARCH_DISPATCH) {

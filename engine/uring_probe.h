@@ -7,7 +7,9 @@
 #ifndef C1M_ENGINE_URING_PROBE_H
 #define C1M_ENGINE_URING_PROBE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* 0 when a ring as the backend makes it can be set up here and every
  * operation it needs is supported; else -errno, with one sentence naming
@@ -19,6 +21,12 @@ int c1m_uring_probe(char *why, size_t cap);
 /* Whether the kernel has recv/send bundles (Linux 6.10); 0 when it has
  * not or when the probe fails. */
 int c1m_uring_has_bundles(void);
+
+/* How many connections one loop's ring holds with the current
+ * RLIMIT_NOFILE: accepted ones (direct descriptors from multishot accept),
+ * or, with `adopted`, regular fds installed into it (dispatch). The server
+ * runs enough loops for its --max-conns (docs/ARCHITECTURE.md). */
+uint32_t c1m__uring_conns_per_ring(bool adopted);
 
 /* For tests: the system the probe looks at, replaceable. Every function
  * returns a value or -errno as documented. */

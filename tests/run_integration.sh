@@ -21,14 +21,28 @@ case $B in
 *asan*) echo "not run against $B (release build only, see tests/run_integration.sh): $RELEASE_ONLY" ;;
 *) RELEASE_ONLY= ;;
 esac
-summary_re='^([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?$'
+# The suites that exercise the engine run again on the uring backend
+# (tests/integration/lib.sh's start_server honours C1M_BACKEND); under ASan
+# only serve_archs (every architecture): serve_timeouts' timing bounds did
+# not hold under ASan on uring on a loaded machine (a 1 s idle timeout
+# closed at 0.989 s once; 15,000 timeouts at 2 s took over 2.5 s once).
+URING_SUITES="serve_archs serve_timeouts http_proto"
+case $B in *asan*) URING_SUITES="serve_archs" ;; esac
+runs=()
 for t in "$here"/integration/*.sh; do
     name=$(basename "$t")
     [ "$name" = lib.sh ] && continue
     case " $RELEASE_ONLY " in *" $name "*) continue ;; esac
+    runs+=("$t:")
+done
+for s in $URING_SUITES; do runs+=("$here/integration/$s.sh:uring"); done
+summary_re='^([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?$'
+for r in "${runs[@]}"; do
+    t=${r%:*} be=${r##*:}
+    name="$(basename "$t")${be:+ (backend $be)}"
     echo "== $name ($B)"
     t0=$SECONDS
-    out=$(timeout 900 bash "$t" "$B" 2>&1)
+    out=$(C1M_BACKEND=$be timeout 900 bash "$t" "$B" 2>&1)
     rc=$?
     echo "   $((SECONDS - t0)) s"
     echo "$out" | grep -E '^(FAIL|SKIP)'

@@ -73,7 +73,8 @@ server_up() {
 
 # start_server PORT ARGS...: c1m serve in the background; sets SPID; fails
 # when the port is taken before the start, or when it is not this server
-# that accepts on it.
+# that accepts on it. With C1M_BACKEND set (epoll, uring) the server runs on
+# that backend (tests/run_integration.sh runs the engine's suites on both).
 start_server() {
     local port=$1; shift
     if ! port_free "$port"; then
@@ -81,7 +82,8 @@ start_server() {
         SPID=0
         return 1
     fi
-    "$C1M" serve --port "$port" --quiet "$@" 2>>"${LOG:-/dev/null}" &
+    "$C1M" serve --port "$port" --quiet ${C1M_BACKEND:+--backend "$C1M_BACKEND"} "$@" \
+        2>>"${LOG:-/dev/null}" &
     SPID=$!
     PIDS+=("$SPID")
     server_up "$port"

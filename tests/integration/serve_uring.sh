@@ -3,7 +3,8 @@
 # bytes, zero lost replies) and ts8 (frames split across reads) on the
 # architectures it runs, clean SIGTERM; its connections are direct
 # descriptors, not open files of the server process; HTTP answers; the
-# access log (not written yet) and an unknown backend name are refused.
+# access log (not written yet) and an unknown backend name are refused;
+# one process holds 25,000 connections with RLIMIT_NOFILE at 10,000.
 . "$(dirname "$0")/lib.sh"
 port=21900
 OUT=$(mktemp /tmp/c1m_serve_uring.XXXXXX)
@@ -62,6 +63,46 @@ Welcome!"
     check "http server exits 0 on SIGTERM" test "$SRC" -eq 0
 else
     bad "http server on uring did not start"
+fi
+
+# More connections than the fd limit in ONE process: with RLIMIT_NOFILE at
+# 10,000 (hard and soft) the server runs enough loops, one ring of direct
+# descriptors each, for 25,000 connections; three bench processes (8,334
+# each, under the limit) connect all of them, each sends in a closed loop
+# and none may lose a reply (every connection answered) or be closed (so
+# the server held all 25,000 at the end of the window); its fds stay few.
+port=$((port + 1))
+prlimit --nofile=10000:10000 -- "$C1M" serve --backend uring --procs 1 --max-conns 25000 \
+    --proto echo --port $port > "$OUT.big.log" 2>&1 &
+SPID=$!
+PIDS+=("$SPID")
+if wait_port $port; then
+    check "the server runs with RLIMIT_NOFILE 10000" \
+        grep -Eq "^Max open files +10000 +10000" /proc/$SPID/limits
+    f0=$(fds $SPID)
+    timeout 120 "$C1M" bench --proto echo --port $port --conns 25000 --procs 3 --duration 4s \
+        --warmup 0 --quiet --json "$OUT.big.json" > "$OUT.big.out" 2>&1 &
+    bp=$!
+    fmax=$f0
+    while kill -0 $bp 2>/dev/null; do
+        f=$(fds $SPID)
+        [ "${f:-0}" -gt "$fmax" ] && fmax=$f
+        sleep 0.5
+    done
+    wait $bp
+    check "bench of 25,000 connections exits 0" test $? -eq 0
+    jcheck "$OUT.big.json" "d['conns_established'] == 25000 and d['conns_failed'] == 0" \
+        "25,000 connections established" "('conns_established','conns_failed')"
+    jcheck "$OUT.big.json" "d['conns_closed_by_peer'] == 0 and d['conns_closed_on_error'] == 0" \
+        "the server closed none of them" "('conns_closed_by_peer','conns_closed_on_error')"
+    jcheck "$OUT.big.json" "d['lost'] == 0 and d['mismatches'] == 0 and d['errors'] == 0 and d['sent'] - d['requests'] == 25000" \
+        "every connection answered, bytes verified" "('lost','mismatches','errors','sent','requests')"
+    check "the server's fds stayed few ($f0 -> at most $fmax)" test $((fmax - f0)) -lt 50
+    check "the server says why it runs more loops" grep -q "need [0-9]* rings of" "$OUT.big.log"
+    stop_server
+    check "the 25,000-connection server exits 0 on SIGTERM" test "$SRC" -eq 0
+else
+    bad "the 25,000-connection uring server did not start: $(cat "$OUT.big.log")"
 fi
 
 msg=$("$C1M" serve --backend kqueue 2>&1)
