@@ -20,7 +20,10 @@ if [ $# -gt 0 ]; then
     for t in "$@"; do targets+=("build/fuzz/${t#build/fuzz/}"); done
 else
     shopt -s nullglob
-    targets=(build/fuzz/fuzz_*)
+    targets=()
+    for t in build/fuzz/fuzz_*; do
+        [[ $t == *.d ]] || targets+=("$t") # make's dependency files
+    done
 fi
 if [ ${#targets[@]} -eq 0 ]; then
     echo "run_fuzz: no targets in build/fuzz (run 'make fuzz' first)" >&2

@@ -1,52 +1,149 @@
 #!/bin/bash
-# Run every tests/integration/*.sh against one build directory; print each
-# script's FAIL and SKIP lines (with their reasons) and its summary, then a
-# total "N passed, M failed, K skipped" line and every skip again.
+# Run every tests/integration/*.sh against one or more build directories;
+# print each script's FAIL and SKIP lines (with their reasons) and its
+# summary, then a total "N passed, M failed, K skipped" line and every skip
+# again.
+#
+#   tests/run_integration.sh [-j N] BUILD_DIR...
+#
+# -j N runs N suites at a time (default: C1M_TEST_JOBS, else 3 when network
+# namespaces can be made, else 1). Suites use fixed ports, so with N > 1
+# each suite runs in a network namespace of its own (needs root and `ip
+# netns`; made and deleted here); without them the suites run one at a time
+# in the current namespace, and that is said. The suites that run `c1m lab`
+# take turns: the lab changes kernel settings that are not per
+# namespace and restores them at exit, which two labs at once would undo
+# out of order.
+#
 # A script that exits non-zero, or whose last line is not a summary, counts
 # as a failure. With CI set, a missing tool that scripts/install-deps.sh
 # installs is a failure inside the scripts (tests/integration/lib.sh:
 # skip_dep); skips that remain are properties of the machine.
 set -u
-B=${1:?usage: $0 BUILD_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
-pass=0 fail=0 skipped=0 scripts_failed=() skips=()
+jobs=${C1M_TEST_JOBS:-}
+while getopts j: o; do
+    case $o in
+    j) jobs=$OPTARG ;;
+    *) echo "usage: $0 [-j N] BUILD_DIR..." >&2; exit 2 ;;
+    esac
+done
+shift $((OPTIND - 1))
+[ $# -ge 1 ] || { echo "usage: $0 [-j N] BUILD_DIR..." >&2; exit 2; }
+for B in "$@"; do
+    [ -x "$B/c1m" ] || { echo "run_integration: no $B/c1m (build it first)" >&2; exit 2; }
+done
+
+# Network namespaces: one per running suite, when we may make them.
+ns_ok=0
+probe=c1m-it-probe-$$
+if [ "$(id -u)" = 0 ] && ip netns add "$probe" 2>/dev/null; then
+    ip netns del "$probe"
+    ns_ok=1
+fi
+if [ -z "$jobs" ]; then
+    jobs=1
+    [ $ns_ok = 1 ] && jobs=3
+fi
+[[ $jobs =~ ^[1-9][0-9]?$ ]] || { echo "run_integration: bad -j '$jobs' (1-99)" >&2; exit 2; }
+if [ "$jobs" -gt 1 ] && [ $ns_ok = 0 ]; then
+    echo "run_integration: cannot make network namespaces (not root, or no 'ip netns'): one suite at a time"
+    jobs=1
+fi
+echo "run_integration: $jobs suite(s) at a time$([ "$jobs" -gt 1 ] && echo ", each in its own network namespace")"
+
 # Suites that test the command line, the documentation's examples, the
 # process hand-over of an upgrade, and two that measure the load generator
 # (the bench's intervals, broadcast delivery counts in a window: thresholds
 # for an optimised build) run against the release build only: the
 # sanitizer build would add minutes to CI without reaching code the other
-# suites do not already run under it. Said, not hidden:
+# suites do not already run under it. Said, not hidden.
 RELEASE_ONLY="docs_examples.sh upgrade.sh bench_intervals.sh ws_broadcast.sh"
-case $B in
-*asan*) echo "not run against $B (release build only, see tests/run_integration.sh): $RELEASE_ONLY" ;;
-*) RELEASE_ONLY= ;;
-esac
 # The suites that exercise the engine run again on the uring backend
 # (tests/integration/lib.sh's start_server honours C1M_BACKEND); under ASan
 # only serve_archs (every architecture): serve_timeouts' timing bounds did
 # not hold under ASan on uring on a loaded machine (a 1 s idle timeout
 # closed at 0.989 s once; 15,000 timeouts at 2 s took over 2.5 s once).
 URING_SUITES="serve_archs serve_timeouts http_proto"
-case $B in *asan*) URING_SUITES="serve_archs" ;; esac
-runs=()
-for t in "$here"/integration/*.sh; do
-    name=$(basename "$t")
-    [ "$name" = lib.sh ] && continue
-    case " $RELEASE_ONLY " in *" $name "*) continue ;; esac
-    runs+=("$t:")
+URING_SUITES_ASAN="serve_archs"
+# Suites that run `c1m lab` (see above): one at a time.
+LAB_SUITES="lab_run.sh lab_timers.sh lab_names.sh lab_cleanup.sh docs_examples.sh"
+# The longest suites start first, so that the last ones to finish are short.
+FIRST="docs_examples.sh upgrade.sh lab_run.sh lab_timers.sh serve_archs.sh"
+
+# The runs, "SCRIPT|BUILD|BACKEND": the longest first (every build's), so
+# that the last ones to finish are short.
+head=() tail=()
+for B in "$@"; do
+    asan=0
+    case $B in *asan*) asan=1 ;; esac
+    [ $asan = 1 ] && echo "not run against $B (release build only, see tests/run_integration.sh): $RELEASE_ONLY"
+    for t in "$here"/integration/*.sh; do
+        name=$(basename "$t")
+        [ "$name" = lib.sh ] && continue
+        [ $asan = 1 ] && case " $RELEASE_ONLY " in *" $name "*) continue ;; esac
+        case " $FIRST " in
+        *" $name "*) head+=("$t|$B|") ;;
+        *) tail+=("$t|$B|") ;;
+        esac
+    done
+    uring=$URING_SUITES
+    [ $asan = 1 ] && uring=$URING_SUITES_ASAN
+    for s in $uring; do head+=("$here/integration/$s.sh|$B|uring"); done
 done
-for s in $URING_SUITES; do runs+=("$here/integration/$s.sh:uring"); done
+runs=("${head[@]}" "${tail[@]}")
+is_lab() { case " $LAB_SUITES " in *" $(basename "${runs[$1]%%|*}") "*) return 0 ;; esac; return 1; }
+
+out_dir=$(mktemp -d /tmp/c1m-itest.XXXXXX)
+netns_made=()
+cleanup() {
+    local p
+    for p in $(jobs -p); do kill -- -"$p" 2>/dev/null || kill "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    for n in "${netns_made[@]}"; do ip netns del "$n" 2>/dev/null; done
+    rm -rf "$out_dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# run_one I: suite run I in the background; its output in $out_dir/I.out,
+# its status in I.rc, its seconds in I.secs
+run_one() {
+    local i=$1 r=${runs[$1]}
+    local t=${r%%|*} rest=${r#*|}
+    local B=${rest%%|*} be=${rest#*|}
+    local name ns= pre=()
+    name=$(basename "$t")
+    if [ "$jobs" -gt 1 ]; then
+        ns=c1m-it-$$-$i
+        ip netns add "$ns" && ip netns exec "$ns" ip link set lo up || return 1
+        netns_made+=("$ns")
+        pre=(ip netns exec "$ns")
+    fi
+    (
+        t0=$SECONDS
+        C1M_BACKEND=$be timeout 900 "${pre[@]}" bash "$t" "$B" >"$out_dir/$i.out" 2>&1
+        echo $? >"$out_dir/$i.rc"
+        echo $((SECONDS - t0)) >"$out_dir/$i.secs"
+        [ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
+    ) &
+    pid_of[$!]=$i
+}
+
+pass=0 fail=0 skipped=0 scripts_failed=() skips=()
 summary_re='^([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?$'
-for r in "${runs[@]}"; do
-    t=${r%:*} be=${r##*:}
+report() { # report I: print run I's result and add it to the totals
+    local i=$1 r=${runs[$1]}
+    local t=${r%%|*} rest=${r#*|}
+    local B=${rest%%|*} be=${rest#*|}
+    local name out rc last p f k
     name="$(basename "$t")${be:+ (backend $be)}"
+    out=$(cat "$out_dir/$i.out" 2>/dev/null)
+    rc=$(cat "$out_dir/$i.rc" 2>/dev/null || echo 1)
     echo "== $name ($B)"
-    t0=$SECONDS
-    out=$(C1M_BACKEND=$be timeout 900 bash "$t" "$B" 2>&1)
-    rc=$?
-    echo "   $((SECONDS - t0)) s"
+    echo "   $(cat "$out_dir/$i.secs" 2>/dev/null || echo '?') s"
     echo "$out" | grep -E '^(FAIL|SKIP)'
-    while IFS= read -r l; do skips+=("$name: ${l#SKIP - }"); done < <(echo "$out" | grep -E '^SKIP')
+    while IFS= read -r l; do skips+=("$name ($B): ${l#SKIP - }"); done < <(echo "$out" | grep -E '^SKIP')
     last=$(echo "$out" | tail -1)
     echo "$last"
     if [[ $last =~ $summary_re ]]; then
@@ -56,16 +153,54 @@ for r in "${runs[@]}"; do
         echo "   (no summary line: counted as a failure)"
     fi
     pass=$((pass + p)); fail=$((fail + f)); skipped=$((skipped + k))
-    if [ $rc -ne 0 ] || [ "$f" -ne 0 ]; then
-        scripts_failed+=("$name")
+    if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ]; then
+        scripts_failed+=("$name ($B)")
         [ "$f" -eq 0 ] && fail=$((fail + 1))
         echo "$out" | tail -40
     fi
+}
+
+declare -A pid_of=()
+started=()
+t_start=$SECONDS
+left=${#runs[@]} running=0 lab_running=-1
+# pick: the first run not started; a lab suite only when no other runs
+pick() {
+    local i
+    for ((i = 0; i < ${#runs[@]}; i++)); do
+        [ -n "${started[$i]:-}" ] && continue
+        if is_lab $i && [ $lab_running -ge 0 ]; then continue; fi
+        echo $i
+        return 0
+    done
+    return 1
+}
+while [ $left -gt 0 ]; do
+    while [ $running -lt "$jobs" ] && i=$(pick); do
+        started[$i]=1
+        if run_one "$i"; then
+            running=$((running + 1))
+            is_lab "$i" && lab_running=$i
+        else
+            echo "run_integration: cannot make a network namespace for ${runs[$i]}" >&2
+            echo 1 >"$out_dir/$i.rc"
+            report "$i"
+            left=$((left - 1))
+        fi
+    done
+    [ $running -gt 0 ] || continue
+    done_pid=
+    wait -n -p done_pid
+    [ -n "$done_pid" ] && [ -n "${pid_of[$done_pid]:-}" ] || continue
+    i=${pid_of[$done_pid]}
+    running=$((running - 1)) left=$((left - 1))
+    [ "$lab_running" = "$i" ] && lab_running=-1
+    report "$i"
 done
 if [ ${#skips[@]} -gt 0 ]; then
-    echo "skipped checks ($B):"
+    echo "skipped checks:"
     printf '   %s\n' "${skips[@]}"
 fi
-[ ${#scripts_failed[@]} -gt 0 ] && echo "failed scripts ($B): ${scripts_failed[*]}"
-echo "integration ($B): $pass passed, $fail failed, $skipped skipped"
+[ ${#scripts_failed[@]} -gt 0 ] && printf 'failed: %s\n' "${scripts_failed[@]}"
+echo "integration ($*): $pass passed, $fail failed, $skipped skipped in $((SECONDS - t_start)) s ($jobs at a time)"
 [ ${#scripts_failed[@]} -eq 0 ]

@@ -3,6 +3,7 @@
  * the first protocol leaves go to the second at once (not only when more
  * arrive), the second's on_close runs and the first's does not, and the
  * hand-over is refused on a closed connection. */
+#include <signal.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -82,6 +83,9 @@ static void hand_over(void **state)
 
 int main(void)
 {
+    /* a peer the loop closed makes write() fail with EPIPE (an assertion
+     * with a line number), not kill the test binary */
+    signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = { cmocka_unit_test(hand_over) };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -429,6 +429,9 @@ static void shared_metrics_liveness_and_adoption(void **state)
 
 int main(void)
 {
+    /* a peer the loop closed makes write() fail with EPIPE (an assertion
+     * with a line number), not kill the test binary */
+    signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(two_instances_separate_routes_and_metrics),
         cmocka_unit_test(bad_patterns_have_readable_errors),
