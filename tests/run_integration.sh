@@ -68,6 +68,10 @@ URING_SUITES="serve_archs serve_timeouts http_proto"
 URING_SUITES_ASAN="serve_archs"
 # Suites that run `c1m lab` (see above): one at a time.
 LAB_SUITES="lab_run.sh lab_timers.sh lab_names.sh lab_cleanup.sh docs_examples.sh"
+# Suites that check what the load generator achieves over time (a --rate
+# met, intervals, deliveries at a push rate, how evenly prefork children
+# share a load): they run alone, first, with the machine to themselves.
+SOLO_SUITES="bench_intervals.sh bench_faults.sh ws_broadcast.sh serve_prefork_balance.sh"
 # The longest suites start first, so that the last ones to finish are short.
 FIRST="docs_examples.sh upgrade.sh lab_run.sh lab_timers.sh serve_archs.sh"
 
@@ -82,7 +86,7 @@ for B in "$@"; do
         name=$(basename "$t")
         [ "$name" = lib.sh ] && continue
         [ $asan = 1 ] && case " $RELEASE_ONLY " in *" $name "*) continue ;; esac
-        case " $FIRST " in
+        case " $SOLO_SUITES $FIRST " in
         *" $name "*) head+=("$t|$B|") ;;
         *) tail+=("$t|$B|") ;;
         esac
@@ -93,6 +97,12 @@ for B in "$@"; do
 done
 runs=("${head[@]}" "${tail[@]}")
 is_lab() { case " $LAB_SUITES " in *" $(basename "${runs[$1]%%|*}") "*) return 0 ;; esac; return 1; }
+is_solo() { case " $SOLO_SUITES " in *" $(basename "${runs[$1]%%|*}") "*) return 0 ;; esac; return 1; }
+# solo suites first (each alone), then the others
+sorted=()
+for i in "${!runs[@]}"; do is_solo "$i" && sorted+=("${runs[$i]}"); done
+for i in "${!runs[@]}"; do is_solo "$i" || sorted+=("${runs[$i]}"); done
+runs=("${sorted[@]}")
 
 out_dir=$(mktemp -d /tmp/c1m-itest.XXXXXX)
 netns_made=()
@@ -163,13 +173,16 @@ report() { # report I: print run I's result and add it to the totals
 declare -A pid_of=()
 started=()
 t_start=$SECONDS
-left=${#runs[@]} running=0 lab_running=-1
-# pick: the first run not started; a lab suite only when no other runs
+left=${#runs[@]} running=0 lab_running=-1 solo_running=-1
+# pick: the first run not started; a lab suite only when no other lab
+# suite runs; a solo suite only when nothing runs, and nothing beside it
 pick() {
     local i
+    [ $solo_running -ge 0 ] && return 1
     for ((i = 0; i < ${#runs[@]}; i++)); do
         [ -n "${started[$i]:-}" ] && continue
         if is_lab $i && [ $lab_running -ge 0 ]; then continue; fi
+        if is_solo $i && [ $running -gt 0 ]; then continue; fi
         echo $i
         return 0
     done
@@ -181,6 +194,7 @@ while [ $left -gt 0 ]; do
         if run_one "$i"; then
             running=$((running + 1))
             is_lab "$i" && lab_running=$i
+            is_solo "$i" && solo_running=$i
         else
             echo "run_integration: cannot make a network namespace for ${runs[$i]}" >&2
             echo 1 >"$out_dir/$i.rc"
@@ -195,6 +209,7 @@ while [ $left -gt 0 ]; do
     i=${pid_of[$done_pid]}
     running=$((running - 1)) left=$((left - 1))
     [ "$lab_running" = "$i" ] && lab_running=-1
+    [ "$solo_running" = "$i" ] && solo_running=-1
     report "$i"
 done
 if [ ${#skips[@]} -gt 0 ]; then
