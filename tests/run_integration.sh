@@ -217,5 +217,5 @@ if [ ${#skips[@]} -gt 0 ]; then
     printf '   %s\n' "${skips[@]}"
 fi
 [ ${#scripts_failed[@]} -gt 0 ] && printf 'failed: %s\n' "${scripts_failed[@]}"
-echo "integration ($*): $pass passed, $fail failed, $skipped skipped in $((SECONDS - t_start)) s ($jobs at a time)"
+echo "integration ($*): $pass passed, $fail failed, $skipped skipped in $((SECONDS - t_start)) s ($jobs at a time; CPU user, system of the suites: $(times | tail -1))"
 [ ${#scripts_failed[@]} -eq 0 ]

@@ -24,15 +24,15 @@ for timers in wheel heap global-heap; do
     out=$(timeout 20 "$TC" idle $port 200 5)
     check "$timers: 200 idle connections closed by the 1s idle timeout ($out)" \
         test "$(kv closed "$out")" = 200
-    # Never early. Deadlines count from the loop's clock, read once per
-    # iteration (engine/timeouts.h: add the loop's wake-up latency): a
-    # loaded machine was seen 33 ms early against the client's clock. 5 %
-    # of slack still catches a timer that fires early by a wheel level (1/8
-    # of the duration) or uses the wrong duration. How late is not checked
+    # Never early. The client times from before its connect (testclient.c),
+    # so the server's start (its accept) is later; the server's clock is
+    # read in whole ms (a few ms were seen). 2 % of slack still catches a
+    # timer that fires early by a wheel level (1/8 of the duration) or
+    # uses the wrong duration. How late is not checked
     # here (a time claim on a shared machine): the wheel's bound is
     # property-tested in tests/unit/test_timers.c; the figures are printed.
     check "$timers: ... none before 1 s (min $(kv min "$out"), max $(kv max "$out"))" \
-        in_range "$(kv min "$out")" 0.95 1000
+        in_range "$(kv min "$out")" 0.98 1000
     wait $busy
     rc=$?
     out=$(cat /tmp/c1m_to_busy.$$)
@@ -92,10 +92,8 @@ for timers in wheel heap global-heap; do
     out=$(timeout 60 "$TC" idle $port 15000 30)
     check "$timers: 15000 idle connections all closed by the 2s idle timeout ($out)" \
         test "$(kv closed "$out")" = 15000 -a "$(kv connect_failed "$out")" = 0
-    # (the client times from its connect; the server's clock starts at accept,
-    # which lags a burst of 15,000 connects: hence the slack above 2 s)
     check "$timers: ... none before 2 s (min $(kv min "$out"), max $(kv max "$out"))" \
-        in_range "$(kv min "$out")" 1.9 1000
+        in_range "$(kv min "$out")" 1.96 1000
     for _ in $(seq 50); do [ "$(fd_count "$SPID")" -le "$base" ] && break; sleep 0.1; done
     check "$timers: fd count back to baseline ($base -> $(fd_count "$SPID"))" \
         test "$(fd_count "$SPID")" -le "$base"
@@ -113,7 +111,7 @@ if start_server $port --proto echo --arch workerpool --workers 2 --idle-timeout 
     check "workerpool: 100 idle connections closed at 1s ($out)" \
         test "$(kv closed "$out")" = 100
     check "workerpool: ... none before 1 s (min $(kv min "$out"), max $(kv max "$out"))" \
-        in_range "$(kv min "$out")" 0.95 1000
+        in_range "$(kv min "$out")" 0.98 1000
     wait $busy
     rc=$?
     out=$(cat /tmp/c1m_to_busy.$$)

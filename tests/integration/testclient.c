@@ -364,10 +364,14 @@ static int run_idle(void)
     ep = epoll_create1(0);
     for (int i = 0; i < nconns; i++) {
         conns[i].idx = i;
+        /* Time from before the connect: the server's accept, where its
+         * deadline starts, comes after it. Stamped after, a client
+         * descheduled between the two (a loaded machine) would see the
+         * server close "early". */
+        conns[i].last_reply = now_s();
         conns[i].fd = dial(i);
         if (conns[i].fd < 0) /* source port taken (e.g. by another listener): another address */
             conns[i].fd = dial(i + 40000 * (1 + i % 4) + 7);
-        conns[i].last_reply = now_s(); /* here: when it connected */
         if (conns[i].fd < 0) {
             failed++;
             conns[i].dead = 1;
