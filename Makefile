@@ -53,7 +53,7 @@ MAN       := $(BUILD)/c1m.1
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 
-.PHONY: all release asan test unit integration bench fuzz fuzz-long clean mutate install uninstall FORCE
+.PHONY: all release asan test unit unit-bin integration bench fuzz fuzz-long clean mutate install uninstall FORCE
 all: $(C1M) $(SHLIB) $(ITEST_BIN) $(MAN)
 
 release:
@@ -120,6 +120,7 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(BENCH_LIBS_$*)
 
+unit-bin: $(UNIT_BIN)
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
@@ -148,11 +149,19 @@ build/fuzz/%: tests/fuzz/%.c build/fuzz/libc1m.a
 fuzz-long: fuzz
 	FUZZ_RUNS=10000000 nice -n 10 tests/run_fuzz.sh 36000
 
+# `make test` (the README's test command, CI): both builds with every core
+# (CI calls it without -j), unit tests under both, the integration suites
+# three at a time in network namespaces of their own (as root;
+# tests/run_integration.sh), each fuzz target for 10 s (`make fuzz-long`
+# is the long run).
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 test:
-	$(MAKE) MODE=release all unit
-	$(MAKE) MODE=asan all unit
+	$(MAKE) -j$(NPROC) MODE=release all unit-bin
+	$(MAKE) MODE=release unit
+	$(MAKE) -j$(NPROC) MODE=asan all unit-bin
+	$(MAKE) MODE=asan unit
 	tests/run_integration.sh build build/asan
-	@if [ -n "$(FUZZ_SRC)" ]; then $(MAKE) fuzz && tests/run_fuzz.sh; fi
+	@if [ -n "$(FUZZ_SRC)" ]; then $(MAKE) -j$(NPROC) fuzz && tests/run_fuzz.sh 10; fi
 
 # Mutation check (tests/mutations/*.mut): every deliberate breakage must
 # make one of its tests fail. Not part of `make test` (about 10 minutes).
