@@ -77,6 +77,9 @@ static void serve_usage(FILE *f)
 "                       (default close)\n"
 "  --ws-out-limit SIZE  unsent + queued bytes per subscriber, 1KiB to 1GiB\n"
 "                       (default 1MiB)\n"
+"  --ws-slow-grace DUR  close: a slow subscriber has DUR to read its backlog and\n"
+"                       the 1008 frame behind it, then it is cut, 1ms to 1h\n"
+"                       (default 1s)\n"
 "  --ws-ping DUR        keep-alive ping after DUR without input, 1ms to 1h; no\n"
 "                       answer within another DUR closes (default: --idle-timeout,\n"
 "                       or 30s when it is off)\n"
@@ -137,7 +140,7 @@ enum {
     OPT_READ_TIMEOUT, OPT_WRITE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_HEADER_TIMEOUT, OPT_TIMERS,
     OPT_UPGRADE_EXEC, OPT_UPGRADE_GRACE, OPT_PID_FILE,
     OPT_BACKEND,
-    OPT_PUSH_EVERY, OPT_PUSH_SIZE, OPT_WS_SLOW, OPT_WS_OUT_LIMIT, OPT_WS_PING,
+    OPT_PUSH_EVERY, OPT_PUSH_SIZE, OPT_WS_SLOW, OPT_WS_OUT_LIMIT, OPT_WS_PING, OPT_WS_SLOW_GRACE,
 };
 
 static const struct option serve_opts[] = {
@@ -174,6 +177,7 @@ static const struct option serve_opts[] = {
     { "ws-slow", required_argument, 0, OPT_WS_SLOW },
     { "ws-out-limit", required_argument, 0, OPT_WS_OUT_LIMIT },
     { "ws-ping", required_argument, 0, OPT_WS_PING },
+    { "ws-slow-grace", required_argument, 0, OPT_WS_SLOW_GRACE },
     { "metrics-interval", required_argument, 0, OPT_METRICS },
     { "upgrade-exec", required_argument, 0, OPT_UPGRADE_EXEC },
     { "upgrade-grace", required_argument, 0, OPT_UPGRADE_GRACE },
@@ -202,9 +206,10 @@ static void ws_summary(void)
         return;
     fprintf(stderr,
             "c1m serve: ws: broadcasts %llu delivered %llu queued %llu slow_closed %llu "
-            "slow_skipped %llu\n",
+            "(1008 sent %llu, cut unsent %llu) slow_skipped %llu\n",
             (unsigned long long)st.broadcasts, (unsigned long long)st.delivered,
             (unsigned long long)st.queued, (unsigned long long)st.slow_closed,
+            (unsigned long long)st.slow_close_sent, (unsigned long long)st.slow_close_cut,
             (unsigned long long)st.slow_skipped);
 }
 
@@ -385,6 +390,12 @@ int c1m_cmd_serve(int argc, char **argv)
             if (c1m_flag_duration("serve", "--ws-ping", optarg, 1000, 3600000000ull, &v))
                 return 2;
             ws_ping_ms = (uint32_t)(v / 1000);
+            ws_flags = true;
+            break;
+        case OPT_WS_SLOW_GRACE:
+            if (c1m_flag_duration("serve", "--ws-slow-grace", optarg, 1000, 3600000000ull, &v))
+                return 2;
+            ws_cfg.slow_grace_ms = (uint32_t)(v / 1000);
             ws_flags = true;
             break;
         case OPT_HTTP_MAX_BODY:
