@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "engine/listener.h"
+#include "proto/ws/bus.h"
 #include "tools/prefork.h"
 #include "engine/server.h"
 #include "tools/serve_run.h"
@@ -70,7 +71,7 @@ static void serve_usage(FILE *f)
 "WebSocket (http: GET /ws echo, GET /ws/push subscription):\n"
 "  --push-every DUR     broadcast a message to every /ws/push subscriber every DUR,\n"
 "                       1ms to 1h (sequence number + timestamp; one publisher per\n"
-"                       process) (default none)\n"
+"                       process; prefork: one for all children) (default none)\n"
 "  --push-size SIZE     size of each pushed message, 16 to 16MiB (default 64)\n"
 "  --ws-slow MODE       a subscriber whose unsent output would pass --ws-out-limit\n"
 "                       is closed with 1008 (close) or skips the message (skip)\n"
@@ -200,6 +201,16 @@ static void ws_summary(void)
     c1m_ws_hub_t *hub = c1m_http_app_hub();
     if (!hub)
         return;
+    c1m_ws_bus_t *bus = c1m_http_app_bus();
+    if (bus) { /* the prefork supervisor: its publisher and the children's relays */
+        c1m_ws_bus_stats_t bs;
+        c1m_ws_bus_stats(bus, &bs);
+        fprintf(stderr,
+                "c1m serve: ws bus: published %llu relayed %llu (records x children) "
+                "lapped %llu too_big %llu\n",
+                (unsigned long long)bs.published, (unsigned long long)bs.relayed,
+                (unsigned long long)bs.lapped, (unsigned long long)bs.too_big);
+    }
     c1m_ws_hub_stats_t st;
     c1m_ws_hub_stats(hub, &st);
     if (!st.broadcasts)
@@ -526,6 +537,12 @@ int c1m_cmd_serve(int argc, char **argv)
         unsigned per_proc = cfg.loops + cfg.workers + 2;
         if (prefork && c1m_http_metrics_share(h, C1M_MAX(64u, 2 * cfg.procs * per_proc)) < 0)
             c1m_warn("http: no shared memory for metrics: /metrics counts one child each");
+        /* prefork: one publisher (here, in the supervisor) for every child */
+        if (prefork && c1m_http_app_ws_prefork(why, sizeof why) < 0) {
+            fprintf(stderr, "c1m serve: %s\n", why);
+            c1m_http_free(h);
+            return 1;
+        }
     } else if (http_flags || ws_flags) {
         fprintf(stderr, "c1m serve: --access-log, --http-*, --push-* and --ws-* go with "
                         "--proto http\n");

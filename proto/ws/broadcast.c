@@ -8,7 +8,9 @@
 
 #include "core/clock.h"
 #include "core/common.h"
+#include "core/log.h"
 #include "engine/loop.h"
+#include "proto/ws/bus.h"
 #include "proto/ws/conn.h"
 
 /* ---- messages: framed once, shared by reference ------------------------ */
@@ -76,6 +78,8 @@ struct c1m_ws_hub {
     char *topics[C1M_WS_MAX_TOPICS];
     int ntopics;
     bool publisher;             /* a loop runs the publisher */
+    c1m_ws_bus_t *bus;          /* prefork: broadcasts from every process */
+    bool bus_attached;          /* this process reads the bus (copied false at fork) */
     uint32_t nloops;            /* published with release: loops[] below it are set */
     uint64_t broadcasts, handoffs;
     ws_loop_t *loops[MAX_LOOPS];
@@ -149,7 +153,13 @@ static ws_loop_t *loop_state(c1m_ws_hub_t *h, c1m_loop_t *loop)
     if (!ls && h->nloops < MAX_LOOPS && (ls = calloc(1, sizeof *ls))) {
         ls->hub = h;
         ls->loop = loop;
-        if (h->cfg.push_every_ms && !h->publisher &&
+        if (h->bus && !h->bus_attached) {
+            int rc = c1m__ws_bus_attach(h->bus, h, loop);
+            if (rc < 0)
+                c1m_error("ws: cannot read the broadcast bus: %s", strerror(-rc));
+            h->bus_attached = true; /* once per process, whatever came of it */
+        }
+        if (h->cfg.push_every_ms && !h->bus && !h->publisher &&
             (ls->pub = c1m_timer_new(publish_tick, ls))) {
             h->publisher = true;
             c1m_loop_timer_start(loop, ls->pub, h->cfg.push_every_ms, h->cfg.push_every_ms);
@@ -346,6 +356,8 @@ void c1m_ws_hub_stats(c1m_ws_hub_t *h, c1m_ws_hub_stats_t *st)
         st->subscribers += C1M_RELAXED_LOAD(&ls->subscribers);
     }
 }
+
+void c1m_ws_hub_set_bus(c1m_ws_hub_t *h, c1m_ws_bus_t *b) { h->bus = b; }
 
 /* ---- the publisher (c1m serve --push-every) ---------------------------- */
 

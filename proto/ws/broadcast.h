@@ -24,8 +24,9 @@
  * Loops register with the hub when their first WebSocket connection of
  * it opens; the hub must outlive the server (stop publishing, stop the
  * server, then free the hub). Under prefork each child has its own hub
- * (created before the fork, copied): a broadcast reaches the loops of the
- * process that makes it; the c1m serve publisher runs in every child.
+ * (created before the fork, copied): c1m_ws_broadcast reaches the loops of
+ * the process that makes it; a hub given a bus (bus.h) also relays what
+ * any process publishes on the bus, and its own publisher stays off.
  */
 #ifndef C1M_PROTO_WS_BROADCAST_H
 #define C1M_PROTO_WS_BROADCAST_H
