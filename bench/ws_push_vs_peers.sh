@@ -4,8 +4,9 @@
 # of your own (fixed ports 18991..18993), as root:
 #
 #   ip netns exec NS bench/ws_push_vs_peers.sh OUTDIR [BUILD_DIR]
-#   env: CONNS (10000) ROUNDS (3) EVERY_MS (100) SIZE (64) WINDOW (5)
-#        IDLE_CONNS (19000; 0 = skip the idle-memory part)
+#   env: CONNS (10000) ROUNDS (3; 0 = skip part 1) EVERY_MS (100) SIZE (64)
+#        WINDOW (5) IDLE_CONNS (19000; 0 = skip part 2)
+#        C1M_IDLE_CONNS (0 = skip part 3; e.g. 100000)
 #
 # Servers (each one process, 2 cores to use):
 #   c1m:   c1m serve --proto http --arch reuseport --loops 2 --push-every
@@ -29,6 +30,11 @@
 #    (one server process holds at most the 20,000-file cap here), RSS after
 #    they connected minus RSS before, per connection (user space: the
 #    kernel's socket memory is not in RSS).
+# 3. c1m alone at C1M_IDLE_CONNS idle subscribers: no process may hold more
+#    than 20,000 files here, so c1m serve --arch prefork --procs
+#    ceil(C1M_IDLE_CONNS / 18,000) and bench picks its processes; RSS summed
+#    over the supervisor and the children, after minus before, per
+#    connection. (Go and Node are one process each: they stop at part 2.)
 #
 # The machine is shared (other agents run builds and tests): the lock
 # /tmp/c1m-bench.lock is taken around the measurements, yet other work
@@ -49,13 +55,14 @@ mkdir -p "$OUT"
 [ -x "$C1M" ] || { echo "no $C1M (make)" >&2; exit 1; }
 [ -d "$here/../tests/integration/node/node_modules/ws" ] ||
     { echo "Node ws missing: tests/ws_node_setup.sh (root namespace: npm needs the network)" >&2; exit 1; }
-GOBIN=$(cd "$OUT" && pwd)/ws_push_go
+GODIR=$(mktemp -d /tmp/ws_push_go.XXXXXX) # not into OUT: the results stay small
+GOBIN=$GODIR/ws_push_go
 (cd "$here/peers/ws_push_go" && GO111MODULE=off GOPATH=/usr/share/gocode go build -o "$GOBIN" .) ||
     { echo "go build failed (apt-get install golang-go golang-github-gorilla-websocket-dev)" >&2; exit 1; }
 ulimit -n 20000 2>/dev/null
 
 SPID=0
-cleanup() { [ "$SPID" != 0 ] && kill "$SPID" 2>/dev/null; }
+cleanup() { [ "$SPID" != 0 ] && kill "$SPID" 2>/dev/null; rm -rf "$GODIR"; }
 trap cleanup EXIT
 
 # start NAME PORT EVERY_MS: the server in the background, SPID its pid
@@ -96,7 +103,7 @@ flock 9
 servers=(c1m go node)
 declare -A port=([c1m]=18991 [go]=18992 [node]=18993)
 declare -A per_round
-for r in $(seq "$ROUNDS"); do
+for r in $(seq 1 "$ROUNDS"); do
     order=("${servers[@]:$(( (r - 1) % 3 ))}" "${servers[@]:0:$(( (r - 1) % 3 ))}")
     for s in "${order[@]}"; do
         p=${port[$s]}
@@ -130,7 +137,7 @@ EOF
         sleep 1
     done
 done
-{
+[ "$ROUNDS" -gt 0 ] && {
     for s in go node; do
         rs=()
         for r in $(seq "$ROUNDS"); do
@@ -169,4 +176,32 @@ if [ "$IDLE_CONNS" -gt 0 ]; then
             "$(awk -v a="$m0" -v b="$m1" -v n="$est" 'BEGIN {print (b - a) * 1024 / n}')" | tee -a "$OUT/summary.txt"
         sleep 1
     done
+fi
+
+# 3. c1m at C1M_IDLE_CONNS over prefork children
+C1M_IDLE_CONNS=${C1M_IDLE_CONNS:-0}
+if [ "$C1M_IDLE_CONNS" -gt 0 ]; then
+    procs=$(( (C1M_IDLE_CONNS + 17999) / 18000 ))
+    p=${port[c1m]}
+    "$C1M" serve --proto http --arch prefork --procs $procs --port $p --quiet --timeouts off \
+        2>>"$OUT/servers.log" &
+    SPID=$!
+    wait_port $p || { echo "c1m prefork did not start" >&2; exit 1; }
+    sleep 1
+    tree_rss() { local t=$(rss_kb "$SPID"); for k in $(pgrep -P "$SPID"); do t=$((t + $(rss_kb "$k"))); done; echo $t; }
+    m0=$(tree_rss)
+    log=$OUT/idle-c1m-big.bench.log
+    "$C1M" bench --proto ws --push --port $p --conns "$C1M_IDLE_CONNS" --warmup 1s --duration 2s \
+        --connect-timeout 30s --json "$OUT/idle-c1m-big.json" >"$OUT/idle-c1m-big.bench.txt" 2>"$log" &
+    bp=$!
+    bench_wait "$log" || echo "idle c1m big: bench did not connect" >&2
+    sleep 1.5
+    m1=$(tree_rss)
+    per=$(for k in $(pgrep -P "$SPID"); do echo -n "$(ls /proc/$k/fd | wc -l) "; done)
+    wait $bp
+    stop
+    est=$(/usr/bin/python3 -c "import json; print(json.load(open('$OUT/idle-c1m-big.json'))['conns_established'])")
+    printf 'idle c1m prefork %d children (fds each: %s) conns %6d rss before %7d KiB after %7d KiB: %6.0f B/conn\n' \
+        "$procs" "$per" "$est" "$m0" "$m1" \
+        "$(awk -v a="$m0" -v b="$m1" -v n="$est" 'BEGIN {print (b - a) * 1024 / n}')" | tee -a "$OUT/summary.txt"
 fi
