@@ -130,7 +130,7 @@ typedef struct bus_reader {
     c1m_ws_bus_t *b;
     c1m_ws_hub_t *hub;
     int efd;
-    uint64_t cursor, next_k;
+    c1m__ws_bus_cursor_t cur;
     uint8_t *buf; /* max_msg bytes: one record's payload */
 } bus_reader_t;
 
@@ -157,42 +157,62 @@ static void *waiter(void *arg)
     return NULL;
 }
 
+int c1m__ws_bus_next(c1m_ws_bus_t *b, c1m__ws_bus_cursor_t *cur, uint8_t *buf,
+                     c1m__ws_bus_rec_t *out)
+{
+    uint64_t head = __atomic_load_n(&b->head, __ATOMIC_ACQUIRE);
+    while (cur->pos < head) {
+        rec_hdr_t hd;
+        bool ok = head - cur->pos <= b->size;
+        if (ok) {
+            ring_read(b, cur->pos, &hd, sizeof hd);
+            ok = hd.len <= b->max_msg && hd.code <= C1M_WS_MAX_TOPICS &&
+                 cur->pos + rec_size(hd.len) <= head;
+            if (ok && hd.len)
+                ring_read(b, cur->pos + sizeof hd, buf, hd.len);
+            __atomic_thread_fence(__ATOMIC_ACQUIRE); /* the copy, then reserve */
+            ok = ok && __atomic_load_n(&b->reserve, __ATOMIC_RELAXED) - cur->pos <= b->size;
+        }
+        if (!ok) { /* overwritten while we were behind: go to the newest */
+            cur->pos = head = __atomic_load_n(&b->head, __ATOMIC_ACQUIRE);
+            continue;
+        }
+        cur->pos += rec_size(hd.len);
+        if (hd.k > cur->next_k)
+            __atomic_add_fetch(&b->lapped, hd.k - cur->next_k, __ATOMIC_RELAXED);
+        cur->next_k = hd.k + 1;
+        out->opcode = hd.opcode;
+        out->topic = hd.code == C1M_WS_MAX_TOPICS ? C1M_WS_ALL : hd.code;
+        out->len = hd.len;
+        return 1;
+    }
+    return 0;
+}
+
+void c1m__ws_bus_cursor_init(c1m_ws_bus_t *b, c1m__ws_bus_cursor_t *cur)
+{
+    if (pthread_mutex_lock(&b->mu) == EOWNERDEAD)
+        pthread_mutex_consistent(&b->mu);
+    cur->pos = b->head;
+    cur->next_k = b->next_k;
+    pthread_mutex_unlock(&b->mu);
+}
+
 /* On the loop: every record up to the head, each to this process's loops. */
 static void on_bus(c1m_loop_t *loop, int fd, unsigned events, void *ud)
 {
     bus_reader_t *r = ud;
-    c1m_ws_bus_t *b = r->b;
     uint64_t v;
     if (read(fd, &v, sizeof v) < 0) {
     }
-    uint64_t head = __atomic_load_n(&b->head, __ATOMIC_ACQUIRE);
-    while (r->cursor < head) {
-        rec_hdr_t hd;
-        bool ok = head - r->cursor <= b->size;
-        if (ok) {
-            ring_read(b, r->cursor, &hd, sizeof hd);
-            ok = hd.len <= b->max_msg && hd.code <= C1M_WS_MAX_TOPICS &&
-                 r->cursor + rec_size(hd.len) <= head;
-            if (ok && hd.len)
-                ring_read(b, r->cursor + sizeof hd, r->buf, hd.len);
-            __atomic_thread_fence(__ATOMIC_ACQUIRE); /* the copy, then reserve */
-            ok = ok && __atomic_load_n(&b->reserve, __ATOMIC_RELAXED) - r->cursor <= b->size;
-        }
-        if (!ok) { /* overwritten while we were behind: go to the newest */
-            r->cursor = head = __atomic_load_n(&b->head, __ATOMIC_ACQUIRE);
-            continue;
-        }
-        r->cursor += rec_size(hd.len);
-        if (hd.k > r->next_k)
-            __atomic_add_fetch(&b->lapped, hd.k - r->next_k, __ATOMIC_RELAXED);
-        r->next_k = hd.k + 1;
-        c1m_ws_msg_t *m = c1m_ws_msg_new(hd.opcode, r->buf, hd.len);
+    c1m__ws_bus_rec_t rec;
+    while (c1m__ws_bus_next(r->b, &r->cur, r->buf, &rec) == 1) {
+        c1m_ws_msg_t *m = c1m_ws_msg_new(rec.opcode, r->buf, rec.len);
         if (!m)
             continue;
-        int topic = hd.code == C1M_WS_MAX_TOPICS ? C1M_WS_ALL : hd.code;
-        c1m_ws_broadcast(r->hub, topic, m);
+        c1m_ws_broadcast(r->hub, rec.topic, m);
         c1m_ws_msg_unref(m);
-        __atomic_add_fetch(&b->relayed, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&r->b->relayed, 1, __ATOMIC_RELAXED);
     }
 }
 
@@ -208,11 +228,7 @@ int c1m__ws_bus_attach(c1m_ws_bus_t *b, c1m_ws_hub_t *hub, c1m_loop_t *loop)
     if (!r->buf || r->efd < 0)
         goto fail;
     /* from the newest: earlier records had no subscriber here */
-    if (pthread_mutex_lock(&b->mu) == EOWNERDEAD)
-        pthread_mutex_consistent(&b->mu);
-    r->cursor = b->head;
-    r->next_k = b->next_k;
-    pthread_mutex_unlock(&b->mu);
+    c1m__ws_bus_cursor_init(b, &r->cur);
     if (!c1m_loop_watch_fd(loop, r->efd, C1M_WATCH_READ, on_bus, r))
         goto fail;
     /* the reader lives as long as the process (as the hub does) */

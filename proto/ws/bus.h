@@ -61,6 +61,23 @@ void c1m_ws_hub_set_bus(c1m_ws_hub_t *hub, c1m_ws_bus_t *b);
  * bus, for as long as the process lives. */
 int c1m_ws_bus_publisher_start(c1m_ws_bus_t *b, const c1m_ws_hub_cfg_t *cfg);
 
+/* Reading, for the relay and the unit test: a cursor starts at the newest
+ * record; next copies the record at the cursor (payload into buf, which
+ * holds max_msg bytes) and returns 1, or 0 when there is none. Records
+ * overwritten before they were read are skipped (the cursor jumps to the
+ * newest) and counted in lapped. */
+typedef struct c1m__ws_bus_cursor {
+    uint64_t pos, next_k;
+} c1m__ws_bus_cursor_t;
+typedef struct c1m__ws_bus_rec {
+    uint32_t len;
+    uint8_t opcode;
+    int topic;
+} c1m__ws_bus_rec_t;
+void c1m__ws_bus_cursor_init(c1m_ws_bus_t *b, c1m__ws_bus_cursor_t *cur);
+int c1m__ws_bus_next(c1m_ws_bus_t *b, c1m__ws_bus_cursor_t *cur, uint8_t *buf,
+                     c1m__ws_bus_rec_t *out);
+
 /* broadcast.c's side: start reading the bus on `loop` for `hub`. */
 int c1m__ws_bus_attach(c1m_ws_bus_t *b, c1m_ws_hub_t *hub, c1m_loop_t *loop);
 
