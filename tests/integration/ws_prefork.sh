@@ -10,11 +10,11 @@
 # 2. 20,000 c1m bench subscribers (client processes chosen by bench from the
 #    20,000-file cap) over 2 children x 2 loops, a broadcast every 200 ms
 #    for a 3 s window (15 broadcasts, 300,000 deliveries at the nominal
-#    rate; the 100
-#    broadcasts would be 2 million, minutes on this shared 2-core machine,
-#    where one server delivers ~60-80k/s to loopback subscribers): none
-#    lost, none out of order, and ss shows both children holding
-#    subscribers. 25-40 s on this loaded machine, most of it connecting.
+#    rate; the 100 broadcasts would be 2 million, minutes on this
+#    shared 2-core machine, where one server delivers ~60-80k/s to loopback
+#    subscribers): none lost, none out of order, and both children hold
+#    thousands of them (their descriptor counts). 25-75 s on this loaded
+#    machine (release and ASan), most of it connecting.
 # The servers run on epoll (--backend epoll, also when io_uring is the
 # default): both checks of which child holds what read the children's
 # descriptors (ss, /proc/PID/fd), and io_uring keeps accepted sockets as
