@@ -32,7 +32,7 @@ _c1m()
     serve) opts="--arch --loops --procs --child-arch --prefork-reuseport --workers --queue
                  --balance --cpu-affinity --edge --backend --proto --port --bind --access-log
                  --http-max-head --http-max-body --work --push-every --push-size
-                 --ws-slow --ws-out-limit --ws-ping --max-conns --out-high --out-low
+                 --ws-slow --ws-out-limit --ws-ping --ws-slow-grace --max-conns --out-high --out-low
                  --read-timeout --write-timeout --idle-timeout --header-timeout --timeouts
                  --timers --drain-timeout --upgrade-exec --upgrade-grace --pid-file
                  --metrics-interval --quiet --help --version" ;;

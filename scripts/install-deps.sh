@@ -47,6 +47,8 @@ TEST_PKGS=(
   python3-websockets # WebSocket peer client in the integration tests
   nodejs            # Node's `ws` package: WebSocket peer in the integration tests
   npm               # installs `ws` into tests/integration/node (tests/integration/ws_node_setup.sh)
+  golang-go         # Go WebSocket push peer (bench/ws_push_vs_peers.sh, built offline)
+  golang-github-gorilla-websocket-dev # gorilla/websocket for that peer (GOPATH=/usr/share/gocode)
 )
 # package -> the service it would start
 declare -A SERVICES=( [nginx-light]=nginx [prometheus]=prometheus )

@@ -594,8 +594,11 @@ static void ws_push_done(bench_loop_t *bl, bench_conn_t *bc, uint32_t len)
         bl->slot->win.mismatches++;
         return;
     }
-    uint64_t seq = be64toh(*(const uint64_t *)(const void *)bc->ws_head);
-    uint64_t ts = be64toh(*(const uint64_t *)(const void *)(bc->ws_head + 8));
+    uint64_t seq, ts; /* ws_head sits at any offset of the packed connection */
+    memcpy(&seq, bc->ws_head, 8);
+    memcpy(&ts, bc->ws_head + 8, 8);
+    seq = be64toh(seq);
+    ts = be64toh(ts);
     uint64_t wall = c1m_wall_ns(), now = c1m_now_ns();
     uint64_t lat = wall > ts ? (wall - ts + 500) / 1000 : 0;
     c1m_bench_slot_t *s = bl->slot;

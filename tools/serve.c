@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "engine/listener.h"
+#include "proto/ws/bus.h"
 #include "tools/prefork.h"
 #include "engine/server.h"
 #include "tools/serve_run.h"
@@ -70,13 +71,16 @@ static void serve_usage(FILE *f)
 "WebSocket (http: GET /ws echo, GET /ws/push subscription):\n"
 "  --push-every DUR     broadcast a message to every /ws/push subscriber every DUR,\n"
 "                       1ms to 1h (sequence number + timestamp; one publisher per\n"
-"                       process) (default none)\n"
+"                       process; prefork: one for all children) (default none)\n"
 "  --push-size SIZE     size of each pushed message, 16 to 16MiB (default 64)\n"
 "  --ws-slow MODE       a subscriber whose unsent output would pass --ws-out-limit\n"
 "                       is closed with 1008 (close) or skips the message (skip)\n"
 "                       (default close)\n"
 "  --ws-out-limit SIZE  unsent + queued bytes per subscriber, 1KiB to 1GiB\n"
 "                       (default 1MiB)\n"
+"  --ws-slow-grace DUR  close: a slow subscriber has DUR to read its backlog and\n"
+"                       the 1008 frame behind it, then it is cut, 1ms to 1h\n"
+"                       (default 1s)\n"
 "  --ws-ping DUR        keep-alive ping after DUR without input, 1ms to 1h; no\n"
 "                       answer within another DUR closes (default: --idle-timeout,\n"
 "                       or 30s when it is off)\n"
@@ -137,7 +141,7 @@ enum {
     OPT_READ_TIMEOUT, OPT_WRITE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_HEADER_TIMEOUT, OPT_TIMERS,
     OPT_UPGRADE_EXEC, OPT_UPGRADE_GRACE, OPT_PID_FILE,
     OPT_BACKEND,
-    OPT_PUSH_EVERY, OPT_PUSH_SIZE, OPT_WS_SLOW, OPT_WS_OUT_LIMIT, OPT_WS_PING,
+    OPT_PUSH_EVERY, OPT_PUSH_SIZE, OPT_WS_SLOW, OPT_WS_OUT_LIMIT, OPT_WS_PING, OPT_WS_SLOW_GRACE,
 };
 
 static const struct option serve_opts[] = {
@@ -174,6 +178,7 @@ static const struct option serve_opts[] = {
     { "ws-slow", required_argument, 0, OPT_WS_SLOW },
     { "ws-out-limit", required_argument, 0, OPT_WS_OUT_LIMIT },
     { "ws-ping", required_argument, 0, OPT_WS_PING },
+    { "ws-slow-grace", required_argument, 0, OPT_WS_SLOW_GRACE },
     { "metrics-interval", required_argument, 0, OPT_METRICS },
     { "upgrade-exec", required_argument, 0, OPT_UPGRADE_EXEC },
     { "upgrade-grace", required_argument, 0, OPT_UPGRADE_GRACE },
@@ -196,15 +201,26 @@ static void ws_summary(void)
     c1m_ws_hub_t *hub = c1m_http_app_hub();
     if (!hub)
         return;
+    c1m_ws_bus_t *bus = c1m_http_app_bus();
+    if (bus) { /* the prefork supervisor: its publisher and the children's relays */
+        c1m_ws_bus_stats_t bs;
+        c1m_ws_bus_stats(bus, &bs);
+        fprintf(stderr,
+                "c1m serve: ws bus: published %llu relayed %llu (records x children) "
+                "lapped %llu too_big %llu\n",
+                (unsigned long long)bs.published, (unsigned long long)bs.relayed,
+                (unsigned long long)bs.lapped, (unsigned long long)bs.too_big);
+    }
     c1m_ws_hub_stats_t st;
     c1m_ws_hub_stats(hub, &st);
     if (!st.broadcasts)
         return;
     fprintf(stderr,
             "c1m serve: ws: broadcasts %llu delivered %llu queued %llu slow_closed %llu "
-            "slow_skipped %llu\n",
+            "(1008 sent %llu, cut unsent %llu) slow_skipped %llu\n",
             (unsigned long long)st.broadcasts, (unsigned long long)st.delivered,
             (unsigned long long)st.queued, (unsigned long long)st.slow_closed,
+            (unsigned long long)st.slow_close_sent, (unsigned long long)st.slow_close_cut,
             (unsigned long long)st.slow_skipped);
 }
 
@@ -387,6 +403,12 @@ int c1m_cmd_serve(int argc, char **argv)
             ws_ping_ms = (uint32_t)(v / 1000);
             ws_flags = true;
             break;
+        case OPT_WS_SLOW_GRACE:
+            if (c1m_flag_duration("serve", "--ws-slow-grace", optarg, 1000, 3600000000ull, &v))
+                return 2;
+            ws_cfg.slow_grace_ms = (uint32_t)(v / 1000);
+            ws_flags = true;
+            break;
         case OPT_HTTP_MAX_BODY:
             if (c1m_flag_size("serve", "--http-max-body", optarg, 1, 1u << 30, &v))
                 return 2;
@@ -515,6 +537,12 @@ int c1m_cmd_serve(int argc, char **argv)
         unsigned per_proc = cfg.loops + cfg.workers + 2;
         if (prefork && c1m_http_metrics_share(h, C1M_MAX(64u, 2 * cfg.procs * per_proc)) < 0)
             c1m_warn("http: no shared memory for metrics: /metrics counts one child each");
+        /* prefork: one publisher (here, in the supervisor) for every child */
+        if (prefork && c1m_http_app_ws_prefork(why, sizeof why) < 0) {
+            fprintf(stderr, "c1m serve: %s\n", why);
+            c1m_http_free(h);
+            return 1;
+        }
     } else if (http_flags || ws_flags) {
         fprintf(stderr, "c1m serve: --access-log, --http-*, --push-* and --ws-* go with "
                         "--proto http\n");

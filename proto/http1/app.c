@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/common.h"
+#include "proto/ws/bus.h"
 #include "proto/ws/server.h"
 
 #define TEXT "text/plain; charset=utf-8"
@@ -72,9 +73,29 @@ int c1m_http_app_setup(c1m_http_t *h, char *err, size_t errlen)
 /* ---- WebSocket: /ws (echo) and /ws/push (subscription) ------------------ */
 
 static c1m_ws_hub_t *app_hub;
+static c1m_ws_hub_cfg_t app_hub_cfg;
+static c1m_ws_bus_t *app_bus;
 static c1m_ws_route_t ws_echo_route, ws_push_route;
 
 c1m_ws_hub_t *c1m_http_app_hub(void) { return app_hub; }
+c1m_ws_bus_t *c1m_http_app_bus(void) { return app_bus; }
+
+int c1m_http_app_ws_prefork(char *err, size_t errlen)
+{
+    if (!app_hub || !app_hub_cfg.push_every_ms || app_bus)
+        return 0;
+    c1m_ws_hub_cfg_t pc = app_hub_cfg;
+    if (pc.push_size < 16)
+        pc.push_size = 16;
+    int rc = c1m_ws_bus_new(&app_bus, pc.push_size);
+    if (rc == 0) {
+        c1m_ws_hub_set_bus(app_hub, app_bus);
+        rc = c1m_ws_bus_publisher_start(app_bus, &pc);
+    }
+    if (rc < 0 && err && errlen)
+        snprintf(err, errlen, "WebSocket broadcast bus: %s", strerror(-rc));
+    return rc;
+}
 
 int c1m_http_app_ws_setup(c1m_http_t *h, const c1m_ws_hub_cfg_t *hub, uint32_t ping_ms,
                           char *err, size_t errlen)
@@ -84,6 +105,7 @@ int c1m_http_app_ws_setup(c1m_http_t *h, const c1m_ws_hub_cfg_t *hub, uint32_t p
      * stay registered with it (c1m serve runs one server) */
     if (!app_hub) {
         c1m_ws_hub_cfg_t hc = *hub;
+        app_hub_cfg = hc;
         if ((rc = c1m_ws_hub_new(&app_hub, &hc)) < 0) {
             if (err && errlen)
                 snprintf(err, errlen, "WebSocket hub: %s", strerror(-rc));

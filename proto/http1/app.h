@@ -30,4 +30,12 @@ int c1m_http_app_ws_setup(c1m_http_t *h, const c1m_ws_hub_cfg_t *hub, uint32_t p
 /* The WebSocket broadcast hub of /ws and /ws/push (NULL before setup). */
 c1m_ws_hub_t *c1m_http_app_hub(void);
 
+/* Prefork (before the fork): with a publisher (push_every_ms), make the
+ * bus that carries each broadcast to every child (proto/ws/bus.h) and run
+ * the publisher on it in this process (the supervisor) instead of one per
+ * child. 0, or a negative errno with err filled. */
+int c1m_http_app_ws_prefork(char *err, size_t errlen);
+/* The bus (NULL without prefork or publisher). */
+struct c1m_ws_bus *c1m_http_app_bus(void);
+
 #endif

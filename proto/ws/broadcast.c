@@ -8,7 +8,9 @@
 
 #include "core/clock.h"
 #include "core/common.h"
+#include "core/log.h"
 #include "engine/loop.h"
+#include "proto/ws/bus.h"
 #include "proto/ws/conn.h"
 
 /* ---- messages: framed once, shared by reference ------------------------ */
@@ -65,6 +67,7 @@ typedef struct ws_loop {
     c1m_loop_t *loop;
     c1m_ws_conn_t *lists[NLISTS];
     uint64_t delivered, queued, slow_closed, slow_skipped, subscribers;
+    uint64_t slow_close_sent, slow_close_cut; /* what became of the 1008 */
     c1m_timer_t *pub;  /* the publisher, on one loop per process */
     uint64_t seq;
 } ws_loop_t;
@@ -75,6 +78,8 @@ struct c1m_ws_hub {
     char *topics[C1M_WS_MAX_TOPICS];
     int ntopics;
     bool publisher;             /* a loop runs the publisher */
+    c1m_ws_bus_t *bus;          /* prefork: broadcasts from every process */
+    bool bus_attached;          /* this process reads the bus (copied false at fork) */
     uint32_t nloops;            /* published with release: loops[] below it are set */
     uint64_t broadcasts, handoffs;
     ws_loop_t *loops[MAX_LOOPS];
@@ -90,6 +95,8 @@ int c1m_ws_hub_new(c1m_ws_hub_t **out, const c1m_ws_hub_cfg_t *cfg)
         h->cfg = *cfg;
     if (!h->cfg.out_limit)
         h->cfg.out_limit = 1u << 20;
+    if (!h->cfg.slow_grace_ms)
+        h->cfg.slow_grace_ms = 1000;
     if (h->cfg.push_every_ms && h->cfg.push_size < 16)
         h->cfg.push_size = 16;
     *out = h;
@@ -146,7 +153,13 @@ static ws_loop_t *loop_state(c1m_ws_hub_t *h, c1m_loop_t *loop)
     if (!ls && h->nloops < MAX_LOOPS && (ls = calloc(1, sizeof *ls))) {
         ls->hub = h;
         ls->loop = loop;
-        if (h->cfg.push_every_ms && !h->publisher &&
+        if (h->bus && !h->bus_attached) {
+            int rc = c1m__ws_bus_attach(h->bus, h, loop);
+            if (rc < 0)
+                c1m_error("ws: cannot read the broadcast bus: %s", strerror(-rc));
+            h->bus_attached = true; /* once per process, whatever came of it */
+        }
+        if (h->cfg.push_every_ms && !h->bus && !h->publisher &&
             (ls->pub = c1m_timer_new(publish_tick, ls))) {
             h->publisher = true;
             c1m_loop_timer_start(loop, ls->pub, h->cfg.push_every_ms, h->cfg.push_every_ms);
@@ -189,6 +202,19 @@ void c1m__ws_list_del(c1m_ws_conn_t *ws)
         ws->next->prev = ws->prev;
     ws->flags &= (uint8_t)~C1M_WSF_LISTED;
     ls->subscribers--;
+}
+
+void c1m__ws_slow_closed(c1m_ws_conn_t *ws, int reason)
+{
+    ws_loop_t *ls = loop_state(ws->route->hub, ws->c->loop);
+    if (!ls)
+        return;
+    /* closed after its output (the 1008 frame last) was written, or cut
+     * by the grace's write timeout / an error with the frame unsent */
+    if (reason == C1M_CLOSE_LOCAL)
+        ls->slow_close_sent++;
+    else
+        ls->slow_close_cut++;
 }
 
 /* ---- delivery on a loop ------------------------------------------------- */
@@ -235,13 +261,24 @@ static void send_shared(ws_loop_t *ls, c1m_ws_conn_t *ws, c1m_ws_msg_t *m)
             ls->slow_skipped++;
             return;
         }
-        /* too slow: try to say so (1008), then close, dropping what it
-         * has not read: its memory is back at once */
+        /* Too slow: its queued references go now, and the 1008 close frame
+         * goes behind what the engine already holds for it (whole frames,
+         * so the stream stays valid). It reaches the client only if the
+         * client reads that output within slow_grace_ms: then the close
+         * completes as any close (counted slow_close_sent in ws_close);
+         * otherwise the write timeout cuts it, dropping the unsent output
+         * with the frame (slow_close_cut). Never reported as sent before
+         * the socket took it. */
+        c1m__ws_queue_free(ws);
         uint8_t cl[4] = { 0x88, 2, 1008 >> 8, 1008 & 0xFF };
-        c1m_conn_write(c, cl, sizeof cl);
-        ws->flags |= C1M_WSF_CLOSING;
+        ws->flags |= C1M_WSF_CLOSING | C1M_WSF_SLOW;
         ls->slow_closed++;
-        c1m_conn_close(c, C1M_CLOSE_LOCAL);
+        c1m__ws_list_del(ws); /* no more broadcasts for it */
+        if (c1m_conn_write(c, cl, sizeof cl) < 0)
+            return; /* failed: the loop closes it */
+        c1m_conn_set_timeout(c, C1M_TO_WRITE, ls->hub->cfg.slow_grace_ms);
+        c1m_conn_timeout_arm(c, C1M_TO_WRITE);
+        c1m_conn_close_after_flush(c, C1M_CLOSE_LOCAL);
         return;
     }
     c1m_ws_qnode_t *q = malloc(sizeof *q);
@@ -314,9 +351,13 @@ void c1m_ws_hub_stats(c1m_ws_hub_t *h, c1m_ws_hub_stats_t *st)
         st->queued += C1M_RELAXED_LOAD(&ls->queued);
         st->slow_closed += C1M_RELAXED_LOAD(&ls->slow_closed);
         st->slow_skipped += C1M_RELAXED_LOAD(&ls->slow_skipped);
+        st->slow_close_sent += C1M_RELAXED_LOAD(&ls->slow_close_sent);
+        st->slow_close_cut += C1M_RELAXED_LOAD(&ls->slow_close_cut);
         st->subscribers += C1M_RELAXED_LOAD(&ls->subscribers);
     }
 }
+
+void c1m_ws_hub_set_bus(c1m_ws_hub_t *h, c1m_ws_bus_t *b) { h->bus = b; }
 
 /* ---- the publisher (c1m serve --push-every) ---------------------------- */
 

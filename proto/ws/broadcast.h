@@ -13,15 +13,20 @@
  *   no output pending, else queued (a reference) and written when its
  *   output drains (on_drained).
  * - A subscriber whose unsent output plus queued messages would pass
- *   out_limit is slow: closed (a 1008 close frame is attempted, then the
- *   connection is closed, dropping what it had not read) or the message
- *   is skipped for it, as configured; both are counted.
+ *   out_limit is slow: closed or the message is skipped for it, as
+ *   configured; both are counted. Closed: its queued messages are dropped
+ *   at once, it leaves the lists, and a 1008 close frame goes behind the
+ *   output the engine already holds; it has slow_grace_ms to read that
+ *   (then the frame is counted sent) before the connection is cut with
+ *   the frame unsent (counted cut). A subscriber that never reads holds at
+ *   most out_limit bytes for at most the grace.
  *
  * Loops register with the hub when their first WebSocket connection of
  * it opens; the hub must outlive the server (stop publishing, stop the
  * server, then free the hub). Under prefork each child has its own hub
- * (created before the fork, copied): a broadcast reaches the loops of the
- * process that makes it; the c1m serve publisher runs in every child.
+ * (created before the fork, copied): c1m_ws_broadcast reaches the loops of
+ * the process that makes it; a hub given a bus (bus.h) also relays what
+ * any process publishes on the bus, and its own publisher stays off.
  */
 #ifndef C1M_PROTO_WS_BROADCAST_H
 #define C1M_PROTO_WS_BROADCAST_H
@@ -50,6 +55,10 @@ typedef enum { C1M_WS_SLOW_CLOSE = 0, C1M_WS_SLOW_SKIP } c1m_ws_slow_t;
 typedef struct c1m_ws_hub_cfg {
     c1m_ws_slow_t slow;     /* what to do with a slow subscriber */
     uint32_t out_limit;     /* bytes unsent + queued per subscriber (0 = 1 MiB) */
+    /* close: how long a slow subscriber has to read what it was sent and
+     * the 1008 close frame behind it before the connection is cut with
+     * that output unsent (0 = 1000 ms) */
+    uint32_t slow_grace_ms;
     /* A publisher (c1m serve --push-every/--push-size): every push_every_ms
      * a binary message of push_size bytes (>= 16) to topic push_topic:
      * 8-byte big-endian sequence number from 1, 8-byte big-endian
@@ -66,6 +75,10 @@ typedef struct c1m_ws_hub_stats {
     uint64_t delivered;     /* messages written or queued to a connection */
     uint64_t queued;        /* of which waited in a connection's queue */
     uint64_t slow_closed, slow_skipped;
+    /* of slow_closed: the 1008 frame was written to the socket (the client
+     * read its backlog within the grace), or the connection was cut with
+     * it unsent; slow_closed - sent - cut are still in their grace */
+    uint64_t slow_close_sent, slow_close_cut;
     uint64_t subscribers;   /* subscribed now */
     uint32_t loops;
 } c1m_ws_hub_stats_t;

@@ -22,6 +22,7 @@ enum {
     C1M_WSF_CLOSING = 1u << 0,  /* our close frame is sent: no more frames */
     C1M_WSF_PING_OUT = 1u << 1, /* keep-alive ping sent, no input since */
     C1M_WSF_LISTED = 1u << 2,   /* in its loop's list for `topic` */
+    C1M_WSF_SLOW = 1u << 3,     /* closed as a slow subscriber (1008 behind its output) */
 };
 
 typedef struct c1m_ws_conn {
@@ -45,5 +46,7 @@ int c1m__ws_list_add(c1m_ws_conn_t *ws);
 void c1m__ws_list_del(c1m_ws_conn_t *ws);
 void c1m__ws_queue_flush(c1m_ws_conn_t *ws);
 void c1m__ws_queue_free(c1m_ws_conn_t *ws);
+/* on_close of a subscriber closed as slow: was its 1008 frame written? */
+void c1m__ws_slow_closed(c1m_ws_conn_t *ws, int reason);
 
 #endif

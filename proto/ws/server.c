@@ -189,6 +189,8 @@ static void ws_close(c1m_conn_t *c, int reason)
     c1m_ws_conn_t *ws = c->ud;
     if (!ws)
         return;
+    if (ws->flags & C1M_WSF_SLOW)
+        c1m__ws_slow_closed(ws, reason);
     c1m__ws_list_del(ws);
     c1m__ws_queue_free(ws);
     c1m_buf_free(&ws->msg);

@@ -29,41 +29,64 @@ jcheck "$TMP/push.json" "0 < d['push']['reach_50_us'] <= d['push']['reach_99_us'
 stop_server
 check "server stopped cleanly" test "$SRC" = 0
 
-# A subscriber that never reads. The kernel holds up to ~4 MiB for it
-# (tcp_wmem's maximum on the server side) before anything stays in user
-# space, so the publisher sends far more than that while it sleeps: 64 KiB
-# every 10 ms is 6.4 MB/s, 25 MB over its 4 s; the limit (256 KiB of
-# unsent + queued output) is passed after well under a second. The 20
-# readers keep up and must lose nothing. What the slow one sees, and the
-# server's counters at exit (slow_closed, slow_skipped), tell the two modes
-# apart.
+# Slow subscribers. The kernel holds up to ~4 MiB for one (tcp_wmem's
+# maximum on the server side) before anything stays in user space, so the
+# publisher sends far more than that: 64 KiB every 10 ms is 6.4 MB/s; the
+# limit (256 KiB of unsent + queued output) is passed after about 0.7 s of
+# not reading. The 20 readers keep up and must lose nothing.
+# close: two subscribers stop reading. "late" reads again after 2 s, within
+# the 2.5 s grace that follows its cut: it must get its backlog, in order,
+# then the 1008 close frame and the end of the stream. "never" sleeps 5 s,
+# past the grace: it is cut with the frame unsent, so it sees the end of
+# the stream without a 1008, and the server counts one of each (sent 1,
+# cut unsent 1) — a frame dropped with the output is never counted as
+# sent. (Margins: the cut comes ~1.3 s before "late" reads, and "late"
+# has ~1.2 s to read 4 MB; "never" wakes ~1.8 s after its cut.)
+# skip: one subscriber sleeps 4 s; it stays open, its sequence has a gap.
+# What the slow ones see and the server's counters at exit tell the two
+# modes apart.
 for mode in close skip; do
     SLOG="$TMP/serve_$mode.log"
     LOG="$SLOG" start_server $PORT --proto http --arch reuseport --loops 2 --push-every 10ms \
-        --push-size 64KiB --ws-out-limit 256KiB --ws-slow $mode || bad "[$mode] server did not start"
-    /usr/bin/python3 "$here/ws_slow_sub.py" $PORT 4 > "$TMP/slow.txt" 2>&1 &
-    slow=$!
-    PIDS+=("$slow")
+        --push-size 64KiB --ws-out-limit 256KiB --ws-slow $mode --ws-slow-grace 2500ms \
+        || bad "[$mode] server did not start"
+    slow=()
+    if [ $mode = close ]; then
+        /usr/bin/python3 "$here/ws_slow_sub.py" $PORT 5 > "$TMP/never.txt" 2>&1 &
+        slow+=($!)
+        /usr/bin/python3 "$here/ws_slow_sub.py" $PORT 2 > "$TMP/late.txt" 2>&1 &
+        slow+=($!)
+    else
+        /usr/bin/python3 "$here/ws_slow_sub.py" $PORT 4 > "$TMP/never.txt" 2>&1 &
+        slow+=($!)
+    fi
+    PIDS+=("${slow[@]}")
     sleep 0.3
     "$C1M" bench --proto ws --push --port $PORT --conns 20 --duration 3s --warmup 0.5s \
         --quiet --json "$TMP/push_$mode.json" >/dev/null 2>>"$LOG"
-    wait $slow
-    v=$(cat "$TMP/slow.txt")
+    wait "${slow[@]}"
+    v=$(cat "$TMP/never.txt")
     jcheck "$TMP/push_$mode.json" "d['push']['lost'] == 0 and d['conns_established'] == 20 and d['push']['deliveries'] >= 20 * 50" \
         "[$mode] 20 readers lose nothing while a subscriber never reads" "('push','conns_established')"
     stop_server
     check "[$mode] server stopped cleanly" test "$SRC" = 0
     sum=$(grep 'ws: broadcasts' "$SLOG")
     closed=$(sed -n 's/.*slow_closed \([0-9]*\).*/\1/p' <<<"$sum")
+    sent=$(sed -n 's/.*1008 sent \([0-9]*\).*/\1/p' <<<"$sum")
+    cut=$(sed -n 's/.*cut unsent \([0-9]*\).*/\1/p' <<<"$sum")
     skipped=$(sed -n 's/.*slow_skipped \([0-9]*\).*/\1/p' <<<"$sum")
     if [ $mode = close ]; then
-        check "[$mode] the subscriber that never reads is closed ($v)" grep -q '^closed' <<<"$v"
-        check "[$mode] the server closed exactly that one, skipped none ($sum)" \
-            test "${closed:-x}" = 1 -a "${skipped:-x}" = 0
+        late=$(cat "$TMP/late.txt")
+        check "[close] the subscriber that never reads is cut, no 1008 reaches it ($v)" \
+            sh -c "echo '$v' | grep -q '^closed .*close=\[\]'"
+        check "[close] the late reader gets its backlog in order, then 1008 ($late)" \
+            sh -c "echo '$late' | grep -q '^closed .*gaps=0 close=\[1008\]'"
+        check "[close] the server closed both: 1008 sent 1, cut unsent 1, skipped 0 ($sum)" \
+            test "${closed:-x}" = 2 -a "${sent:-x}" = 1 -a "${cut:-x}" = 1 -a "${skipped:-x}" = 0
     else
-        check "[$mode] the subscriber that never reads stays open, messages skipped ($v)" \
+        check "[skip] the subscriber that never reads stays open, messages skipped ($v)" \
             sh -c "echo '$v' | grep -q '^open' && ! echo '$v' | grep -q 'gaps=0 '"
-        check "[$mode] the server skipped messages for it and closed none ($sum)" \
+        check "[skip] the server skipped messages for it and closed none ($sum)" \
             test "${skipped:-0}" -ge 1 -a "${closed:-x}" = 0
     fi
 done
