@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# c1m's HTTP server (the seed's app, four timeouts on) against nginx and
+# c1m's HTTP server (the Go-timers article's app, four timeouts on) against nginx and
 # against itself with --timeouts off, on this machine, in one run.
 #
 #   bench/http_vs_nginx.sh [BUILD_DIR] [ROUNDS] [DURATION] [CONNS]
@@ -14,7 +14,7 @@
 # (paired: slow drift cancels) and reported as median (min .. max).
 #
 #   c1m:        c1m serve --proto http --arch reuseport --loops 2
-#               (defaults = the seed's Go server: read 5s, write 10s,
+#               (defaults = the Go-timers article's server: read 5s, write 10s,
 #                header 10s, idle 10s)
 #   c1m-off:    the same with --timeouts off
 #   nginx:      Debian nginx-light, worker_processes 2, access_log off,
@@ -24,6 +24,8 @@
 #               per-connection request limit; nginx's default is 1000)
 #   PIN=1:      nginx-pin (worker_cpu_affinity auto) and c1m-pin
 #               (--cpu-affinity auto): each loop/worker on its own CPU
+#   c1m-uring:  c1m on the io_uring backend (--backend uring), timeouts on
+#               (URING=0: off)
 #   floor-epoll, floor-uring: bench/http_floor (-t 2, epoll / io_uring), a
 #               server that parses nothing and answers every "\r\n\r\n" with
 #               a fixed response: what the kernel alone costs (FLOORS=0: off)
@@ -41,7 +43,7 @@ ROUNDS=${2:-5}
 DUR=${3:-10s}
 CONNS=${4:-1000}
 C1M=$B/c1m
-P_NGINX=19280 P_C1M=19281 P_OFF=19282 P_NGPIN=19283 P_PIN=19284 P_FE=19285 P_FU=19286
+P_NGINX=19280 P_C1M=19281 P_OFF=19282 P_NGPIN=19283 P_PIN=19284 P_FE=19285 P_FU=19286 P_UR=19287
 HZ=$(getconf CLK_TCK)
 TMP=$(mktemp -d /tmp/c1m_http_vs_nginx.XXXXXX)
 PIDS=()
@@ -120,6 +122,12 @@ if [ "${FLOORS:-1}" = 1 ] && [ -x "$B/bench/http_floor" ]; then
     names+=(floor-epoll floor-uring)
     ports+=($P_FE $P_FU)
 fi
+if [ "${URING:-1}" = 1 ]; then
+    "$C1M" serve --proto http --arch reuseport --loops 2 --port $P_UR --backend uring --quiet &
+    PIDS+=($!) spids+=($!)
+    names+=(c1m-uring)
+    ports+=($P_UR)
+fi
 N=${#names[@]}
 for p in "${ports[@]}"; do wait_port $p || { echo "nothing listens on $p"; exit 1; }; done
 for p in "${ports[@]}"; do
@@ -178,6 +186,26 @@ ratio() {
     hi=$(echo "$vals" | sort -g | tail -1)
     printf '%.3fx (%.2f .. %.2f)' "$med" "$lo" "$hi"
 }
+# cpu_ratio A B: server CPU per request of A / of B within each round
+cpu_ratio() {
+    local vals med lo hi
+    vals=$(for r in $(seq "$ROUNDS"); do
+        awk -v a="${SCPU[$1,$r]}" -v b="${SCPU[$2,$r]}" 'BEGIN { if (b > 0) printf "%.4f\n", a / b }'
+    done)
+    med=$(echo "$vals" | median)
+    lo=$(echo "$vals" | sort -g | head -1)
+    hi=$(echo "$vals" | sort -g | tail -1)
+    printf '%.3fx (%.2f .. %.2f)' "$med" "$lo" "$hi"
+}
+echo "| server CPU per request, ratio within a round: median (min .. max) | value |"
+echo "|---|---:|"
+echo "| c1m (timeouts on) / nginx | $(cpu_ratio 1 0) |"
+for i in $(seq 3 $((N - 1))); do
+    case ${names[$i]} in
+    c1m-uring|floor-*) echo "| ${names[$i]} / nginx | $(cpu_ratio "$i" 0) |" ;;
+    esac
+done
+echo
 echo "| ratio within a round: median (min .. max) | value | target |"
 echo "|---|---:|---:|"
 echo "| c1m (timeouts on) / nginx | $(ratio 1 0) | >= 1.30x |"
@@ -187,6 +215,7 @@ for i in $(seq 3 $((N - 1))); do
     c1m-pin) echo "| c1m-pin / nginx-pin (both pinned) | $(ratio "$i" 3) | |"
              echo "| c1m-pin / nginx (nginx defaults) | $(ratio "$i" 0) | |" ;;
     floor-*) echo "| ${names[$i]} / nginx (what no parsing buys) | $(ratio "$i" 0) | |" ;;
+    c1m-uring) echo "| c1m-uring / nginx | $(ratio "$i" 0) | |" ;;
     esac
 done
 echo
