@@ -73,7 +73,7 @@ LAB_SUITES="lab_run.sh lab_timers.sh lab_names.sh lab_cleanup.sh docs_examples.s
 # share a load): they run alone, first, with the machine to themselves.
 SOLO_SUITES="bench_intervals.sh bench_faults.sh ws_broadcast.sh serve_prefork_balance.sh"
 # The longest suites start first, so that the last ones to finish are short.
-FIRST="docs_examples.sh upgrade.sh lab_run.sh lab_timers.sh serve_archs.sh"
+FIRST="docs_examples.sh upgrade.sh http_timeouts.sh install.sh ws_prefork.sh lab_run.sh lab_timers.sh serve_archs.sh"
 
 # The runs, "SCRIPT|BUILD|BACKEND": the longest first (every build's), so
 # that the last ones to finish are short.
