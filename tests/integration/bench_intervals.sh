@@ -5,8 +5,11 @@
 # interval (--start-at on a whole second, 500 ms intervals, warm-up 0.5 s,
 # window 3.25 s) with many requests in flight (1,000 connections x
 # pipeline 16), so counting the late replies would inflate that short
-# interval's TPS far beyond the others'. Check: the last interval's TPS is
-# within +-25 % of the median of the steady (full, not warm-up) intervals.
+# interval's TPS far beyond the others': 16,000 late replies in a 0.25 s
+# interval add 64,000 TPS to a steady 50,000-100,000 (a ratio of 1.6 or
+# more). Check: the last interval lasts 0.25 s and its TPS is at most 1.4x
+# the median of the steady (full, not warm-up) intervals. No lower bound:
+# a loaded machine slows any interval (0.6x was seen), which is not the bug.
 # Usage: tests/integration/bench_intervals.sh BUILD_DIR   (port 19131)
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -28,11 +31,11 @@ med = statistics.median(v["tps"] for v in steady)
 ratio = last["tps"] / med
 print("last %.2fs %.0f tps, steady median %.0f tps (%d intervals): ratio %.3f"
       % (last["secs"], last["tps"], med, len(steady), ratio))
-sys.exit(0 if 0.75 <= ratio <= 1.25 and abs(last["secs"] - 0.25) < 0.01 else 1)
+sys.exit(0 if ratio <= 1.4 and abs(last["secs"] - 0.25) < 0.01 else 1)
 PYEOF
     rc=$?
     echo "     round $round: $(cat "$TMP/r$round.check")"
-    check "round $round: last interval (0.25 s) within +-25 % of the steady median" test $rc -eq 0
+    check "round $round: last interval (0.25 s) not inflated by late replies (<= 1.4x the steady median)" test $rc -eq 0
 done
 stop_server
 finish
