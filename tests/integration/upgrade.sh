@@ -5,20 +5,26 @@
 #     a row: no request without an answer, no refused or reset connection
 #     attempt, every upgrade completes, no process and no fd left behind, wrk
 #     reports no socket error;
-#  2. echo at 10,000 connections, --drain-timeout 2s: the old process closes
-#     every one of them at the deadline (its summary line counts them) and
-#     exits; clients see a FIN, never a RST nor a wrong byte;
+#  2. echo (and ts8) at 10,000 connections, --drain-timeout 2s: the old
+#     process closes every one of them at the deadline (its summary line
+#     counts them) and exits 0; clients see a FIN, never a RST nor a wrong
+#     byte; a SIGUSR2 to it once it handed over is refused with a log line;
 #  3. failed upgrades: a binary that exits at once, one that is never ready
 #     (--upgrade-grace), a second SIGUSR2 during an upgrade: the old server
 #     keeps serving, says why, and no request fails;
 #  4. the new server is killed (SIGKILL) just after it reported ready, while
 #     the old one drains: the old one says why, accepts again (no connection
 #     attempt refused or left unanswered, before, during or after), names
-#     itself in the pid file, and takes the next SIGUSR2, which completes.
+#     itself in the pid file, and takes the next SIGUSR2, which completes;
+#  5. HTTP keep-alive during the drain: the next request is answered with
+#     "Connection: close" and a FIN, an idle connection is closed at the
+#     deadline (the summary line counts one of each);
+#  6. prefork rolling restart (SIGHUP) under load: child by child, each new
+#     one ready before the old one drains, no request lost.
 # No check here is on a duration (the project's rule): how long a switch or
 # a drain takes is printed by bench/upgrade.sh.
 # Usage: tests/integration/upgrade.sh BUILD_DIR   (about 2.5 minutes)
-#        ONLY="single echo-single exits-at-once died-single" ...: only those
+#        ONLY="single echo-single exits-at-once died-prefork rolling" ...: only those
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 make_tmp upgrade
@@ -143,25 +149,29 @@ http_upgrades prefork --arch prefork --procs 2
 http_upgrades prefork-reuseport --arch prefork --procs 2 --prefork-reuseport
 
 # ---- 2. echo at 10,000 connections, --drain-timeout 2s ----------------------
-echo_drain() { # NAME ARGS...
-    local name=$1; shift
+echo_drain() { # NAME PROTO ARGS...
+    local name=$1 proto=$2; shift 2
     want "$name" || return 0
     local pf=$TMP/$name.pid log=$TMP/$name.log
     rm -f "$pf"
-    "$C1M" serve --proto echo --port $PORT --pid-file "$pf" --drain-timeout 2s \
+    "$C1M" serve --proto $proto --port $PORT --pid-file "$pf" --drain-timeout 2s \
         --quiet "$@" >"$log" 2>&1 &
     local first=$!
     PIDS+=("$first")
     if ! wait_port $PORT || ! wait_pid_change "$pf" "" 5; then
         bad "$name: server did not start"; kill -9 "$first"; return
     fi
-    timeout 60 "$C1M" bench --proto echo --port $PORT --conns 10000 --procs 2 \
+    timeout 60 "$C1M" bench --proto $proto --port $PORT --conns 10000 --procs 2 \
         --duration 8s --warmup 0s --quiet --json "$TMP/$name.json" >"$TMP/$name.bench" 2>&1 &
     local bpid=$!
     sleep 2
     kill -USR2 "$first"
     if wait_pid_change "$pf" "$first" 10; then
         PIDS+=("$(cat "$pf")")
+        kill -USR2 "$first" # handed over: not its to take any more
+        local i; for i in $(seq 100); do grep -q 'SIGUSR2 refused' "$log" && break; sleep 0.05; done
+        check "$name: a SIGUSR2 to the old server after it handed over is refused with a log line" \
+            grep -q 'SIGUSR2 refused: this server handed over' "$log"
     else
         bad "$name: the upgrade did not complete"
     fi
@@ -182,11 +192,12 @@ echo_drain() { # NAME ARGS...
     check "$name: the old process exited once drained and no longer watching" wait_gone "$first" 10
     check "$name: the old server's events in order: new one ready, drained, watch over" \
         in_order "$log" 'is ready' 'drained: ' '(is stopping|served through the grace period .*): .*no longer watches'
-    wait "$first" 2>/dev/null
+    wait "$first"; local rc=$?
+    check "$name: the old process exited 0 (status $rc)" test $rc -eq 0
 }
 
-echo_drain echo-single --arch single
-echo_drain echo-reuseport --arch reuseport --loops 2
+echo_drain echo-single echo --arch single
+echo_drain ts8-reuseport ts8 --arch reuseport --loops 2
 
 # ---- 3. failed upgrades ---------------------------------------------------------
 printf '#!/bin/sh\nsleep 1\nexit 3\n' >"$TMP/slow_fail.sh"
@@ -316,4 +327,107 @@ died_after_ready() { # NAME ARGS...
 }
 died_after_ready died-reuseport --arch reuseport --loops 2
 died_after_ready died-prefork --arch prefork --procs 2
+
+# ---- 5. HTTP drain: keep-alive connections ------------------------------------
+# Two keep-alive connections, one request each, then the upgrade: the busy
+# one's next request is answered by the old server with "Connection: close"
+# and a FIN; the idle one is left open until the deadline (closing it
+# earlier could lose a request on its way), then gets a FIN.
+cat >"$TMP/keepalive.py" <<'PY'
+import os, socket, sys, time
+port, go = int(sys.argv[1]), sys.argv[2]
+REQ = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+def response(s):
+    got = b""
+    while b"\r\n\r\n" not in got:
+        b = s.recv(4096)
+        if not b: return None
+        got += b
+    head, body = got.split(b"\r\n\r\n", 1)
+    n = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
+    while len(body) < n: body += s.recv(4096)
+    return head
+def end(s): # what ends it: fin (clean close), reset, or open (nothing in 10 s)
+    s.settimeout(10)
+    try: return "fin" if s.recv(1) == b"" else "data"
+    except ConnectionResetError: return "reset"
+    except socket.timeout: return "open"
+a, b = socket.create_connection(("127.0.0.1", port)), socket.create_connection(("127.0.0.1", port))
+for s in (a, b): s.sendall(REQ); response(s)
+print("ready", flush=True)
+for _ in range(400):
+    if os.path.exists(go): break
+    time.sleep(0.05)
+a.sendall(REQ); h = response(a)
+print("busy:", "close-header" if h and b"connection: close" in h.lower() else "no-close-header", end(a))
+print("idle:", end(b), flush=True)
+PY
+http_keepalive_drain() {
+    local name=http-keepalive
+    want "$name" || return 0
+    local pf=$TMP/$name.pid log=$TMP/$name.log
+    rm -f "$pf" "$TMP/$name.go"
+    "$C1M" serve --proto http --port $PORT --pid-file "$pf" --drain-timeout 2s --quiet \
+        >"$log" 2>&1 &
+    local old=$!
+    PIDS+=("$old")
+    if ! wait_port $PORT || ! wait_pid_change "$pf" "" 5; then
+        bad "$name: server did not start"; kill -9 "$old"; return
+    fi
+    timeout 30 $PY "$TMP/keepalive.py" $PORT "$TMP/$name.go" >"$TMP/$name.out" 2>&1 &
+    local cpid=$! i
+    for i in $(seq 100); do grep -q ready "$TMP/$name.out" && break; sleep 0.05; done
+    kill -USR2 "$old"
+    if wait_pid_change "$pf" "$old" 10; then PIDS+=("$(cat "$pf")"); else bad "$name: no upgrade"; fi
+    touch "$TMP/$name.go"
+    wait $cpid
+    check "$name: a request during the drain is answered with Connection: close, then a FIN" \
+        grep -qx 'busy: close-header fin' "$TMP/$name.out"
+    check "$name: the idle connection gets a FIN (at the deadline)" grep -qx 'idle: fin' "$TMP/$name.out"
+    check "$name: the old server's summary: 1 closed cleanly, 1 at the deadline, 1 request during the drain" \
+        grep -q 'drained: 1 connections closed cleanly, 1 closed at the deadline, 1 requests completed during the drain' "$log"
+    local new; new=$(cat "$pf")
+    kill -TERM "$new"; wait_gone "$new" 10; wait_gone "$old" 10
+    wait "$old" 2>/dev/null
+}
+http_keepalive_drain
+
+# ---- 6. prefork rolling restart (SIGHUP) ---------------------------------------
+rolling_restart() {
+    local name=rolling
+    want "$name" || return 0
+    local log=$TMP/$name.log
+    "$C1M" serve --proto http --port $PORT --arch prefork --procs 2 --drain-timeout 2s --quiet \
+        >"$log" 2>&1 &
+    local sup=$!
+    PIDS+=("$sup")
+    wait_port $PORT || { bad "$name: server did not start"; return; }
+    sleep 0.3
+    local before; before=$(pgrep -P "$sup" | sort | tr '\n' ' ')
+    timeout 30 "$C1M" bench --proto http --port $PORT --conns 200 --duration 3s \
+        --warmup 0s --quiet --json "$TMP/$name.json" >"$TMP/$name.bench" 2>&1 &
+    local bpid=$! i
+    sleep 0.8
+    kill -HUP "$sup"
+    for i in $(seq 200); do grep -q 'rolling restart done' "$log" && break; sleep 0.05; done
+    wait $bpid
+    for i in $(seq 100); do [ "$(pgrep -P "$sup" | wc -l)" -eq 2 ] && break; sleep 0.05; done
+    local after; after=$(pgrep -P "$sup" | sort | tr '\n' ' ')
+    check "$name: child 0, then child 1, each new one ready before the old one drains, then done" \
+        in_order "$log" 'child 0: pid [0-9]+ ready, pid [0-9]+ drains' 'child 1: pid [0-9]+ ready, pid [0-9]+ drains' 'rolling restart done: 2 children replaced'
+    local p stale=0; for p in $before; do [[ " $after " == *" $p "* ]] && stale=1; done
+    check "$name: both children replaced (before: $before; after: $after)" \
+        test $stale -eq 0 -a "$(echo $after | wc -w)" -eq 2
+    jcheck "$TMP/$name.json" "d['requests'] > 0 and d['lost'] == 0 and sum(d['errors_by_kind'].values()) == 0 and d['http']['non_2xx'] == 0" \
+        "$name: under load: every request answered, no connection error" "('requests','lost','errors_by_kind')"
+    local kids; kids=$(pgrep -P "$sup")
+    kill -TERM "$sup"
+    if wait_gone "$sup" 10; then
+        wait "$sup"; local rc=$?
+        check "$name: the supervisor stops, exit 0 (status $rc)" test $rc -eq 0
+    else
+        bad "$name: the supervisor did not stop"; kill -9 $kids "$sup"
+    fi
+}
+rolling_restart
 finish
