@@ -323,7 +323,10 @@ died_after_ready() { # NAME ARGS...
     else
         bad "$name: the next SIGUSR2 did not upgrade it"
     fi
-    wait "$old" 2>/dev/null
+    if gone "$old"; then
+        wait "$old"; local rc=$?
+        check "$name: the old server, which served twice, exits 0 (status $rc)" test $rc -eq 0
+    fi
 }
 died_after_ready died-reuseport --arch reuseport --loops 2
 died_after_ready died-prefork --arch prefork --procs 2
