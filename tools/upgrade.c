@@ -21,6 +21,7 @@ extern char **environ;
 static c1m_upgrade_cfg_t U = { .grace_ms = C1M_UPGRADE_GRACE_MS };
 static char self_path[4096];
 static int ready_fd = -1; /* started by an upgrade: where to say "ready" */
+static int told_ready;    /* ... and said it */
 
 uint32_t c1m_upgrade_grace_ms(void) { return U.grace_ms; }
 
@@ -353,7 +354,9 @@ void c1m_upgrade_serving(void)
         c1m_warn("upgrade: cannot tell the old server that this one is ready (%s=%d)",
                  ENV_READY, ready_fd);
         c1m_upgrade_forget();
+        return;
     }
+    told_ready = 1;
     /* the pipe stays open: the old server watches us through the grace
      * period, and is told when it need not (c1m_upgrade_leaving) */
 }
@@ -364,7 +367,9 @@ void c1m_upgrade_leaving(const char *what)
         return;
     char buf[24];
     int n = snprintf(buf, sizeof buf, "%s\n", what);
-    if (write(ready_fd, buf, (size_t)n) != n)
+    /* not ready yet (a prefork supervisor stopped before every child ran):
+     * any line would read as "ready"; closing the pipe says enough */
+    if (told_ready && write(ready_fd, buf, (size_t)n) != n)
         c1m_debug("upgrade: the old server is gone (%s)", strerror(errno));
     c1m_upgrade_forget();
 }
