@@ -39,7 +39,8 @@ typedef struct c1m_prefork {
     uint32_t nlfds;
     c1m_proc_slot_t *slots;       /* 2P: a rolling restart's new child takes the other */
     c1m_child_t *kids;
-    pid_t *retiring;              /* replaced children still draining (P at most) */
+    pid_t *retiring;              /* replaced children still draining (2P at most: a
+                                   * roll's, and those of a resumed upgrade) */
     c1m_loop_stats_t retired;     /* counters of children that ended */
     /* rolling restart (SIGHUP): child roll_i is being replaced by roll_pid */
     bool rolling;
@@ -132,6 +133,15 @@ static void retire_stats(c1m_prefork_t *pf, uint32_t slot)
     memset(&pf->slots[slot], 0, sizeof pf->slots[slot]);
 }
 
+static void retire(c1m_prefork_t *pf, pid_t pid)
+{
+    for (uint32_t r = 0; r < 2 * pf->P; r++)
+        if (!pf->retiring[r]) {
+            pf->retiring[r] = pid;
+            return;
+        }
+}
+
 /* ---- rolling restart (SIGHUP) ------------------------------------------ */
 
 static void roll_step(c1m_prefork_t *pf, uint64_t now_ms, uint32_t grace_ms)
@@ -160,11 +170,7 @@ static void roll_step(c1m_prefork_t *pf, uint64_t now_ms, uint32_t grace_ms)
         /* the new child accepts: the old one stops accepting and drains */
         if (k->pid > 0) {
             kill(k->pid, SIGTERM);
-            for (uint32_t r = 0; r < pf->P; r++)
-                if (!pf->retiring[r]) {
-                    pf->retiring[r] = k->pid;
-                    break;
-                }
+            retire(pf, k->pid);
         }
         c1m_info("prefork: child %u: pid %d ready, pid %d drains", pf->roll_i,
                  (int)pf->roll_pid, (int)k->pid);
@@ -188,7 +194,7 @@ static void roll_step(c1m_prefork_t *pf, uint64_t now_ms, uint32_t grace_ms)
  * failed, or a serving one (restarted with back-off). */
 static void reaped(c1m_prefork_t *pf, pid_t pid, int status, bool stopping, uint64_t now_ms)
 {
-    for (uint32_t r = 0; r < pf->P; r++)
+    for (uint32_t r = 0; r < 2 * pf->P; r++)
         if (pf->retiring[r] == pid) {
             pf->retiring[r] = 0;
             for (uint32_t s = 0; s < 2 * pf->P; s++)
@@ -232,8 +238,25 @@ static uint32_t live_count(const c1m_prefork_t *pf)
 {
     uint32_t live = pf->roll_pid > 0;
     for (uint32_t i = 0; i < pf->P; i++)
-        live += (pf->kids[i].pid > 0) + (pf->retiring[i] > 0);
+        live += (pf->kids[i].pid > 0) + (pf->retiring[i] > 0) + (pf->retiring[i + pf->P] > 0);
     return live;
+}
+
+/* The new server died after it was ready, within the grace period: the
+ * children that were told to drain keep draining (retiring), and a new
+ * child takes each place at once, on the listeners the supervisor never
+ * let go of. */
+static void resume_children(c1m_prefork_t *pf, uint64_t now_ms)
+{
+    for (uint32_t i = 0; i < pf->P; i++) {
+        c1m_child_t *k = &pf->kids[i];
+        if (k->pid > 0) {
+            retire(pf, k->pid);
+            k->slot = k->slot < pf->P ? k->slot + pf->P : k->slot - pf->P;
+        }
+        k->pid = 0;
+        k->restart_at_ms = now_ms;
+    }
 }
 
 int c1m_prefork_run(const c1m_server_cfg_t *cfg)
@@ -254,7 +277,7 @@ int c1m_prefork_run(const c1m_server_cfg_t *cfg)
     pf->slots = mmap(NULL, 2 * P * sizeof *pf->slots, PROT_READ | PROT_WRITE,
                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     pf->kids = calloc(P, sizeof *pf->kids);
-    pf->retiring = calloc(P, sizeof *pf->retiring);
+    pf->retiring = calloc(2 * P, sizeof *pf->retiring);
     if (pf->slots == MAP_FAILED || !pf->kids || !pf->retiring) {
         c1m_error("prefork: out of memory for %u children", P);
         return 1;
@@ -288,7 +311,7 @@ int c1m_prefork_run(const c1m_server_cfg_t *cfg)
     int stop_signals = 0;
     c1m_upgrade_t up = { .ready_fd = -1 };
     for (;;) {
-        if (stopping && live_count(pf) == 0)
+        if (stopping && live_count(pf) == 0 && !up.pid)
             break;
         if (!announced && all_ready(pf)) { /* every child accepts: tell who waits */
             announced = true;
@@ -301,7 +324,7 @@ int c1m_prefork_run(const c1m_server_cfg_t *cfg)
             char why[512];
             if (stopping || up.pid || pf->rolling || !announced)
                 c1m_warn("upgrade: SIGUSR2 refused: %s",
-                         up.pid ? "an upgrade is in progress" : pf->rolling
+                         up.pid ? c1m_upgrade_busy(&up) : pf->rolling
                              ? "a rolling restart is in progress" : !announced
                              ? "not every child is ready yet" : "this server is draining");
             else if (c1m_upgrade_start(&up, pf->lfds, (int)pf->nlfds, why, sizeof why) < 0)
@@ -320,39 +343,51 @@ int c1m_prefork_run(const c1m_server_cfg_t *cfg)
                 pf->roll_i = 0;
             }
         }
+        bool stop_now = sig == SIGTERM || sig == SIGINT, hand_now = false;
         if (up.pid) {
             char why[512];
             int st = c1m_upgrade_poll(&up, why, sizeof why);
             if (st == C1M_UPGRADE_FAILED)
                 c1m_warn("upgrade failed: %s; still serving", why);
-            if (st == C1M_UPGRADE_READY) {
+            if (st == C1M_UPGRADE_DONE)
+                c1m_info("upgrade: %s: this supervisor (pid %d) no longer watches it", why,
+                         (int)getpid());
+            if (st == C1M_UPGRADE_DIED) {
+                c1m_upgrade_take_fds(&up, NULL, 0); /* ours never closed */
+                c1m_warn("upgrade failed: %s; this supervisor (pid %d) starts %u children "
+                         "again on its %u listening socket%s (still serving)", why,
+                         (int)getpid(), P, pf->nlfds, pf->nlfds == 1 ? "" : "s");
+                resume_children(pf, now_ms);
+                stopping = handed_over = false;
+                stop_signals = 0;
+                c1m_upgrade_serving(); /* the pid file names us again */
+            }
+            if (st == C1M_UPGRADE_READY && !stopping) {
                 c1m_info("upgrade: %s: this supervisor (pid %d) and its children stop "
-                         "accepting and drain (at most %u ms)", why, (int)getpid(),
-                         cfg->loop.drain_ms);
-                up = (c1m_upgrade_t){ .ready_fd = -1 };
-                handed_over = true;
-                sig = SIGTERM; /* drain as on SIGTERM, listeners left listening */
+                         "accepting and drain (at most %u ms), and it watches the new one for "
+                         "the rest of the grace period", why, (int)getpid(), cfg->loop.drain_ms);
+                c1m_upgrade_leaving("handed"); /* our own predecessor need not watch us */
+                handed_over = hand_now = true; /* drain as on SIGTERM, listeners left listening */
             }
         }
-        if (sig == SIGTERM || sig == SIGINT) {
-            stop_signals++;
+        if (stop_now || hand_now) {
+            stop_signals += stop_now;
             if (!stopping && !cfg->quiet && !handed_over)
                 c1m_info("prefork: %s: stopping %u children", strsignal(sig), live_count(pf));
             stopping = true;
             pf->rolling = false;
-            if (up.pid) {
-                kill(up.pid, SIGTERM);
-                c1m_warn("upgrade: abandoned (stopping): sent SIGTERM to pid %d", (int)up.pid);
-                up = (c1m_upgrade_t){ .ready_fd = -1 };
+            if (stop_now) {
+                c1m_upgrade_leaving("stopping"); /* it closes the listeners: no taking over */
+                c1m_upgrade_abandon(&up);
             }
             /* a second signal escalates: children stop waiting for output */
             int ksig = stop_signals > 1 && !handed_over ? SIGKILL : SIGTERM;
-            for (uint32_t i = 0; i < P; i++) {
+            for (uint32_t i = 0; i < P; i++)
                 if (pf->kids[i].pid > 0)
                     kill(pf->kids[i].pid, ksig);
-                if (pf->retiring[i] > 0 && ksig == SIGKILL)
+            for (uint32_t i = 0; i < 2 * P && ksig == SIGKILL; i++)
+                if (pf->retiring[i] > 0)
                     kill(pf->retiring[i], ksig);
-            }
             if (pf->roll_pid > 0)
                 kill(pf->roll_pid, SIGTERM);
             for (uint32_t l = 0; l < pf->nlfds && !handed_over; l++)

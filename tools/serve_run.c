@@ -77,21 +77,48 @@ void c1m_server_log_drain(const char *who, const c1m_loop_stats_t *s)
 }
 
 /* SIGUSR2: start the new binary on our listening sockets. */
-static void upgrade_begin(c1m_server_t *s, c1m_upgrade_t *up, bool draining)
+static void upgrade_begin(c1m_server_t *serving, c1m_upgrade_t *up, bool stopping)
 {
-    if (draining || up->pid) {
-        c1m_warn("upgrade: SIGUSR2 refused: %s", up->pid ? "an upgrade is in progress"
-                                                         : "this server is draining");
+    const char *busy = c1m_upgrade_busy(up);
+    if (busy || stopping || !serving) {
+        c1m_warn("upgrade: SIGUSR2 refused: %s", busy ? busy : "this server is draining");
         return;
     }
     int fds[C1M_SERVER_MAX_FDS];
-    int n = c1m_server_listen_fds(s, fds, C1M_SERVER_MAX_FDS);
+    int n = c1m_server_listen_fds(serving, fds, C1M_SERVER_MAX_FDS);
     char why[512];
     if (c1m_upgrade_start(up, fds, n, why, sizeof why) < 0)
         c1m_warn("upgrade failed: %s; still serving", why);
     else
         c1m_info("upgrade: %s with %d listening socket%s", why, n, n == 1 ? "" : "s");
 }
+
+/* The new server died after it was ready: serve our copies of the
+ * listening sockets again with a fresh instance (the one that handed
+ * over keeps draining its connections beside it). */
+static c1m_server_t *upgrade_resume(const c1m_server_cfg_t *cfg, c1m_upgrade_t *up,
+                                    const char *why)
+{
+    static int fds[C1M_SERVER_MAX_FDS]; /* the instance takes them over */
+    int n = c1m_upgrade_take_fds(up, fds, C1M_SERVER_MAX_FDS);
+    c1m_server_cfg_t again = *cfg;
+    again.listen_fds = fds;
+    again.nlisten_fds = (uint32_t)n;
+    c1m_server_t *s = NULL;
+    char err[512];
+    if (c1m_server_start(&s, &again, err, sizeof err) < 0) {
+        c1m_error("upgrade failed: %s; and this server cannot accept again: %s", why, err);
+        for (int i = 0; i < n; i++)
+            close(fds[i]);
+        return NULL;
+    }
+    c1m_warn("upgrade failed: %s; this server (pid %d) accepts again on its %d listening "
+             "socket%s (still serving)", why, (int)getpid(), n, n == 1 ? "" : "s");
+    c1m_upgrade_serving(); /* the pid file names us again */
+    return s;
+}
+
+#define MAX_LEAVING 4
 
 int c1m_server_run(const c1m_server_cfg_t *cfg)
 {
@@ -126,63 +153,100 @@ int c1m_server_run(const c1m_server_cfg_t *cfg)
         c1m_upgrade_serving();
 
     /* The control thread: signals, upgrade and metrics; the loops never
-     * block on it. It keeps answering while the server drains. */
+     * block on it. It keeps answering while the server drains.
+     * serving: the instance that accepts (none once handed over);
+     * leaving: instances draining (the one that handed over, and beside a
+     * resumed one after a failed upgrade, the one before). The process
+     * ends when nothing serves, nothing drains and no upgrade is watched. */
     c1m_meter_t meter;
     uint64_t start = c1m_now_ns();
     c1m_meter_init(&meter, start);
     uint64_t interval_ms = cfg->metrics_interval_ms ? cfg->metrics_interval_ms : 5000;
     uint64_t publish_ms = cfg->slot || interval_ms > 200 ? 200 : interval_ms;
     uint64_t next_log = start + interval_ms * 1000000ull;
-    c1m_loop_stats_t sum;
+    c1m_loop_stats_t sum, total = { 0 }; /* total: instances that ended */
+    c1m_server_t *serving = s, *leaving[MAX_LEAVING];
+    uint32_t nleaving = 0;
     c1m_upgrade_t up = { .ready_fd = -1 };
-    bool draining = false;
+    bool stopping = false;
     for (;;) {
-        uint64_t wait_ms = up.pid || draining ? 20 : publish_ms;
+        uint64_t wait_ms = up.pid || nleaving ? 20 : publish_ms;
         struct timespec ts = { (time_t)(wait_ms / 1000), (long)(wait_ms % 1000) * 1000000 };
         int sig = c1m_signals_wait(&sigs, &ts);
-        c1m_server_stats(s, &sum);
+        sum = total;
+        for (uint32_t i = 0; i <= nleaving; i++) {
+            c1m_server_t *x = i < nleaving ? leaving[i] : serving;
+            c1m_loop_stats_t one;
+            if (!x)
+                continue;
+            c1m_server_stats(x, &one);
+            c1m_loop_stats_add(&sum, &one);
+        }
         if (cfg->slot)
             memcpy(&cfg->slot->stats, &sum, sizeof sum);
         uint64_t now = c1m_now_ns();
-        if (!cfg->quiet && !cfg->slot && !draining && now >= next_log) {
+        if (!cfg->quiet && !cfg->slot && serving && !stopping && now >= next_log) {
             c1m_server_log_metrics(c1m_arch_name(cfg->arch), &sum, &meter, now);
             next_log += interval_ms * 1000000ull;
         }
-        if (sig == SIGUSR2)
-            upgrade_begin(s, &up, draining);
+        if (sig == SIGUSR2) {
+            if (nleaving == MAX_LEAVING)
+                c1m_warn("upgrade: SIGUSR2 refused: %u earlier servers still draining", nleaving);
+            else
+                upgrade_begin(serving, &up, stopping);
+        }
         if (up.pid) {
             char why[512];
             int st = c1m_upgrade_poll(&up, why, sizeof why);
             if (st == C1M_UPGRADE_FAILED)
                 c1m_warn("upgrade failed: %s; still serving", why);
-            if (st == C1M_UPGRADE_READY) {
+            if (st == C1M_UPGRADE_DONE)
+                c1m_info("upgrade: %s: this server (pid %d) no longer watches it", why,
+                         (int)getpid());
+            if (st == C1M_UPGRADE_DIED)
+                serving = upgrade_resume(cfg, &up, why);
+            if (st == C1M_UPGRADE_READY && serving) {
                 c1m_info("upgrade: %s: this server (pid %d) stops accepting and drains "
-                         "(at most %u ms)", why, (int)getpid(), cfg->loop.drain_ms);
-                up = (c1m_upgrade_t){ .ready_fd = -1 };
-                c1m_server_keep_listeners(s);
-                c1m_server_drain(s);
-                draining = true;
+                         "(at most %u ms), and watches it for the rest of the grace period",
+                         why, (int)getpid(), cfg->loop.drain_ms);
+                c1m_upgrade_leaving("handed"); /* our own predecessor need not watch us */
+                c1m_server_keep_listeners(serving);
+                c1m_server_drain(serving);
+                leaving[nleaving++] = serving;
+                serving = NULL;
             }
         }
-        if ((sig == SIGTERM || sig == SIGINT) && !draining) {
+        if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
             if (!cfg->quiet)
                 c1m_info("shutting down: no new connections, draining (at most %u ms)",
                          cfg->loop.drain_ms);
-            if (up.pid) { /* the new server would have no one to hand over to */
-                kill(up.pid, SIGTERM);
-                c1m_warn("upgrade: abandoned (stopping): sent SIGTERM to pid %d", (int)up.pid);
+            stopping = true;
+            c1m_upgrade_leaving("stopping"); /* it closes the listeners: no taking over */
+            c1m_upgrade_abandon(&up);
+            if (serving) {
+                c1m_server_drain(serving);
+                leaving[nleaving++] = serving;
+                serving = NULL;
             }
-            c1m_server_drain(s);
-            draining = true;
         }
-        if (draining && c1m_server_drained(s))
+        for (uint32_t i = 0; i < nleaving;) {
+            if (!c1m_server_drained(leaving[i])) {
+                i++;
+                continue;
+            }
+            c1m_loop_stats_t one;
+            c1m__server_stop(leaving[i], &one);
+            if (!cfg->slot)
+                c1m_server_log_drain(c1m_arch_name(cfg->arch), &one);
+            c1m_loop_stats_add(&total, &one);
+            leaving[i] = leaving[--nleaving];
+        }
+        if (!serving && !nleaving && !up.pid)
             break;
     }
-    c1m__server_stop(s, &sum);
+    sum = total;
     if (cfg->slot)
         memcpy(&cfg->slot->stats, &sum, sizeof sum);
-    if (!cfg->slot)
-        c1m_server_log_drain(c1m_arch_name(cfg->arch), &sum);
     if (!cfg->quiet && !cfg->slot)
         c1m_info("stopped: %llu ops, %llu connections accepted, %llu unsent bytes dropped; "
                  "timers %s: timer_inserts=%llu timer_lazy=%llu timer_early=%llu "

@@ -21,6 +21,7 @@ extern char **environ;
 static c1m_upgrade_cfg_t U = { .grace_ms = C1M_UPGRADE_GRACE_MS };
 static char self_path[4096];
 static int ready_fd = -1; /* started by an upgrade: where to say "ready" */
+static int told_ready;    /* ... and said it */
 
 uint32_t c1m_upgrade_grace_ms(void) { return U.grace_ms; }
 
@@ -66,6 +67,11 @@ int c1m_upgrade_start(c1m_upgrade_t *u, const int *fds, int nfds, char *why, siz
         int e = errno;
         snprintf(why, len, "cannot execute %s: %s", path, strerror(e));
         return -e;
+    }
+    if (nfds > C1M_UPGRADE_MAX_FDS) {
+        snprintf(why, len, "%d listening sockets: at most %d are handed over", nfds,
+                 C1M_UPGRADE_MAX_FDS);
+        return -E2BIG;
     }
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0) {
@@ -129,15 +135,124 @@ int c1m_upgrade_start(c1m_upgrade_t *u, const int *fds, int nfds, char *why, siz
     fcntl(p[0], F_SETFL, O_NONBLOCK);
     *u = (c1m_upgrade_t){ .pid = pid, .ready_fd = p[0],
                           .deadline_ms = c1m_now_ms() + U.grace_ms };
+    /* Our own copies of the listening sockets: whatever the caller closes
+     * once it drains, these keep them listening until the watch is over,
+     * so that a new server dying then can be replaced by us again. */
+    for (int i = 0; i < nfds; i++) {
+        int d = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+        if (d >= 0)
+            u->fds[u->nfds++] = d;
+    }
+    if (u->nfds < nfds)
+        c1m_warn("upgrade: cannot keep a copy of every listening socket (%s): should the new "
+                 "server die after it is ready, this one cannot take over again", strerror(errno));
     snprintf(why, len, "started %s (pid %d)", path, (int)pid);
     return 0;
 }
 
-static int upgrade_failed(c1m_upgrade_t *u)
+/* The upgrade is over: what is still open is closed. */
+static int upgrade_end(c1m_upgrade_t *u, int st)
 {
-    close(u->ready_fd);
+    if (u->ready_fd >= 0)
+        close(u->ready_fd);
+    for (int i = 0; i < u->nfds; i++)
+        close(u->fds[i]);
     *u = (c1m_upgrade_t){ .ready_fd = -1 };
-    return C1M_UPGRADE_FAILED;
+    return st;
+}
+
+static int upgrade_failed(c1m_upgrade_t *u) { return upgrade_end(u, C1M_UPGRADE_FAILED); }
+
+int c1m_upgrade_take_fds(c1m_upgrade_t *u, int *fds, int cap)
+{
+    int n = fds ? (u->nfds < cap ? u->nfds : cap) : 0;
+    if (n)
+        memcpy(fds, u->fds, (size_t)n * sizeof *fds);
+    for (int i = n; i < u->nfds; i++)
+        close(u->fds[i]);
+    u->nfds = 0;
+    upgrade_end(u, C1M_UPGRADE_DIED);
+    return n;
+}
+
+void c1m_upgrade_abandon(c1m_upgrade_t *u)
+{
+    if (!u->pid)
+        return;
+    if (!u->ready) { /* it would have no one to hand over to */
+        kill(u->pid, SIGTERM);
+        c1m_warn("upgrade: abandoned (stopping): sent SIGTERM to pid %d", (int)u->pid);
+    }
+    upgrade_end(u, C1M_UPGRADE_DONE);
+}
+
+const char *c1m_upgrade_busy(const c1m_upgrade_t *u)
+{
+    if (!u->pid)
+        return NULL;
+    return u->ready ? "this server handed over and watches the new one for its grace period"
+                    : "an upgrade is in progress";
+}
+
+/* Read what the new server wrote (its pid, then "handed" or "stopping")
+ * without blocking; u->eof once it closed its end. */
+static void read_pipe(c1m_upgrade_t *u)
+{
+    size_t have = strlen(u->said);
+    while (u->ready_fd >= 0 && !u->eof) {
+        char buf[64];
+        ssize_t n = read(u->ready_fd, buf, sizeof buf);
+        if (n == 0)
+            u->eof = 1;
+        if (n <= 0)
+            break;
+        size_t k = (size_t)n < sizeof u->said - 1 - have ? (size_t)n : sizeof u->said - 1 - have;
+        memcpy(u->said + have, buf, k);
+        have += k;
+        u->said[have] = '\0';
+    }
+}
+
+/* Watched after it was ready: is it gone, or did it say it no longer
+ * needs us? */
+static int upgrade_watch(c1m_upgrade_t *u, char *why, size_t len)
+{
+    int status = u->status;
+    pid_t r = u->reaped ? u->pid : waitpid(u->pid, &status, WNOHANG);
+    read_pipe(u); /* after waitpid: what it wrote before it died is there now */
+    const char *word = strstr(u->said, "handed") ? "handed over to its successor"
+                       : strstr(u->said, "stopping") ? "is stopping" : NULL;
+    if (word) {
+        snprintf(why, len, "the new server (pid %d) %s", (int)u->pid, word);
+        return upgrade_end(u, C1M_UPGRADE_DONE);
+    }
+    if (r == u->pid) {
+        char how[96];
+        describe_status(status, how, sizeof how);
+        int listening = u->nfds > 0;
+        for (int i = 0; i < u->nfds; i++) {
+            int acc = 0;
+            socklen_t sl = sizeof acc;
+            if (getsockopt(u->fds[i], SOL_SOCKET, SO_ACCEPTCONN, &acc, &sl) < 0 || !acc)
+                listening = 0;
+        }
+        if (!listening) {
+            snprintf(why, len, "the new server (pid %d) %s after it was ready, and the listening "
+                     "sockets are %s: this server cannot take over again", (int)u->pid, how,
+                     u->nfds ? "shut down" : "not kept here");
+            return upgrade_end(u, C1M_UPGRADE_DONE);
+        }
+        snprintf(why, len, "the new server (pid %d) %s %llu ms after it was ready, within the "
+                 "grace period (%u ms)", (int)u->pid, how,
+                 (unsigned long long)(c1m_now_ms() - u->ready_ms), U.grace_ms);
+        return C1M_UPGRADE_DIED; /* the caller takes the fds, which ends u */
+    }
+    if (c1m_now_ms() >= u->deadline_ms) {
+        snprintf(why, len, "the new server (pid %d) served through the grace period (%u ms)",
+                 (int)u->pid, U.grace_ms);
+        return upgrade_end(u, C1M_UPGRADE_DONE);
+    }
+    return C1M_UPGRADE_WAITING;
 }
 
 int c1m_upgrade_reaped(c1m_upgrade_t *u, pid_t pid, int status)
@@ -153,23 +268,19 @@ int c1m_upgrade_poll(c1m_upgrade_t *u, char *why, size_t len)
 {
     if (!u->pid)
         return C1M_UPGRADE_FAILED;
-    char buf[32];
-    ssize_t n = read(u->ready_fd, buf, sizeof buf - 1);
-    if (n > 0) { /* its pid: the new server accepts */
-        close(u->ready_fd);
-        u->ready_fd = -1;
+    if (u->ready)
+        return upgrade_watch(u, why, len);
+    read_pipe(u);
+    if (strchr(u->said, '\n')) { /* its pid: the new server accepts */
+        u->ready = 1;
+        u->ready_ms = c1m_now_ms();
         snprintf(why, len, "the new server (pid %d) is ready", (int)u->pid);
         return C1M_UPGRADE_READY;
     }
+    /* An EOF alone says nothing yet: it closed the pipe because it is
+     * ending; the next polls reap it. */
     int status = u->status;
     pid_t r = u->reaped ? u->pid : waitpid(u->pid, &status, WNOHANG);
-    if (r == 0 && n == 0) {
-        /* EOF: it closed the pipe without a word, so it is ending */
-        for (int i = 0; i < 100 && r == 0; i++) {
-            usleep(10000);
-            r = waitpid(u->pid, &status, WNOHANG);
-        }
-    }
     if (r == u->pid) {
         char how[96];
         describe_status(status, how, sizeof how);
@@ -239,9 +350,27 @@ void c1m_upgrade_serving(void)
         return;
     char buf[24];
     int n = snprintf(buf, sizeof buf, "%d\n", (int)getpid());
-    if (ready_fd <= 2 || write(ready_fd, buf, (size_t)n) != n)
+    if (ready_fd <= 2 || write(ready_fd, buf, (size_t)n) != n) {
         c1m_warn("upgrade: cannot tell the old server that this one is ready (%s=%d)",
                  ENV_READY, ready_fd);
+        c1m_upgrade_forget();
+        return;
+    }
+    told_ready = 1;
+    /* the pipe stays open: the old server watches us through the grace
+     * period, and is told when it need not (c1m_upgrade_leaving) */
+}
+
+void c1m_upgrade_leaving(const char *what)
+{
+    if (ready_fd < 0)
+        return;
+    char buf[24];
+    int n = snprintf(buf, sizeof buf, "%s\n", what);
+    /* not ready yet (a prefork supervisor stopped before every child ran):
+     * any line would read as "ready"; closing the pipe says enough */
+    if (told_ready && write(ready_fd, buf, (size_t)n) != n)
+        c1m_debug("upgrade: the old server is gone (%s)", strerror(errno));
     c1m_upgrade_forget();
 }
 
