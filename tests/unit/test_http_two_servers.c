@@ -24,6 +24,7 @@
 #include "c1m/http.h"
 #include "c1m/server.h"
 #include "proto/http1/server.h"
+#include "tests/unit/fd_count.h"
 
 /* ---- a server: c1m_server_start on an ephemeral port -------------------- */
 
@@ -152,18 +153,6 @@ static void two_servers_one_process(void **state)
     srv_stop(&sb);
     c1m_http_free(a);
     c1m_http_free(b);
-}
-
-static int fd_count(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
 }
 
 /* One instance served by 100 servers in turn (new threads each time): no

@@ -18,18 +18,7 @@
 
 #include "c1m/server.h"
 #include "proto/echo.h"
-
-static int fd_count(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
+#include "tests/unit/fd_count.h"
 
 /* Connect to 127.0.0.1:port, send msg, read it back; 0 when it came back whole. */
 static int echo_roundtrip(uint16_t port, const char *msg)
