@@ -57,7 +57,7 @@ static void bench_usage(FILE *f)
 "                       bind and connect through the ring), not an open file, so\n"
 "                       one process passes the open-file limit with a ring per\n"
 "                       loop. auto: uring where the kernel allows it, else epoll,\n"
-"                       said in one line (default auto)\n"
+"                       said in one line (default auto, or $C1M_BACKEND when set)\n"
 "  --source SPEC        source addresses: A, A-B or A/prefix (default\n"
 "                       127.0.0.2-127.255.255.254 for a loopback target); explicit\n"
 "                       ports 10000-64999, no (address, port) used twice in a run\n"
@@ -642,6 +642,8 @@ int c1m_cmd_bench(int argc, char **argv)
     c1m_bench_cfg_t cfg;
     bench_flags_t fl = { 0 };
     cfg_defaults(&cfg);
+    if (c1m_flag_backend_default("bench", &cfg.backend))
+        return 2;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", bench_opts, NULL)) != -1) {

@@ -87,7 +87,8 @@ static void lab_usage(FILE *f, unsigned cpus)
 "                     one server process holds them all (it runs a ring per\n"
 "                     RLIMIT_NOFILE connections, given --max-conns), and so does\n"
 "                     one bench process. auto: uring where the kernel allows it,\n"
-"                     else epoll, said in one line (default auto)\n"
+"                     else epoll, said in one line (default auto, or\n"
+"                     $C1M_BACKEND when set)\n"
 "  --port N           server port, 1 to 65535 (default: a free one above 64999)\n"
 "  --out DIR          results directory (default results/YYYY-MM-DD-HHMMSS)\n"
 "  --no-plots         skip gnuplot (default: plots when gnuplot is installed)\n"
@@ -1025,6 +1026,8 @@ static int parse_flags(lab_cfg_t *c, int argc, char **argv)
                       .proto = "ts8", .experiment = "archs", .netns = "auto", .rounds = 2,
                       .cpus = cpus_available() };
     c->loops = c->cpus;
+    if (c1m_flag_backend_default("lab", &c->backend))
+        return 2;
     int opt;
     uint64_t v;
     optind = 1;

@@ -75,7 +75,8 @@ static void serve_usage(FILE *f)
 "                       direct descriptors, multishot recv into a buffer ring;\n"
 "                       every architecture; not with --access-log or --edge).\n"
 "                       auto: uring where the kernel allows it, else epoll, and\n"
-"                       one line on stderr says which and why (default auto)\n"
+"                       one line on stderr says which and why (default auto, or\n"
+"                       $C1M_BACKEND when set)\n"
 "Service:\n"
 "  --proto NAME         echo | ts8 (8-byte timestamp echo) | http (default echo)\n"
 "  --port N             TCP port, 1 to 65535 (default 8972; http: 8998)\n"
@@ -237,6 +238,8 @@ int c1m_cmd_serve(int argc, char **argv)
 {
     c1m_server_cfg_t cfg;
     c1m_server_cfg_defaults(&cfg);
+    if (c1m_flag_backend_default("serve", &cfg.loop.backend))
+        return 2;
     cfg.proto = &c1m_proto_echo;
     /* http: the timer flags keep their values; the others get the seed's
      * defaults below (a sentinel tells which were given). */
