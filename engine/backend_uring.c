@@ -41,7 +41,8 @@
  *          from the start: one linked chain per connection, IORING_OP_SOCKET
  *          into a slot we chose, SO_REUSEADDR and bind to the source (when
  *          given), TCP_NODELAY, IORING_OP_CONNECT; only the connect's
- *          completion is reported (or the first step that failed). Client
+ *          completion is reported, or the first step that failed (whose
+ *          failure silences the rest of the chain). Client
  *          slots come from our range: on a loop that has not accepted into
  *          direct descriptors, the first connect gives almost the whole
  *          table to that range (U_CLIENT_ALLOC slots stay with accept), so
@@ -850,7 +851,7 @@ static void on_connect(c1m_loop_t *loop, ustate_t *u, uint32_t s, int res)
     uslot_t *sl = &u->slots[s];
     sl->connecting = 0;
     if (res < 0 && !sl->err)
-        sl->err = -res; /* ECANCELED: an earlier step said why, or a close */
+        sl->err = -res; /* ECANCELED: a close cancelled it */
     if (!sl->c) {
         maybe_finish_close(u, s);
         return;
@@ -999,9 +1000,13 @@ static void handle_cqe(c1m_loop_t *loop, ustate_t *u, const struct io_uring_cqe 
     case OP_ACCEPT: on_accept(loop, u, x, cqe->res, cqe->flags); break;
     case OP_POLL: on_poll(loop, u, x, cqe->res, cqe->flags); break;
     case OP_CLOSE_OWN: u->own_free[u->nown_free++] = x; break;
-    case OP_CSTEP: /* a step before the connect failed (successes post nothing) */
-        if (u->slots[x].connecting && !u->slots[x].err && cqe->res != -ECANCELED)
-            u->slots[x].err = -cqe->res;
+    case OP_CSTEP:
+        /* A step before the connect failed (successes post nothing). A
+         * failed request with IOSQE_CQE_SKIP_SUCCESS also silences the
+         * rest of its chain (the kernel's REQ_F_SKIP_LINK_CQES): the
+         * connect will not complete, so this is the chain's end. */
+        if (u->slots[x].connecting)
+            on_connect(loop, u, x, cqe->res);
         break;
     case OP_CONNECT: on_connect(loop, u, x, cqe->res); break;
     default: break; /* closes, cancels, shutdowns: nothing to do */
