@@ -36,6 +36,11 @@ enum {
 
 typedef struct c1m_backend_ops {
     const char *name;
+    /* Accepts ahead of the loop (uring's multishot accept): connections
+     * already accepted wait in the backend until the loop's accept()
+     * takes them. They are established, their clients wait for answers:
+     * the loop takes them before it stops watching a listener. */
+    bool accepts_ahead;
     /* Set up / tear down the loop's backend state (loop->be). */
     int (*init)(c1m_loop_t *loop);
     void (*fini)(c1m_loop_t *loop);

@@ -1107,6 +1107,7 @@ static int u_poll(c1m_loop_t *loop, int timeout_ms)
 
 const c1m_backend_ops_t c1m__backend_uring = {
     .name = "uring",
+    .accepts_ahead = true,
     .init = u_init,
     .fini = u_fini,
     .poll = u_poll,

@@ -1121,6 +1121,10 @@ static void begin_drain(c1m_loop_t *loop)
     loop->drain_msgs0 = loop->stats.msgs;
     for (uint32_t i = 0; i < loop->nlisteners; i++) {
         c1m_listener_t *l = loop->listeners[i];
+        /* What the backend accepted already is ours to serve (on epoll
+         * the backlog is left to the listener's next owner) */
+        if (loop->be->accepts_ahead && l->io.registered)
+            accept_some(loop, l, UINT32_MAX);
         loop->be->unwatch(loop, &l->io);
         /* Refuse new connections now (an inherited listener is the prefork
          * parent's to stop: its siblings may still be serving; a listener

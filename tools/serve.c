@@ -27,10 +27,14 @@
  * runs on it, else epoll; one line says which and why. What the uring
  * backend refuses (c1m_server_cfg_check) sends auto to epoll rather than
  * failing a command that runs on epoll. */
-static void choose_backend(c1m_server_cfg_t *cfg, bool access_log)
+static void choose_backend(c1m_server_cfg_t *cfg, bool access_log, bool push)
 {
+    /* --push-every: a slow subscriber is told by its unsent bytes, and the
+     * uring backend takes a whole send into its own buffer (measured:
+     * tests/integration/ws_broadcast.sh closes readers that keep up) */
     const char *unsupported = access_log                  ? "--access-log"
                               : cfg->loop.edge_triggered ? "--edge (an epoll mode)"
+                              : push                     ? "--push-every (slow-subscriber limits)"
                                                          : NULL;
     char why[512], err[384];
     cfg->loop.backend = c1m__backend_resolve(C1M_BACKEND_AUTO, false, unsupported, why, sizeof why);
@@ -73,7 +77,8 @@ static void serve_usage(FILE *f)
 "  --edge               edge-triggered epoll (default level-triggered)\n"
 "  --backend NAME       auto | epoll | uring (io_uring: multishot accept into\n"
 "                       direct descriptors, multishot recv into a buffer ring;\n"
-"                       every architecture; not with --access-log or --edge).\n"
+"                       every architecture; not with --access-log or --edge;\n"
+"                       auto takes epoll for --push-every).\n"
 "                       auto: uring where the kernel allows it, else epoll, and\n"
 "                       one line on stderr says which and why (default auto, or\n"
 "                       $C1M_BACKEND when set)\n"
@@ -561,7 +566,7 @@ int c1m_cmd_serve(int argc, char **argv)
     cfg.nlisten_fds = (uint32_t)ninh;
     c1m_upgrade_configure(&up);
     if (cfg.loop.backend == C1M_BACKEND_AUTO)
-        choose_backend(&cfg, http_cfg.access_log);
+        choose_backend(&cfg, http_cfg.access_log, ws_cfg.push_every_ms != 0);
     if (c1m_server_cfg_check(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "c1m serve: %s\n", err);
         c1m_http_free(h);
