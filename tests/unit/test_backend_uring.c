@@ -5,11 +5,11 @@
  * a peer that reads slowly (short sends, the high watermark pausing and
  * resuming reads, nothing lost or reordered), and closes. The listener is
  * on an ephemeral port of 127.0.0.1. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
