@@ -504,10 +504,8 @@ int c1m_cmd_serve(int argc, char **argv)
         fprintf(stderr, "c1m serve: --child-arch goes with --arch prefork\n");
         return 2;
     }
-    if (cfg.loop.backend == C1M_BACKEND_URING && cfg.loop.edge_triggered) {
-        fprintf(stderr, "c1m serve: --edge is an epoll mode; it does not go with --backend uring\n");
-        return 2;
-    }
+    if (cfg.loop.backend == C1M_BACKEND_URING && cfg.loop.edge_triggered)
+        fprintf(stderr, "c1m serve: --edge is an epoll mode: ignored on --backend uring\n");
     if (cfg.loop.backend == C1M_BACKEND_URING && http_cfg.access_log) {
         fprintf(stderr, "c1m serve: --access-log does not run on --backend uring yet "
                         "(a direct descriptor has no getpeername)\n");
