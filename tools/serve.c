@@ -32,10 +32,15 @@ static void choose_backend(c1m_server_cfg_t *cfg, bool access_log, bool push)
     /* --push-every: a slow subscriber is told by its unsent bytes, and the
      * uring backend takes a whole send into its own buffer (measured:
      * tests/integration/ws_broadcast.sh closes readers that keep up) */
-    const char *unsupported = access_log                  ? "--access-log"
-                              : cfg->loop.edge_triggered ? "--edge (an epoll mode)"
-                              : push                     ? "--push-every (slow-subscriber limits)"
-                                                         : NULL;
+    /* a write timeout: the send the uring backend has in flight holds
+     * bytes the loop counts as written, so a peer that never reads is not
+     * cut (tests/integration/http_timeouts.sh); HTTP has one by default */
+    const char *unsupported =
+        access_log                                ? "--access-log"
+        : cfg->loop.edge_triggered                ? "--edge (an epoll mode)"
+        : push                                    ? "--push-every (slow-subscriber limits)"
+        : cfg->loop.timeout_ms[C1M_TO_WRITE] != 0 ? "a write timeout (--write-timeout; http has 10s by default)"
+                                                  : NULL;
     char why[512], err[384];
     cfg->loop.backend = c1m__backend_resolve(C1M_BACKEND_AUTO, false, unsupported, why, sizeof why);
     if (cfg->loop.backend == C1M_BACKEND_URING && c1m_server_cfg_check(cfg, err, sizeof err) < 0) {
@@ -245,6 +250,9 @@ int c1m_cmd_serve(int argc, char **argv)
     c1m_server_cfg_defaults(&cfg);
     if (c1m_flag_backend_default("serve", &cfg.loop.backend))
         return 2;
+    /* C1M_BACKEND=uring is a default, not a demand: what uring does not
+     * run goes to epoll as under auto; only --backend uring refuses */
+    bool env_uring = cfg.loop.backend == C1M_BACKEND_URING;
     cfg.proto = &c1m_proto_echo;
     /* http: the timer flags keep their values; the others get the seed's
      * defaults below (a sentinel tells which were given). */
@@ -342,6 +350,7 @@ int c1m_cmd_serve(int argc, char **argv)
         case OPT_BACKEND:
             if (c1m__backend_parse(optarg, &cfg.loop.backend) < 0)
                 return bad("--backend", optarg, "auto, epoll or uring");
+            env_uring = false;
             break;
         case OPT_MAX_CONNS:
             if (c1m_flag_count("serve", "--max-conns", optarg, 1, 100000000, &v))
@@ -504,6 +513,8 @@ int c1m_cmd_serve(int argc, char **argv)
         fprintf(stderr, "c1m serve: --child-arch goes with --arch prefork\n");
         return 2;
     }
+    if (env_uring && (http_cfg.access_log || cfg.loop.edge_triggered))
+        cfg.loop.backend = C1M_BACKEND_AUTO; /* decided below, with the line */
     if (cfg.loop.backend == C1M_BACKEND_URING && cfg.loop.edge_triggered)
         fprintf(stderr, "c1m serve: --edge is an epoll mode: ignored on --backend uring\n");
     if (cfg.loop.backend == C1M_BACKEND_URING && http_cfg.access_log) {

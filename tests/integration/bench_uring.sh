@@ -65,7 +65,7 @@ check "on epoll the same limit refuses 25,000 in one process (rc $rc)" \
 # 2. explicit sources, and the default (auto) saying uring
 port=$((port + 1))
 if start_server $port --backend uring --proto echo; then
-    timeout 60 "$C1M" bench --proto echo --port $port --conns 400 --duration 2s --warmup 0 \
+    C1M_BACKEND= timeout 60 "$C1M" bench --proto echo --port $port --conns 400 --duration 2s --warmup 0 \
         --source 127.0.0.5-127.0.0.6 --json "$TMP/src.json" > "$TMP/src.out" 2>&1 &
     bp=$!
     PIDS+=("$bp")
@@ -84,8 +84,9 @@ else
 fi
 
 # 3. io_uring forbidden by a seccomp filter: auto falls back, says why
+# (C1M_BACKEND= : the default is auto whatever the run's backend)
 port=$((port + 1))
-"$TC" nouring 1 "$C1M" serve --port $port --proto echo --quiet > "$TMP/nou.serve" 2>&1 &
+C1M_BACKEND= "$TC" nouring 1 "$C1M" serve --port $port --proto echo --quiet > "$TMP/nou.serve" 2>&1 &
 SPID=$!
 PIDS+=("$SPID")
 if server_up $port; then
@@ -93,7 +94,7 @@ if server_up $port; then
         grep -q "backend epoll (auto: io_uring is not usable here: .*seccomp" "$TMP/nou.serve"
     r=$("$TC" echo $port 20 1 64)
     check "... and it echoes ($r)" test $? -eq 0
-    "$TC" nouring 1 timeout 60 "$C1M" bench --proto echo --port $port --conns 100 --duration 1s \
+    C1M_BACKEND= "$TC" nouring 1 timeout 60 "$C1M" bench --proto echo --port $port --conns 100 --duration 1s \
         --warmup 0 --json "$TMP/nou.json" > "$TMP/nou.bench" 2>&1
     check "bench under the filter exits 0" test $? -eq 0
     check "... on epoll, saying why" \
@@ -104,10 +105,10 @@ if server_up $port; then
 else
     bad "serve under a seccomp filter did not start: $(cat "$TMP/nou.serve")"
 fi
-out=$("$TC" nouring 1 timeout 10 "$C1M" bench --backend uring --port $port --conns 10 2>&1)
+out=$(C1M_BACKEND= "$TC" nouring 1 timeout 10 "$C1M" bench --backend uring --port $port --conns 10 2>&1)
 check "explicit bench --backend uring under the filter: refused with the reason" \
     sh -c "echo \"\$1\" | grep -q 'backend uring: .*seccomp'" _ "$out"
-out=$("$TC" nouring 1 timeout 10 "$C1M" serve --backend uring --port $port 2>&1)
+out=$(C1M_BACKEND= "$TC" nouring 1 timeout 10 "$C1M" serve --backend uring --port $port 2>&1)
 rc=$?
 check "explicit serve --backend uring under the filter: exits non-zero with the reason (rc $rc)" \
     sh -c "test $rc -ne 0 && echo \"\$1\" | grep -q 'cannot use io_uring: .*seccomp'" _ "$out"

@@ -26,7 +26,7 @@ check "... the server is told --max-conns (it sizes its rings from it)" \
     sh -c "echo \"\$1\" | grep -q 'c1m serve --arch single --max-conns 1000000 '" _ "$out"
 check "... workerpool (one ring per process) gets processes" \
     sh -c "echo \"\$1\" | grep -Eq 'c1m serve --arch workerpool --workers 4 --procs [0-9]+ --max-conns 1000000'" _ "$out"
-out=$("$C1M" lab --conns 1000 --archs single --dry-run 2>&1)
+out=$(C1M_BACKEND= "$C1M" lab --conns 1000 --archs single --dry-run 2>&1)
 check "the default (auto) says which backend and why in one line" \
     sh -c "echo \"\$1\" | grep -Eq '^c1m lab: backend (uring|epoll) \(auto: '" _ "$out"
 out=$("$C1M" lab --conns 10M --dry-run 2>&1)

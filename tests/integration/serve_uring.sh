@@ -60,7 +60,7 @@ check "--access-log on uring is refused, saying why ($msg)" grep -q "access-log 
 # and the command works as it did before the default changed.
 auto_serve() { # auto_serve NAME PORT EXPECT ARGS...: starts it (no --backend)
     local name=$1 p=$2 expect=$3; shift 3
-    "$C1M" serve --port "$p" "$@" > "$OUT.auto" 2>&1 &
+    C1M_BACKEND= "$C1M" serve --port "$p" "$@" > "$OUT.auto" 2>&1 &
     SPID=$!
     PIDS+=("$SPID")
     if server_up "$p"; then
@@ -82,6 +82,25 @@ out=$(curl -s --max-time 5 http://127.0.0.1:$port/)
 check "auto, --access-log: answers ($out)" test "$out" = "Welcome!"
 stop_server
 check "auto, --access-log: logged the request" grep -q '"GET / HTTP/1.1" 200' "$OUT.auto"
+port=$((port + 1))
+auto_serve "http (a write timeout by default)" $port "backend epoll (auto: a write timeout" --proto http
+stop_server
+port=$((port + 1))
+auto_serve "http --timeouts off" $port "backend uring (auto: io_uring" --proto http --timeouts off
+out=$(curl -s --max-time 5 http://127.0.0.1:$port/)
+check "auto, http --timeouts off: answers on uring ($out)" test "$out" = "Welcome!"
+stop_server
+port=$((port + 1))
+C1M_BACKEND=uring "$C1M" serve --port $port --proto http --access-log --quiet > "$OUT.env" 2>&1 &
+SPID=$!
+PIDS+=("$SPID")
+if server_up $port; then
+    check "C1M_BACKEND=uring --access-log: epoll, saying why (a default, not a demand)" \
+        grep -q "backend epoll (auto: --access-log" "$OUT.env"
+    stop_server
+else
+    bad "C1M_BACKEND=uring --access-log did not start: $(cat "$OUT.env")"
+fi
 port=$((port + 1))
 auto_serve "--edge" $port "backend epoll (auto: --edge" --proto echo --edge
 r=$("$TC" echo $port 50 1 64)
