@@ -22,6 +22,9 @@
 # Reported as median (min .. max). OTHER_BUILD (e.g. an older build) is
 # measured the same way in the same rounds, on its own server.
 set -u
+# The numbers in docs/RESULTS.md were measured on epoll; the c1m commands now
+# default to io_uring where the kernel allows it. C1M_BACKEND=uring to measure that.
+export C1M_BACKEND=${C1M_BACKEND:-epoll}
 . "$(dirname "$0")/../scripts/lib.sh" # wait_port, median
 B=${1:-build}
 ROUNDS=${2:-5}

@@ -20,7 +20,7 @@ _c1m()
     serve:--balance) COMPREPLY=($(compgen -W "rr least" -- "$cur")); return ;;
     serve:--cpu-affinity) COMPREPLY=($(compgen -W "auto off" -- "$cur")); return ;;
     serve:--timers) COMPREPLY=($(compgen -W "wheel heap global-heap" -- "$cur")); return ;;
-    serve:--backend) COMPREPLY=($(compgen -W "epoll uring" -- "$cur")); return ;;
+    serve:--backend|bench:--backend|lab:--backend) COMPREPLY=($(compgen -W "auto epoll uring" -- "$cur")); return ;;
     serve:--timeouts) COMPREPLY=($(compgen -W "off" -- "$cur")); return ;;
     lab:--netns) COMPREPLY=($(compgen -W "auto on off" -- "$cur")); return ;;
     lab:--experiment) COMPREPLY=($(compgen -W "archs timers" -- "$cur")); return ;;
@@ -37,10 +37,10 @@ _c1m()
                  --timers --drain-timeout --upgrade-exec --upgrade-grace --pid-file
                  --metrics-interval --quiet --help --version" ;;
     bench) opts="--proto --push --path --host --port --url --method --header --size --pipeline --rate
-                 --conns --procs --loops --source --connect-rate --connect-timeout --retries
+                 --conns --procs --loops --backend --source --connect-rate --connect-timeout --retries
                  --connect-window --duration --warmup --start-at --interval --grace --json
                  --percentiles --quiet --help --version" ;;
-    lab)   opts="--conns --duration --warmup --archs --proto --loops --hosts --netns
+    lab)   opts="--conns --duration --warmup --archs --proto --loops --backend --hosts --netns
                  --experiment --rounds --port --out --no-plots --dry-run --help --version" ;;
     merge) opts="--json --percentiles --help --version" ;;
     *) return ;;

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "engine/conn.h"
@@ -35,6 +36,11 @@ enum {
 
 typedef struct c1m_backend_ops {
     const char *name;
+    /* Accepts ahead of the loop (uring's multishot accept): connections
+     * already accepted wait in the backend until the loop's accept()
+     * takes them. They are established, their clients wait for answers:
+     * the loop takes them before it stops watching a listener. */
+    bool accepts_ahead;
     /* Set up / tear down the loop's backend state (loop->be). */
     int (*init)(c1m_loop_t *loop);
     void (*fini)(c1m_loop_t *loop);
@@ -79,6 +85,13 @@ typedef struct c1m_backend_ops {
     int (*accept)(c1m_loop_t *loop, c1m_io_t *listener);
     /* Close a descriptor that never became a connection. */
     void (*drop)(c1m_loop_t *loop, int fd);
+    /* Start a client connection: a socket (bound to src unless NULL),
+     * connecting to dst. Returns the backend's handle (as accept does),
+     * which the loop passes to conn_add with C1M_CONN_CONNECTING (or to
+     * drop); the connect's end is reported as WRITE (ERROR on failure,
+     * with sock_error saying why). Or a negative errno. */
+    int (*connect)(c1m_loop_t *loop, const struct sockaddr *src, const struct sockaddr *dst,
+                   unsigned addrlen);
 } c1m_backend_ops_t;
 
 extern const c1m_backend_ops_t c1m__backend_epoll;
@@ -95,5 +108,27 @@ void c1m__loop_dispatch(c1m_loop_t *loop, c1m_io_t *io, unsigned events);
 /* Pick the backend for a configuration; writes why into `why` when it had
  * to fall back (AUTO) or cannot give what was asked (-ENOTSUP). */
 int c1m__backend_pick(c1m_backend_t want, const c1m_backend_ops_t **out, char *why, size_t cap);
+
+/* The auto choice (c1m serve, bench and lab default to it), from facts
+ * gathered elsewhere so that a test can feed it any: the io_uring probe's
+ * result and sentence (c1m_uring_probe, or c1m_uring_probe_client for
+ * client connections) and, when the caller asked for something the uring
+ * backend does not do yet, that thing as a phrase ("--access-log").
+ * Returns EPOLL or URING and writes the one line that says which and why. */
+typedef struct c1m__backend_facts {
+    int probe_rc;            /* 0: io_uring usable; else -errno */
+    const char *probe_why;   /* the probe's sentence */
+    const char *unsupported; /* NULL: nothing asked for that uring lacks */
+} c1m__backend_facts_t;
+c1m_backend_t c1m__backend_decide(const c1m__backend_facts_t *f, char *why, size_t cap);
+
+/* Resolve `want` for a command: EPOLL and URING stay as they are; AUTO runs
+ * the real probe (the client one with `client`) and c1m__backend_decide.
+ * `why` gets the line (empty unless AUTO). */
+c1m_backend_t c1m__backend_resolve(c1m_backend_t want, bool client, const char *unsupported,
+                                   char *why, size_t cap);
+
+/* "epoll", "uring", "auto" -> the value; -EINVAL for anything else. */
+int c1m__backend_parse(const char *name, c1m_backend_t *out);
 
 #endif

@@ -166,6 +166,29 @@ static int ep_accept(c1m_loop_t *loop, c1m_io_t *l)
 
 static void ep_drop(c1m_loop_t *loop, int fd) { close(fd); }
 
+static int ep_connect(c1m_loop_t *loop, const struct sockaddr *src, const struct sockaddr *dst,
+                      unsigned addrlen)
+{
+    int fd = socket(dst->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (src) {
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, src, addrlen) < 0) {
+            int e = errno;
+            close(fd);
+            return -e;
+        }
+    }
+    if (connect(fd, dst, addrlen) < 0 && errno != EINPROGRESS) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
 const c1m_backend_ops_t c1m__backend_epoll = {
     .name = "epoll",
     .init = ep_init,
@@ -183,4 +206,5 @@ const c1m_backend_ops_t c1m__backend_epoll = {
     .sock_error = ep_sock_error,
     .accept = ep_accept,
     .drop = ep_drop,
+    .connect = ep_connect,
 };

@@ -37,8 +37,22 @@
  * More connections than one table holds: the server runs more loops
  * (c1m__uring_conns_per_ring, engine/server.c), each with its own ring.
  *
- * Not yet: client connections (c1m_loop_connect), the peer's address of a
- * direct descriptor (HTTP's access log). */
+ * connect  a client connection (c1m_loop_connect) is a direct descriptor
+ *          from the start: one linked chain per connection, IORING_OP_SOCKET
+ *          into a slot we chose, SO_REUSEADDR and bind to the source (when
+ *          given), TCP_NODELAY, IORING_OP_CONNECT; only the connect's
+ *          completion is reported, or the first step that failed (whose
+ *          failure silences the rest of the chain). Client
+ *          slots come from our range: on a loop that has not accepted into
+ *          direct descriptors, the first connect gives almost the whole
+ *          table to that range (U_CLIENT_ALLOC slots stay with accept), so
+ *          one ring holds about RLIMIT_NOFILE client connections and a
+ *          process passes the fd cap with more loops (the bench does).
+ *          The addresses are copied by the kernel when the chain is
+ *          submitted; until then they live in u->caddr.
+ *
+ * Not yet: the peer's address of a direct descriptor (HTTP's access
+ * log). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -65,7 +79,9 @@
 #define U_PUMP_MAX 64         /* READ dispatches per connection per event */
 #define NIL UINT32_MAX
 
-enum { OP_ACCEPT = 1, OP_POLL, OP_RECV, OP_SEND, OP_IGNORE, OP_CLOSE_OWN };
+enum { OP_ACCEPT = 1, OP_POLL, OP_RECV, OP_SEND, OP_IGNORE, OP_CLOSE_OWN, OP_CSTEP, OP_CONNECT };
+#define U_CLIENT_ALLOC 16       /* accept's slots on a loop that connects */
+#define U_CHAIN_MAX 5           /* SQEs of one connect */
 #define UD(op, x) (((uint64_t)(op) << 32) | (uint32_t)(x))
 
 enum { S_FREE, S_ACCEPTED, S_OPEN, S_CLOSING };
@@ -85,6 +101,7 @@ typedef struct uslot {
     uint8_t ready;          /* on the ready list */
     uint8_t forgotten;      /* conn_forget: no more events */
     uint8_t abandon;        /* closed abortively: the send in flight is cancelled */
+    uint8_t connecting;     /* a connect chain is in the kernel */
 } uslot_t;
 
 typedef struct uwatch {
@@ -118,6 +135,11 @@ typedef struct ustate {
     uint32_t nready;
     uint32_t *rearm;        /* slots whose recv ended with ENOBUFS */
     uint32_t nrearm;
+    bool accept_direct;     /* a listener accepts into the kernel's range */
+    bool client_split;      /* the table was given to client connections */
+    int just_connected;     /* the slot connect() returned last, until added or dropped */
+    struct caddr { struct sockaddr_storage src, dst; } *caddr; /* until submitted */
+    uint32_t ncaddr;
     uwatch_t watch[U_MAX_WATCH];
 } ustate_t;
 
@@ -132,6 +154,14 @@ static uint32_t table_slots(void)
                                                                         : 1u << 20;
 }
 
+uint32_t c1m__uring_client_conns_per_ring(void)
+{
+    /* slots of closed connections come back when their close has run: a
+     * sixteenth stays free for those (connect retries) */
+    uint32_t n = table_slots();
+    return n > U_CLIENT_ALLOC + 64 ? n - U_CLIENT_ALLOC - n / 16 : 1;
+}
+
 uint32_t c1m__uring_conns_per_ring(bool adopted)
 {
     uint32_t n = table_slots(), own = n / 4, acc = n - own;
@@ -142,12 +172,20 @@ uint32_t c1m__uring_conns_per_ring(bool adopted)
     return adopted ? own : acc - acc / 4;
 }
 
+/* Submit what is queued (the submission queue is full, or a connect
+ * chain would not fit); the connects' addresses have then been copied. */
+static void flush(ustate_t *u)
+{
+    c1m_bufring_publish(&u->br);
+    io_uring_submit(&u->ring);
+    u->ncaddr = 0;
+}
+
 static struct io_uring_sqe *get_sqe(ustate_t *u)
 {
     struct io_uring_sqe *s = io_uring_get_sqe(&u->ring);
     if (!s && u->enabled) { /* SQ full: submit what is there */
-        c1m_bufring_publish(&u->br);
-        io_uring_submit(&u->ring);
+        flush(u);
         s = io_uring_get_sqe(&u->ring);
     }
     if (!s)
@@ -203,6 +241,7 @@ static int u_init(c1m_loop_t *loop)
     for (uint32_t i = u->nslots; i-- > u->own_base;)
         u->own_free[u->nown_free++] = i;
     u->just_accepted = -1;
+    u->just_connected = -1;
     if (!u->slots || !u->next || !u->len || !u->lent || !u->ready || !u->rearm || !u->own_free ||
         !u->pieces) {
         rc = -ENOMEM;
@@ -253,6 +292,7 @@ static void u_fini(c1m_loop_t *loop)
     free(u->ready);
     free(u->rearm);
     free(u->own_free);
+    free(u->caddr);
     free(u);
     loop->be_state = NULL;
     loop->be_fd = -1;
@@ -305,7 +345,7 @@ static void give_back_queue(ustate_t *u, uslot_t *sl)
 static void maybe_finish_close(ustate_t *u, uint32_t s)
 {
     uslot_t *sl = &u->slots[s];
-    if (sl->state != S_CLOSING || sl->recv_armed || sl->sending)
+    if (sl->state != S_CLOSING || sl->recv_armed || sl->sending || sl->connecting)
         return;
     struct io_uring_sqe *q = get_sqe(u);
     if (!q)
@@ -339,7 +379,7 @@ static int u_conn_update(c1m_conn_t *c)
     } else if (sl->recv_armed) {
         cancel_recv(u, s);
     }
-    if ((w & C1M_EV_WRITE) && !sl->sending)
+    if ((w & C1M_EV_WRITE) && !sl->sending && !sl->connecting)
         make_ready(u, s);
     c->io.armed = (uint8_t)w;
     return 0;
@@ -365,8 +405,16 @@ static int install_fd(ustate_t *u, int fd)
 static int u_conn_add(c1m_conn_t *c)
 {
     ustate_t *u = st_of(c->loop);
-    if (c->flags & C1M_CONN_CLIENT)
-        return -EOPNOTSUPP; /* client connections: not on this backend yet */
+    if (c->flags & C1M_CONN_CLIENT) { /* from u_connect: its chain is in flight */
+        uint32_t s = (uint32_t)c->io.fd;
+        if (c->io.fd != u->just_connected || !u->slots[s].connecting)
+            return -EBADF;
+        u->just_connected = -1;
+        u->slots[s].c = c;
+        u->slots[s].state = S_OPEN;
+        c->io.registered = 1;
+        return u_conn_update(c);
+    }
     if (c->io.fd != u->just_accepted) { /* c1m_loop_adopt: a regular fd */
         int s = install_fd(u, c->io.fd);
         if (s < 0)
@@ -474,6 +522,17 @@ static void u_shutdown_wr(c1m_conn_t *c)
         prep_shutdown(u, s);
 }
 
+static void cancel_connect(ustate_t *u, uint32_t s)
+{
+    struct io_uring_sqe *q = get_sqe(u);
+    if (!q)
+        return;
+    /* found once the connect waits for the handshake; a chain still at
+     * its first steps runs on, and its end closes the slot */
+    io_uring_prep_cancel64(q, UD(OP_CONNECT, s), 0);
+    prep_ignored(u, q);
+}
+
 static void u_close(c1m_conn_t *c)
 {
     ustate_t *u = st_of(c->loop);
@@ -490,6 +549,8 @@ static void u_close(c1m_conn_t *c)
      * taken: dropped; cancelling the send lets the socket close now (a
      * peer that never reads would otherwise hold it forever). The send
      * was submitted before the cancel, so bytes that fit went out. */
+    if (sl->connecting)
+        cancel_connect(u, s);
     if (sl->sending && c->close_reason != C1M_CLOSE_LOCAL && c->close_reason != C1M_CLOSE_PEER) {
         struct io_uring_sqe *q = get_sqe(u);
         if (q) {
@@ -537,8 +598,10 @@ static void arm_watch(ustate_t *u, int i)
         return;
     if (w->io->kind == C1M_IO_LISTENER && w->regular)
         io_uring_prep_multishot_accept(q, w->io->fd, NULL, NULL, SOCK_CLOEXEC);
-    else if (w->io->kind == C1M_IO_LISTENER)
+    else if (w->io->kind == C1M_IO_LISTENER) {
         io_uring_prep_multishot_accept_direct(q, w->io->fd, NULL, NULL, 0);
+        u->accept_direct = true;
+    }
     else
         io_uring_prep_poll_multishot(q, w->io->fd, to_poll(w->events));
     w->gen = (w->gen + 1) & 0xffffff;
@@ -629,7 +692,11 @@ static int u_accept(c1m_loop_t *loop, c1m_io_t *l)
 static void u_drop(c1m_loop_t *loop, int fd)
 {
     ustate_t *u = st_of(loop);
-    if (fd >= 0 && fd == u->just_accepted && u->slots[fd].state == S_ACCEPTED) {
+    if (fd >= 0 && fd == u->just_connected && u->slots[fd].connecting) {
+        u->just_connected = -1;
+        u->slots[fd].state = S_CLOSING;
+        cancel_connect(u, (uint32_t)fd);
+    } else if (fd >= 0 && fd == u->just_accepted && u->slots[fd].state == S_ACCEPTED) {
         u->just_accepted = -1;
         u->slots[fd].state = S_CLOSING;
         maybe_finish_close(u, (uint32_t)fd);
@@ -680,7 +747,7 @@ static void pump(c1m_loop_t *loop, ustate_t *u, uint32_t s, unsigned extra)
         extra = 0;
         if ((w & C1M_EV_READ) && (sl->qhead != NIL || sl->eof || sl->err))
             ev |= C1M_EV_READ;
-        if ((w & C1M_EV_WRITE) && !sl->sending)
+        if ((w & C1M_EV_WRITE) && !sl->sending && !sl->connecting)
             ev |= C1M_EV_WRITE;
         if (!ev)
             break;
@@ -779,6 +846,100 @@ static void on_send(c1m_loop_t *loop, ustate_t *u, uint32_t s, int res)
     pump(loop, u, s, sl->err ? C1M_EV_ERROR : 0);
 }
 
+static void on_connect(c1m_loop_t *loop, ustate_t *u, uint32_t s, int res)
+{
+    uslot_t *sl = &u->slots[s];
+    sl->connecting = 0;
+    if (res < 0 && !sl->err)
+        sl->err = -res; /* ECANCELED: a close cancelled it */
+    if (!sl->c) {
+        maybe_finish_close(u, s);
+        return;
+    }
+    pump(loop, u, s, sl->err ? C1M_EV_ERROR : 0); /* WRITE: connect_done */
+}
+
+/* ---- client connections ------------------------------------------------ */
+
+/* The first connect on a loop that does not accept into direct
+ * descriptors: all but U_CLIENT_ALLOC slots become ours to give. */
+static int client_split(ustate_t *u)
+{
+    u->caddr = calloc(U_SQ, sizeof *u->caddr);
+    if (!u->caddr)
+        return -ENOMEM;
+    if (!u->accept_direct && u->own_base > U_CLIENT_ALLOC) {
+        uint32_t *nf = realloc(u->own_free, (u->nslots - U_CLIENT_ALLOC) * sizeof *nf);
+        if (!nf)
+            return -ENOMEM;
+        u->own_free = nf;
+        int rc = io_uring_register_file_alloc_range(&u->ring, 0, U_CLIENT_ALLOC);
+        if (rc < 0)
+            return rc;
+        for (uint32_t i = u->own_base; i-- > U_CLIENT_ALLOC;)
+            u->own_free[u->nown_free++] = i;
+        u->own_base = U_CLIENT_ALLOC;
+    }
+    u->client_split = true;
+    return 0;
+}
+
+static void chain_step(ustate_t *u, struct io_uring_sqe *q, uint32_t s)
+{
+    q->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
+    io_uring_sqe_set_data64(q, UD(OP_CSTEP, s));
+}
+
+static int u_connect(c1m_loop_t *loop, const struct sockaddr *src, const struct sockaddr *dst,
+                     unsigned addrlen)
+{
+    static const int one = 1; /* read when the setsockopt runs: must stay */
+    ustate_t *u = st_of(loop);
+    if (addrlen > sizeof(struct sockaddr_storage))
+        return -EINVAL;
+    if (!u->client_split) {
+        int rc = client_split(u);
+        if (rc < 0)
+            return rc;
+    }
+    if (!u->nown_free)
+        return -EMFILE; /* the ring's table is full */
+    if (io_uring_sq_space_left(&u->ring) < U_CHAIN_MAX || u->ncaddr == U_SQ) {
+        if (!u->enabled)
+            return -EAGAIN;
+        flush(u); /* a chain must not be cut by a submission */
+    }
+    uint32_t s = u->own_free[--u->nown_free];
+    struct caddr *a = &u->caddr[u->ncaddr++];
+    memcpy(&a->dst, dst, addrlen);
+    struct io_uring_sqe *q = io_uring_get_sqe(&u->ring);
+    io_uring_prep_socket_direct(q, dst->sa_family, SOCK_STREAM, 0, s, 0);
+    chain_step(u, q, s);
+    if (src) {
+        memcpy(&a->src, src, addrlen);
+        q = io_uring_get_sqe(&u->ring);
+        c1m_uring_prep_setsockopt(q, (int)s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        q->flags |= IOSQE_FIXED_FILE;
+        chain_step(u, q, s);
+        q = io_uring_get_sqe(&u->ring);
+        c1m_uring_prep_bind(q, (int)s, (struct sockaddr *)&a->src, addrlen);
+        q->flags |= IOSQE_FIXED_FILE;
+        chain_step(u, q, s);
+    }
+    q = io_uring_get_sqe(&u->ring);
+    c1m_uring_prep_setsockopt(q, (int)s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    q->flags |= IOSQE_FIXED_FILE;
+    chain_step(u, q, s);
+    q = io_uring_get_sqe(&u->ring);
+    io_uring_prep_connect(q, (int)s, (struct sockaddr *)&a->dst, addrlen);
+    q->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(q, UD(OP_CONNECT, s));
+    u->slots[s] = (uslot_t){ .state = S_ACCEPTED, .qhead = NIL, .qtail = NIL, .connecting = 1,
+                             .ready = u->slots[s].ready };
+    u->just_connected = (int)s;
+    return (int)s;
+}
+
 static void on_accept(c1m_loop_t *loop, ustate_t *u, uint32_t x, int res, unsigned flags)
 {
     int i = (int)(x & 0xff);
@@ -839,6 +1000,15 @@ static void handle_cqe(c1m_loop_t *loop, ustate_t *u, const struct io_uring_cqe 
     case OP_ACCEPT: on_accept(loop, u, x, cqe->res, cqe->flags); break;
     case OP_POLL: on_poll(loop, u, x, cqe->res, cqe->flags); break;
     case OP_CLOSE_OWN: u->own_free[u->nown_free++] = x; break;
+    case OP_CSTEP:
+        /* A step before the connect failed (successes post nothing). A
+         * failed request with IOSQE_CQE_SKIP_SUCCESS also silences the
+         * rest of its chain (the kernel's REQ_F_SKIP_LINK_CQES): the
+         * connect will not complete, so this is the chain's end. */
+        if (u->slots[x].connecting)
+            on_connect(loop, u, x, cqe->res);
+        break;
+    case OP_CONNECT: on_connect(loop, u, x, cqe->res); break;
     default: break; /* closes, cancels, shutdowns: nothing to do */
     }
 }
@@ -904,6 +1074,7 @@ static int u_poll(c1m_loop_t *loop, int timeout_ms)
         u->nrearm = 0;
     }
     c1m_bufring_publish(&u->br);
+    u->ncaddr = 0; /* the enter below submits the connects: addresses copied */
     if (anything_ready(u))
         timeout_ms = 0;
     int rc;
@@ -936,6 +1107,7 @@ static int u_poll(c1m_loop_t *loop, int timeout_ms)
 
 const c1m_backend_ops_t c1m__backend_uring = {
     .name = "uring",
+    .accepts_ahead = true,
     .init = u_init,
     .fini = u_fini,
     .poll = u_poll,
@@ -951,4 +1123,5 @@ const c1m_backend_ops_t c1m__backend_uring = {
     .sock_error = u_sock_error,
     .accept = u_accept,
     .drop = u_drop,
+    .connect = u_connect,
 };

@@ -661,24 +661,9 @@ c1m_conn_t *c1m_loop_connect(c1m_loop_t *loop, const struct sockaddr *src,
                              const struct sockaddr *dst, unsigned addrlen,
                              const c1m_proto_t *proto, void *ud)
 {
-    int fd = socket(dst->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return NULL;
-    if (src) {
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, src, addrlen) < 0) {
-            int e = errno;
-            close(fd);
-            errno = e;
-            return NULL;
-        }
-    }
-    int rc = connect(fd, dst, addrlen);
-    if (rc < 0 && errno != EINPROGRESS) {
-        int e = errno;
-        close(fd);
-        errno = e;
+    int fd = loop->be->connect(loop, src, dst, addrlen);
+    if (fd < 0) {
+        errno = -fd;
         return NULL;
     }
     c1m_conn_t *c = c1m__loop_adopt(loop, fd, proto, C1M_CONN_CLIENT | C1M_CONN_CONNECTING);
@@ -1136,6 +1121,10 @@ static void begin_drain(c1m_loop_t *loop)
     loop->drain_msgs0 = loop->stats.msgs;
     for (uint32_t i = 0; i < loop->nlisteners; i++) {
         c1m_listener_t *l = loop->listeners[i];
+        /* What the backend accepted already is ours to serve (on epoll
+         * the backlog is left to the listener's next owner) */
+        if (loop->be->accepts_ahead && l->io.registered)
+            accept_some(loop, l, UINT32_MAX);
         loop->be->unwatch(loop, &l->io);
         /* Refuse new connections now (an inherited listener is the prefork
          * parent's to stop: its siblings may still be serving; a listener

@@ -14,6 +14,10 @@
  *     fd (to hand a connection to a loop that is not on this ring);
  *   - a prep helper for IORING_MSG_SEND_FD (liburing 2.4 has one): pass a
  *     direct descriptor to another ring;
+ *   - IORING_OP_BIND (6.11) and socket commands through IORING_OP_URING_CMD
+ *     (SOCKET_URING_OP_SETSOCKOPT, 6.7), with prep helpers (liburing 2.7
+ *     and 2.5 have them): a client socket that is a direct descriptor from
+ *     its IORING_OP_SOCKET on is configured and bound through the ring;
  *   - io_uring_enable_rings: declared by liburing 2.3's header but not
  *     exported by its library (link error), so done by hand.
  *
@@ -27,6 +31,7 @@
 #include <liburing.h>
 #include <errno.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -49,6 +54,31 @@ struct c1m_io_uring_buf_status {
 #ifndef IORING_FIXED_FD_NO_CLOEXEC
 #define IORING_FIXED_FD_NO_CLOEXEC (1U << 0)
 #endif
+
+#define C1M_IORING_OP_BIND 56
+#define C1M_SOCKET_URING_OP_SETSOCKOPT 3
+
+/* bind(fd, addr, addrlen) through the ring. The kernel copies the address
+ * when it prepares the request (at submission). */
+static inline void c1m_uring_prep_bind(struct io_uring_sqe *sqe, int fd, const struct sockaddr *addr,
+                                       unsigned addrlen)
+{
+    io_uring_prep_rw(C1M_IORING_OP_BIND, sqe, fd, addr, 0, addrlen);
+}
+
+/* setsockopt(fd, level, optname, optval, optlen) through the ring. optval
+ * is read when the request runs: it must outlive the submission. In the
+ * kernel's sqe, level and optname overlay addr, optlen overlays
+ * file_index, optval overlays addr3 and cmd_op the low half of off. */
+static inline void c1m_uring_prep_setsockopt(struct io_uring_sqe *sqe, int fd, int level,
+                                             int optname, const void *optval, unsigned optlen)
+{
+    io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
+    sqe->cmd_op = C1M_SOCKET_URING_OP_SETSOCKOPT;
+    sqe->addr = (uint64_t)(uint32_t)level | (uint64_t)(uint32_t)optname << 32;
+    sqe->file_index = optlen;
+    sqe->addr3 = (uint64_t)(uintptr_t)optval;
+}
 
 /* The kernel's head of buffer group `bgid` (how many buffers it has taken
  * since registration, mod 2^16). 0 or -errno (-EINVAL before 6.8). */

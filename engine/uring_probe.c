@@ -142,7 +142,18 @@ static int explain_setup(const c1m__uring_sys_t *sys, int err, char *why, size_t
     }
 }
 
-static int check_ops(const c1m__uring_sys_t *sys, int fd, char *why, size_t cap)
+/* What a client connection (c1m_loop_connect) adds: a direct socket,
+ * socket options and bind on it (the bench binds explicit sources). */
+static const struct {
+    unsigned op;
+    const char *name, *since;
+} client_ops[] = {
+    { IORING_OP_SOCKET, "IORING_OP_SOCKET", "5.19" },
+    { IORING_OP_URING_CMD, "IORING_OP_URING_CMD (setsockopt)", "6.7" },
+    { C1M_IORING_OP_BIND, "IORING_OP_BIND", "6.11" },
+};
+
+static int check_ops(const c1m__uring_sys_t *sys, int fd, bool client, char *why, size_t cap)
 {
     enum { NOPS = 256 };
     size_t sz = sizeof(struct io_uring_probe) + NOPS * sizeof(struct io_uring_probe_op);
@@ -162,6 +173,12 @@ static int check_ops(const c1m__uring_sys_t *sys, int fd, char *why, size_t cap)
                     need_ops[i].since);
             break;
         }
+    }
+    for (size_t i = 0; client && r >= 0 && i < sizeof client_ops / sizeof client_ops[0]; i++) {
+        unsigned op = client_ops[i].op;
+        if (op > p->last_op || !(p->ops[op].flags & IO_URING_OP_SUPPORTED))
+            r = say(why, cap, -EOPNOTSUPP, "the kernel lacks %s for client connections (Linux %s)",
+                    client_ops[i].name, client_ops[i].since);
     }
     free(p);
     return r < 0 ? r : 0;
@@ -194,7 +211,7 @@ static int check_resources(const c1m__uring_sys_t *sys, int fd, char *why, size_
     return 0;
 }
 
-int c1m__uring_probe_with(const c1m__uring_sys_t *sys, char *why, size_t cap, int *bundles)
+static int probe(const c1m__uring_sys_t *sys, bool client, char *why, size_t cap, int *bundles)
 {
     if (why && cap)
         why[0] = '\0';
@@ -204,7 +221,7 @@ int c1m__uring_probe_with(const c1m__uring_sys_t *sys, char *why, size_t cap, in
     int fd = sys->setup(8, &p);
     if (fd < 0)
         return explain_setup(sys, fd, why, cap);
-    int r = check_ops(sys, fd, why, cap);
+    int r = check_ops(sys, fd, client, why, cap);
     if (r == 0)
         r = check_resources(sys, fd, why, cap);
     close(fd);
@@ -214,7 +231,23 @@ int c1m__uring_probe_with(const c1m__uring_sys_t *sys, char *why, size_t cap, in
     if (bundles)
         *bundles = b;
     return say(why, cap, 0, "io_uring: SINGLE_ISSUER+DEFER_TASKRUN, buffer rings, direct "
-                            "descriptors%s", b ? ", recv bundles" : " (no recv bundles: Linux < 6.10)");
+                            "descriptors%s%s", client ? ", direct sockets" : "",
+               b ? ", recv bundles" : " (no recv bundles: Linux < 6.10)");
+}
+
+int c1m__uring_probe_with(const c1m__uring_sys_t *sys, char *why, size_t cap, int *bundles)
+{
+    return probe(sys, false, why, cap, bundles);
+}
+
+int c1m__uring_probe_client_with(const c1m__uring_sys_t *sys, char *why, size_t cap)
+{
+    return probe(sys, true, why, cap, NULL);
+}
+
+int c1m_uring_probe_client(char *why, size_t cap)
+{
+    return probe(&c1m__uring_sys_real, true, why, cap, NULL);
 }
 
 int c1m_uring_probe(char *why, size_t cap)

@@ -18,6 +18,11 @@
  * what was found (e.g. whether recv bundles are there). */
 int c1m_uring_probe(char *why, size_t cap);
 
+/* As c1m_uring_probe, and also what client connections need
+ * (c1m_loop_connect on uring: IORING_OP_SOCKET into a direct slot,
+ * setsockopt through IORING_OP_URING_CMD, IORING_OP_BIND: Linux 6.11). */
+int c1m_uring_probe_client(char *why, size_t cap);
+
 /* Whether the kernel has recv/send bundles (Linux 6.10); 0 when it has
  * not or when the probe fails. */
 int c1m_uring_has_bundles(void);
@@ -27,6 +32,9 @@ int c1m_uring_has_bundles(void);
  * or, with `adopted`, regular fds installed into it (dispatch). The server
  * runs enough loops for its --max-conns (docs/ARCHITECTURE.md). */
 uint32_t c1m__uring_conns_per_ring(bool adopted);
+/* How many client connections (c1m_loop_connect) one loop's ring holds:
+ * nearly the whole table (engine/backend_uring.c). */
+uint32_t c1m__uring_client_conns_per_ring(void);
 
 /* For tests: the system the probe looks at, replaceable. Every function
  * returns a value or -errno as documented. */
@@ -41,5 +49,6 @@ typedef struct c1m__uring_sys {
 
 extern const c1m__uring_sys_t c1m__uring_sys_real;
 int c1m__uring_probe_with(const c1m__uring_sys_t *sys, char *why, size_t cap, int *bundles);
+int c1m__uring_probe_client_with(const c1m__uring_sys_t *sys, char *why, size_t cap);
 
 #endif

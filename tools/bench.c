@@ -13,7 +13,9 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/parse.h"
+#include "engine/backend.h"
 #include "engine/server.h"
+#include "engine/uring_probe.h"
 #include "tools/bench.h"
 #include "tools/cmd.h"
 #include "tools/flags.h"
@@ -48,7 +50,14 @@ static void bench_usage(FILE *f)
 "  --conns N            connections, 1 to 10M (default 100)\n"
 "  --procs N            processes, 1 to 4096 (default: as many as the open-file\n"
 "                       limit requires)\n"
-"  --loops N            loop threads per process, 1 to 1024 (default 1)\n"
+"  --loops N            loop threads per process, 1 to 1024 (default 1; on uring\n"
+"                       more when the process's connections need more rings)\n"
+"  --backend NAME       auto | epoll | uring: the client loops' poller; on uring\n"
+"                       every connection is a direct socket (IORING_OP_SOCKET,\n"
+"                       bind and connect through the ring), not an open file, so\n"
+"                       one process passes the open-file limit with a ring per\n"
+"                       loop. auto: uring where the kernel allows it, else epoll,\n"
+"                       said in one line (default auto, or $C1M_BACKEND when set)\n"
 "  --source SPEC        source addresses: A, A-B or A/prefix (default\n"
 "                       127.0.0.2-127.255.255.254 for a loopback target); explicit\n"
 "                       ports 10000-64999, no (address, port) used twice in a run\n"
@@ -92,7 +101,7 @@ C1M_VALUES_HELP
 
 enum {
     OPT_PROTO = 256, OPT_HOST, OPT_PORT, OPT_URL, OPT_METHOD, OPT_HEADER, OPT_SIZE,
-    OPT_PIPELINE, OPT_RATE, OPT_CONNS, OPT_PROCS, OPT_LOOPS, OPT_SOURCE, OPT_CRATE,
+    OPT_PIPELINE, OPT_RATE, OPT_CONNS, OPT_PROCS, OPT_LOOPS, OPT_BACKEND, OPT_SOURCE, OPT_CRATE,
     OPT_CTIMEOUT, OPT_RETRIES, OPT_CWINDOW, OPT_DURATION, OPT_WARMUP, OPT_START_AT,
     OPT_INTERVAL, OPT_GRACE, OPT_JSON, OPT_PERCENTILES, OPT_QUIET, OPT_HELP, OPT_PUSH, OPT_PATH,
 };
@@ -112,6 +121,7 @@ static const struct option bench_opts[] = {
     { "conns", required_argument, 0, OPT_CONNS },
     { "procs", required_argument, 0, OPT_PROCS },
     { "loops", required_argument, 0, OPT_LOOPS },
+    { "backend", required_argument, 0, OPT_BACKEND },
     { "source", required_argument, 0, OPT_SOURCE },
     { "connect-rate", required_argument, 0, OPT_CRATE },
     { "connect-timeout", required_argument, 0, OPT_CTIMEOUT },
@@ -136,7 +146,7 @@ typedef struct bench_flags {
     const char *headers[MAX_HEADERS];
     unsigned nheaders;
     uint16_t port;
-    bool port_set, procs_set, window_set;
+    bool port_set, procs_set, window_set, loops_set;
 } bench_flags_t;
 
 static int bad(const char *flag, const char *val, const char *want)
@@ -313,8 +323,41 @@ static int parse_start_at(const char *s, uint64_t *out_ns)
 
 /* ---- pre-flight ---------------------------------------------------------------- */
 
+/* On uring a connection is a slot of its loop's ring, not an open file:
+ * each process gets as many loops (rings) as its share needs. */
+static int check_rings(c1m_bench_cfg_t *cfg)
+{
+    uint64_t per_ring = c1m__uring_client_conns_per_ring();
+    uint64_t first, per_proc;
+    c1m_split_range(cfg->conns, 0, cfg->procs, &first, &per_proc); /* the largest share */
+    uint64_t need = (per_proc + per_ring - 1) / per_ring;
+    if (need > 1024) {
+        fprintf(stderr, "c1m bench: %lu connections per process need %lu rings of %lu (more "
+                        "than 1,024 loops): use more --procs\n", (unsigned long)per_proc,
+                (unsigned long)need, (unsigned long)per_ring);
+        return 1;
+    }
+    if (need > cfg->loops) {
+        c1m_info("uring: %lu connections per process need %lu rings of %lu direct descriptors "
+                 "(RLIMIT_NOFILE): %lu loops instead of %u", (unsigned long)per_proc,
+                 (unsigned long)need, (unsigned long)per_ring, (unsigned long)need, cfg->loops);
+        cfg->loops = (uint32_t)need;
+    }
+    c1m_fd_budget_t b;
+    c1m_fd_budget(cfg->loops, &b);
+    if (b.per_process == 0) {
+        fprintf(stderr, "c1m bench: %u loops need more than the %lu open files this machine "
+                        "allows per process; use fewer --loops\n", cfg->loops,
+                (unsigned long)b.nofile);
+        return 1;
+    }
+    return 0;
+}
+
 static int check_procs(c1m_bench_cfg_t *cfg, bool procs_set)
 {
+    if (cfg->backend == C1M_BACKEND_URING)
+        return check_rings(cfg);
     c1m_fd_budget_t b;
     c1m_fd_budget(cfg->loops, &b);
     if (b.per_process == 0) {
@@ -422,6 +465,17 @@ static void check_somaxconn(c1m_bench_cfg_t *cfg, bool window_set)
 
 static int preflight(c1m_bench_cfg_t *cfg, const bench_flags_t *fl)
 {
+    if (cfg->backend == C1M_BACKEND_AUTO) {
+        char why[512];
+        cfg->backend = c1m__backend_resolve(C1M_BACKEND_AUTO, true, NULL, why, sizeof why);
+        c1m_info("%s", why);
+    } else if (cfg->backend == C1M_BACKEND_URING) {
+        char why[256];
+        if (c1m_uring_probe_client(why, sizeof why) < 0) {
+            fprintf(stderr, "c1m bench: --backend uring: %s\n", why);
+            return 1;
+        }
+    }
     if (check_procs(cfg, fl->procs_set) || check_sources(cfg) || check_memory(cfg))
         return 1;
     check_somaxconn(cfg, fl->window_set);
@@ -518,6 +572,11 @@ static int parse_opt(int opt, const char *arg, c1m_bench_cfg_t *cfg, bench_flags
         if (c1m_flag_count("bench", "--loops", arg, 1, 1024, &v))
             return 2;
         cfg->loops = (uint32_t)v;
+        fl->loops_set = true;
+        return 0;
+    case OPT_BACKEND:
+        if (c1m__backend_parse(arg, &cfg->backend) < 0)
+            return bad("--backend", arg, "auto, epoll or uring");
         return 0;
     case OPT_SOURCE:
         if (c1m_srcaddr_parse(&cfg->src, arg) < 0)
@@ -583,6 +642,8 @@ int c1m_cmd_bench(int argc, char **argv)
     c1m_bench_cfg_t cfg;
     bench_flags_t fl = { 0 };
     cfg_defaults(&cfg);
+    if (c1m_flag_backend_default("bench", &cfg.backend))
+        return 2;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", bench_opts, NULL)) != -1) {

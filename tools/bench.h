@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "c1m/loop.h"
 #include "core/hist.h"
 #include "engine/srcaddr.h"
 
@@ -40,6 +41,7 @@ typedef struct c1m_bench_cfg {
     /* scale */
     uint64_t conns;
     uint32_t procs, loops;
+    c1m_backend_t backend;     /* resolved: EPOLL or URING */
     c1m_srcaddr_t src;
     uint64_t connect_rate;     /* connections/s in total; 0 = unpaced */
     uint64_t connect_timeout_us;

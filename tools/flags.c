@@ -1,8 +1,10 @@
 #include "tools/flags.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "core/parse.h"
+#include "engine/backend.h"
 
 static int bad(const char *cmd, const char *flag, const char *arg, c1m_val_kind_t kind,
                uint64_t min, uint64_t max)
@@ -32,4 +34,17 @@ int c1m_flag_duration(const char *cmd, const char *flag, const char *arg, uint64
     return c1m_parse_duration_range(arg, min_us, max_us, out)
                ? bad(cmd, flag, arg, C1M_VAL_DURATION, min_us, max_us)
                : 0;
+}
+
+int c1m_flag_backend_default(const char *cmd, c1m_backend_t *out)
+{
+    const char *env = getenv("C1M_BACKEND");
+    *out = C1M_BACKEND_AUTO;
+    if (!env || !*env)
+        return 0;
+    if (c1m__backend_parse(env, out) < 0) {
+        fprintf(stderr, "c1m %s: bad value '%s' for C1M_BACKEND: auto, epoll or uring\n", cmd, env);
+        return 2;
+    }
+    return 0;
 }

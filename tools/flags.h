@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "c1m/loop.h"
+
 int c1m_flag_count(const char *cmd, const char *flag, const char *arg, uint64_t min,
                    uint64_t max, uint64_t *out);
 int c1m_flag_size(const char *cmd, const char *flag, const char *arg, uint64_t min,
@@ -14,6 +16,11 @@ int c1m_flag_size(const char *cmd, const char *flag, const char *arg, uint64_t m
 /* min_us, max_us, *out in microseconds */
 int c1m_flag_duration(const char *cmd, const char *flag, const char *arg, uint64_t min_us,
                       uint64_t max_us, uint64_t *out);
+
+/* The default of --backend (serve, bench, lab): $C1M_BACKEND when set and
+ * not empty (auto, epoll or uring; the flag still wins), else auto. On a
+ * bad value prints why and returns 2; 0 on success. */
+int c1m_flag_backend_default(const char *cmd, c1m_backend_t *out);
 
 /* The one line every help text ends its options with. */
 #define C1M_VALUES_HELP \

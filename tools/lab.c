@@ -34,7 +34,9 @@
 #include "core/common.h"
 #include "core/hist.h"
 #include "core/parse.h"
+#include "engine/backend.h"
 #include "engine/server.h"
+#include "engine/uring_probe.h"
 #include "tools/bench.h"
 #include "tools/cmd.h"
 #include "tools/flags.h"
@@ -79,6 +81,14 @@ static void lab_usage(FILE *f, unsigned cpus)
 "                     else echo): timeouts off vs wheel, heap, global-heap\n"
 "                     (default archs)\n"
 "  --rounds N         timers: interleaved rounds per design, 1 to 20 (default 2)\n"
+"  --backend NAME     auto | epoll | uring: what every server and client runs on\n"
+"                     (passed to c1m serve and c1m bench). On uring connections\n"
+"                     are direct descriptors of io_uring rings, not open files:\n"
+"                     one server process holds them all (it runs a ring per\n"
+"                     RLIMIT_NOFILE connections, given --max-conns), and so does\n"
+"                     one bench process. auto: uring where the kernel allows it,\n"
+"                     else epoll, said in one line (default auto, or\n"
+"                     $C1M_BACKEND when set)\n"
 "  --port N           server port, 1 to 65535 (default: a free one above 64999)\n"
 "  --out DIR          results directory (default results/YYYY-MM-DD-HHMMSS)\n"
 "  --no-plots         skip gnuplot (default: plots when gnuplot is installed)\n"
@@ -275,6 +285,13 @@ static void plan_arch_row(lab_t *lab, lab_row_t *r, const char *id)
         row_arg(r, "--workers");
         row_arg(r, "4");
         snprintf(r->server_desc, sizeof r->server_desc, "1 loop + 4 workers");
+        if (lab->cfg.backend == C1M_BACKEND_URING) {
+            /* its one loop has one ring: processes for more (7/8 of a
+             * ring each, as engine/server.c plans) */
+            uint64_t ring = c1m__uring_conns_per_ring(false);
+            ring -= ring / 8;
+            P = (unsigned)((lab->cfg.conns + ring - 1) / ring);
+        }
     } else {
         row_arg(r, "--loops");
         row_arg(r, "%u", L);
@@ -289,12 +306,25 @@ static void plan_arch_row(lab_t *lab, lab_row_t *r, const char *id)
         char d[sizeof r->server_desc];
         snprintf(d, sizeof d, "%s", r->server_desc);
         snprintf(r->server_desc, sizeof r->server_desc, "%.20s%.50s", more, d);
-        snprintf(r->note, sizeof r->note, "%u processes each running %s (one process holds at "
-                 "most ~%" PRIu64 " connections)", P, arch, lab->per_process);
+        if (lab->cfg.backend == C1M_BACKEND_URING)
+            snprintf(r->note, sizeof r->note, "%u processes each running %s (its one loop's ring "
+                     "holds ~%u connections)", P, arch, c1m__uring_conns_per_ring(false));
+        else
+            snprintf(r->note, sizeof r->note, "%u processes each running %s (one process holds "
+                     "at most ~%" PRIu64 " connections)", P, arch, lab->per_process);
+    }
+    if (lab->cfg.backend == C1M_BACKEND_URING) {
+        /* the server runs as many rings as these need (engine/server.c) */
+        row_arg(r, "--max-conns");
+        row_arg(r, "%" PRIu64, lab->cfg.conns);
     }
     if (!strcmp(id, "article")) {
         r->bench_loops = 1;
-        r->bench_procs = lab->cfg.hosts ? 0 : lab->cfg.conns <= lab->per_process ? 1 : 0;
+        /* on uring one bench process holds them all (it adds loops, a ring each) */
+        r->bench_procs = lab->cfg.hosts ? 0
+                         : lab->cfg.conns <= lab->per_process || lab->cfg.backend == C1M_BACKEND_URING
+                             ? 1
+                             : 0;
     }
 }
 
@@ -307,6 +337,8 @@ static int make_plan(lab_t *lab)
     /* accepts are not spread perfectly over processes: leave 20 % room */
     uint64_t usable = b.per_process / 10 * 8;
     lab->server_procs = (unsigned)((c->conns + usable - 1) / usable);
+    if (c->backend == C1M_BACKEND_URING)
+        lab->server_procs = 1; /* connections are ring slots, not open files */
     if (lab->server_procs < 1)
         lab->server_procs = 1;
     if (!strcmp(c->experiment, "timers")) {
@@ -325,6 +357,10 @@ static int make_plan(lab_t *lab)
             if (lab->server_procs > 1) {
                 row_arg(r, "--procs");
                 row_arg(r, "%u", lab->server_procs);
+            }
+            if (c->backend == C1M_BACKEND_URING) {
+                row_arg(r, "--max-conns");
+                row_arg(r, "%" PRIu64, c->conns);
             }
             snprintf(r->server_desc, sizeof r->server_desc, "%s%s reuseport x %u loops",
                      lab->server_procs > 1 ? "procs x " : "", lab->proto_used, c->loops);
@@ -393,6 +429,9 @@ static int preflight(lab_t *lab)
     c1m_fd_budget(1, &b);
     uint64_t N = c->conns;
     uint64_t bench_procs = (N + b.per_process - 1) / b.per_process;
+    bool uring = c->backend == C1M_BACKEND_URING;
+    if (uring)
+        bench_procs = 1;
     bool loopback = c->hosts == 0;
     uint64_t sockets = N * 2; /* both ends on this machine, always */
     uint64_t kernel = sockets * 4096;
@@ -404,9 +443,11 @@ static int preflight(lab_t *lab)
     printf("c1m lab: pre-flight for %" PRIu64 " connections (%s, %s):\n", N, lab->proto_used,
            loopback ? "loopback" : "client namespaces on a bridge");
     printf("  open files: this machine allows %" PRIu64 " per process (RLIMIT_NOFILE); "
-           "%" PRIu64 " connections need server %u process%s and bench %" PRIu64 " process%s\n",
+           "%" PRIu64 " connections need server %u process%s and bench %" PRIu64 " process%s%s\n",
            (uint64_t)b.nofile, N, lab->server_procs, lab->server_procs == 1 ? "" : "es",
-           bench_procs, bench_procs == 1 ? "" : "es");
+           bench_procs, bench_procs == 1 ? "" : "es",
+           uring ? " (uring: connections are direct descriptors of rings, ~one ring per "
+                   "RLIMIT_NOFILE connections, not open files)" : "");
     printf("  memory: about %s of kernel memory (%" PRIu64 " sockets x ~4 KiB) + %s in the "
            "processes; %s available\n",
            lab_fmt_bytes((double)kernel, b1, sizeof b1), sockets, lab_fmt_bytes((double)user, b2, sizeof b2),
@@ -639,6 +680,11 @@ static void window_figures(lab_row_t *r, const sample_t *s, size_t n, const lab_
         r->server_procs = mid->tree.nprocs;
 }
 
+static const char *backend_name(c1m_backend_t b)
+{
+    return b == C1M_BACKEND_URING ? "uring" : "epoll";
+}
+
 static pid_t spawn_bench(lab_t *lab, lab_row_t *r, int host, uint64_t conns, uint64_t start_at,
                          const char *json, const char *log, const char *out)
 {
@@ -670,6 +716,8 @@ static pid_t spawn_bench(lab_t *lab, lab_row_t *r, int host, uint64_t conns, uin
     }
     argv[n++] = "--conns";
     argv[n++] = a_conns;
+    argv[n++] = "--backend";
+    argv[n++] = (char *)backend_name(c->backend);
     argv[n++] = "--loops";
     argv[n++] = a_loops;
     if (r->bench_procs) {
@@ -727,8 +775,9 @@ static int run_row(lab_t *lab, lab_row_t *r, const char *tag)
     /* bound to the address the clients use, never 0.0.0.0: a lab row
      * (some with --timeouts off) must not be reachable from outside */
     char *sargv[32] = { "c1m", "serve", "--quiet", "--port", port, "--proto", lab->proto_used,
-                        "--bind", c->hosts ? "198.18.0.1" : "127.0.0.1" };
-    int n = 9;
+                        "--bind", c->hosts ? "198.18.0.1" : "127.0.0.1", "--backend",
+                        (char *)backend_name(c->backend) };
+    int n = 11;
     for (unsigned i = 0; i < r->nserve_args; i++)
         sargv[n++] = r->serve_args[i];
     sargv[n] = NULL;
@@ -929,7 +978,7 @@ static void fold_round(lab_row_t *acc, lab_row_t *round)
 
 enum {
     OPT_CONNS = 256, OPT_DURATION, OPT_WARMUP, OPT_ARCHS, OPT_PROTO, OPT_LOOPS, OPT_HOSTS,
-    OPT_NETNS, OPT_EXPERIMENT, OPT_ROUNDS, OPT_PORT, OPT_OUT, OPT_NO_PLOTS, OPT_DRY_RUN,
+    OPT_NETNS, OPT_EXPERIMENT, OPT_ROUNDS, OPT_PORT, OPT_OUT, OPT_NO_PLOTS, OPT_DRY_RUN, OPT_BACKEND,
     OPT_HELP,
 };
 
@@ -969,6 +1018,7 @@ static int parse_flags(lab_cfg_t *c, int argc, char **argv)
         { "out", required_argument, 0, OPT_OUT },
         { "no-plots", no_argument, 0, OPT_NO_PLOTS },
         { "dry-run", no_argument, 0, OPT_DRY_RUN },
+        { "backend", required_argument, 0, OPT_BACKEND },
         { "help", no_argument, 0, OPT_HELP },
         { 0, 0, 0, 0 },
     };
@@ -976,6 +1026,8 @@ static int parse_flags(lab_cfg_t *c, int argc, char **argv)
                       .proto = "ts8", .experiment = "archs", .netns = "auto", .rounds = 2,
                       .cpus = cpus_available() };
     c->loops = c->cpus;
+    if (c1m_flag_backend_default("lab", &c->backend))
+        return 2;
     int opt;
     uint64_t v;
     optind = 1;
@@ -1049,6 +1101,10 @@ static int parse_flags(lab_cfg_t *c, int argc, char **argv)
         case OPT_DRY_RUN:
             c->dry_run = true;
             break;
+        case OPT_BACKEND:
+            if (c1m__backend_parse(optarg, &c->backend) < 0)
+                return bad("--backend", optarg, "auto, epoll or uring");
+            break;
         case OPT_HELP:
         case 'h':
             lab_usage(stdout, c->cpus);
@@ -1093,6 +1149,8 @@ static void describe_clients(lab_t *lab)
             c1m_fd_budget_t b;
             c1m_fd_budget(r->bench_loops, &b);
             uint64_t p = b.per_process ? (conns + b.per_process - 1) / b.per_process : 1;
+            if (lab->cfg.backend == C1M_BACKEND_URING)
+                p = 1; /* rings, not open files: the bench adds loops instead */
             snprintf(r->client_desc, sizeof r->client_desc, "%s%" PRIu64 " proc%s x %u loop%s",
                      hosts, p,
                      p == 1 ? "" : "s", r->bench_loops, r->bench_loops == 1 ? "" : "s");
@@ -1113,6 +1171,12 @@ int c1m_cmd_lab(int argc, char **argv)
     if (!strcmp(c->proto, "http") && !lab.http_available) {
         fprintf(stderr, "c1m lab: this build's c1m serve has no http protocol\n");
         return 1;
+    }
+    if (c->backend == C1M_BACKEND_AUTO) {
+        /* the bench's needs include the server's: decide for both */
+        char why[512];
+        c->backend = c1m__backend_resolve(C1M_BACKEND_AUTO, true, NULL, why, sizeof why);
+        printf("c1m lab: %s\n", why);
     }
     rc = make_plan(&lab);
     if (rc)

@@ -21,6 +21,7 @@ typedef struct lab_cfg {
     unsigned cpus;             /* CPUs this process may run on (sched_getaffinity) */
     uint16_t port;
     bool no_plots, dry_run;
+    c1m_backend_t backend;     /* resolved before the plan: EPOLL or URING */
 } lab_cfg_t;
 
 /* One row of the table: an architecture (or a timer design), the serve

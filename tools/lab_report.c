@@ -144,8 +144,9 @@ static void write_table(const lab_t *lab, FILE *f, bool md)
 static void write_notes(const lab_t *lab, FILE *f, bool md)
 {
     const char *li = md ? "- " : "  ";
-    fprintf(f, "%sproto %s, %" PRIu64 " connections, warm-up %.1fs, window %.1fs, %s\n", li,
-            lab->proto_used, lab->cfg.conns, (double)lab->cfg.warmup_us / 1e6,
+    fprintf(f, "%sproto %s, backend %s, %" PRIu64 " connections, warm-up %.1fs, window %.1fs, %s\n",
+            li, lab->proto_used, lab->cfg.backend == C1M_BACKEND_URING ? "uring" : "epoll",
+            lab->cfg.conns, (double)lab->cfg.warmup_us / 1e6,
             (double)lab->cfg.duration_us / 1e6,
             lab->cfg.hosts ? "clients in network namespaces on a bridge, merged exactly"
             : lab->in_netns ? "loopback inside the lab's network namespace" : "loopback");
@@ -231,6 +232,8 @@ static int write_json(const lab_t *lab, const char *path, bool interrupted)
     json_object_set_new(o, "experiment", json_string(lab->cfg.experiment));
     json_object_set_new(o, "started_unix_s", json_real((double)lab->started_wall_ns / 1e9));
     json_object_set_new(o, "proto", json_string(lab->proto_used));
+    json_object_set_new(o, "backend",
+                        json_string(lab->cfg.backend == C1M_BACKEND_URING ? "uring" : "epoll"));
     json_object_set_new(o, "conns", json_integer((json_int_t)lab->cfg.conns));
     json_object_set_new(o, "duration_s", json_real((double)lab->cfg.duration_us / 1e6));
     json_object_set_new(o, "warmup_s", json_real((double)lab->cfg.warmup_us / 1e6));

@@ -9,6 +9,7 @@
 #include "core/parse.h"
 #include <sys/socket.h>
 
+#include "engine/backend.h"
 #include "engine/listener.h"
 #include "proto/ws/bus.h"
 #include "tools/prefork.h"
@@ -22,6 +23,37 @@
 #include "proto/http1/server.h"
 #include "tools/cmd.h"
 #include "tools/flags.h"
+
+/* --backend auto: uring where the kernel allows it and the configuration
+ * runs on it, else epoll; one line says which and why. What the uring
+ * backend refuses (c1m_server_cfg_check) sends auto to epoll rather than
+ * failing a command that runs on epoll. */
+static void choose_backend(c1m_server_cfg_t *cfg, bool access_log, bool push)
+{
+    /* --push-every: a slow subscriber is told by its unsent bytes, and the
+     * uring backend takes a whole send into its own buffer (measured:
+     * tests/integration/ws_broadcast.sh closes readers that keep up) */
+    /* a write timeout: the send the uring backend has in flight holds
+     * bytes the loop counts as written, so a peer that never reads is not
+     * cut (tests/integration/http_timeouts.sh); HTTP has one by default */
+    const char *unsupported =
+        access_log                                ? "--access-log"
+        : cfg->loop.edge_triggered                ? "--edge (an epoll mode)"
+        : push                                    ? "--push-every (slow-subscriber limits)"
+        : cfg->loop.timeout_ms[C1M_TO_WRITE] != 0 ? "a write timeout (--write-timeout; http has 10s by default)"
+                                                  : NULL;
+    char why[512], err[384];
+    cfg->loop.backend = c1m__backend_resolve(C1M_BACKEND_AUTO, false, unsupported, why, sizeof why);
+    if (cfg->loop.backend == C1M_BACKEND_URING && c1m_server_cfg_check(cfg, err, sizeof err) < 0) {
+        cfg->loop.backend = C1M_BACKEND_EPOLL;
+        if (c1m_server_cfg_check(cfg, NULL, 0) == 0)
+            snprintf(why, sizeof why, "backend epoll (auto: io_uring refuses this configuration: %s)",
+                     err);
+        else
+            cfg->loop.backend = C1M_BACKEND_URING; /* neither runs it: report uring's reason */
+    }
+    c1m_info("%s", why);
+}
 
 static void serve_usage(FILE *f)
 {
@@ -49,9 +81,14 @@ static void serve_usage(FILE *f)
 "  --cpu-affinity MODE  auto (pin each loop thread to a CPU of its own) | off\n"
 "                       (default off)\n"
 "  --edge               edge-triggered epoll (default level-triggered)\n"
-"  --backend NAME       epoll | uring (io_uring: multishot accept into direct\n"
-"                       descriptors, multishot recv into a buffer ring; every\n"
-"                       architecture; not with --access-log) (default epoll)\n"
+"  --backend NAME       auto | epoll | uring (io_uring: multishot accept into\n"
+"                       direct descriptors, multishot recv into a buffer ring;\n"
+"                       every architecture; not with --access-log or --edge;\n"
+"                       auto takes epoll for --push-every and for a write\n"
+"                       timeout, which http has by default).\n"
+"                       auto: uring where the kernel allows it, else epoll, and\n"
+"                       one line on stderr says which and why (default auto, or\n"
+"                       $C1M_BACKEND when set)\n"
 "Service:\n"
 "  --proto NAME         echo | ts8 (8-byte timestamp echo) | http (default echo)\n"
 "  --port N             TCP port, 1 to 65535 (default 8972; http: 8998)\n"
@@ -230,6 +267,11 @@ int c1m_cmd_serve(int argc, char **argv)
 {
     c1m_server_cfg_t cfg;
     c1m_server_cfg_defaults(&cfg);
+    if (c1m_flag_backend_default("serve", &cfg.loop.backend))
+        return 2;
+    /* C1M_BACKEND=uring is a default, not a demand: what uring does not
+     * run goes to epoll as under auto; only --backend uring refuses */
+    bool env_uring = cfg.loop.backend == C1M_BACKEND_URING;
     cfg.proto = &c1m_proto_echo;
     /* http: the timer flags keep their values; the others get the seed's
      * defaults below (a sentinel tells which were given). */
@@ -325,12 +367,9 @@ int c1m_cmd_serve(int argc, char **argv)
             cfg.loop.edge_triggered = true;
             break;
         case OPT_BACKEND:
-            if (!strcmp(optarg, "epoll"))
-                cfg.loop.backend = C1M_BACKEND_EPOLL;
-            else if (!strcmp(optarg, "uring"))
-                cfg.loop.backend = C1M_BACKEND_URING;
-            else
-                return bad("--backend", optarg, "epoll or uring");
+            if (c1m__backend_parse(optarg, &cfg.loop.backend) < 0)
+                return bad("--backend", optarg, "auto, epoll or uring");
+            env_uring = false;
             break;
         case OPT_MAX_CONNS:
             if (c1m_flag_count("serve", "--max-conns", optarg, 1, 100000000, &v))
@@ -499,6 +538,10 @@ int c1m_cmd_serve(int argc, char **argv)
         fprintf(stderr, "c1m serve: --child-arch goes with --arch prefork\n");
         return 2;
     }
+    if (env_uring && (http_cfg.access_log || cfg.loop.edge_triggered))
+        cfg.loop.backend = C1M_BACKEND_AUTO; /* decided below, with the line */
+    if (cfg.loop.backend == C1M_BACKEND_URING && cfg.loop.edge_triggered)
+        fprintf(stderr, "c1m serve: --edge is an epoll mode: ignored on --backend uring\n");
     if (cfg.loop.backend == C1M_BACKEND_URING && http_cfg.access_log) {
         fprintf(stderr, "c1m serve: --access-log does not run on --backend uring yet "
                         "(a direct descriptor has no getpeername)\n");
@@ -562,6 +605,8 @@ int c1m_cmd_serve(int argc, char **argv)
     cfg.listen_fds = inherited;
     cfg.nlisten_fds = (uint32_t)ninh;
     c1m_upgrade_configure(&up);
+    if (cfg.loop.backend == C1M_BACKEND_AUTO)
+        choose_backend(&cfg, http_cfg.access_log, ws_cfg.push_every_ms != 0);
     if (c1m_server_cfg_check(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "c1m serve: %s\n", err);
         c1m_http_free(h);

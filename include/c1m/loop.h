@@ -23,7 +23,10 @@ extern "C" {
  * "httprouter + net/http: four timeouts halved the throughput"). */
 typedef enum { C1M_TIMERS_WHEEL, C1M_TIMERS_HEAP, C1M_TIMERS_GLOBAL_HEAP } c1m_timers_mode_t;
 
-/* The poller behind the loop. AUTO picks the best one this kernel allows. */
+/* The poller behind the loop. EPOLL; URING (io_uring: connections, client
+ * ones too, are direct descriptors of the loop's ring, not open files);
+ * AUTO is epoll in a loop configuration for now: the c1m commands default
+ * to their own auto, io_uring where the kernel allows it (docs/API.md). */
 typedef enum { C1M_BACKEND_AUTO = 0, C1M_BACKEND_EPOLL, C1M_BACKEND_URING } c1m_backend_t;
 
 typedef struct c1m_loop_cfg {

@@ -82,7 +82,7 @@ timeout 10 "$C1M" bench --url http://127.0.0.1:99999/ --quiet >/dev/null 2>&1
 [ $? -eq 2 ] && ok "bad URL port: exit 2" || bad "bad URL port"
 timeout 10 "$C1M" bench --proto smtp --quiet >/dev/null 2>&1
 [ $? -eq 2 ] && ok "bad --proto: exit 2" || bad "bad --proto"
-timeout 10 "$C1M" bench --port $P_LIVE --conns 50000 --procs 1 >"$TMP/fit.out" 2>&1
+timeout 10 "$C1M" bench --backend epoll --port $P_LIVE --conns 50000 --procs 1 >"$TMP/fit.out" 2>&1
 rc=$?
 [ $rc -eq 1 ] && grep -q "need at least 3 processes" "$TMP/fit.out" \
     && ok "50,000 conns in 1 process: refused, says 3 processes are needed" \

@@ -13,11 +13,22 @@ check "lab --help prints the options" test $? -eq 0
 check "unknown flag exits 2" test $? -eq 2
 "$C1M" lab --archs single,nope --dry-run >/dev/null 2>&1
 check "unknown architecture exits 2" test $? -eq 2
-out=$("$C1M" lab --conns 1000000 --dry-run 2>&1)
-check "dry run for a million: exit 0" test $? -eq 0
+out=$("$C1M" lab --backend epoll --conns 1000000 --dry-run 2>&1)
+check "dry run for a million on epoll: exit 0" test $? -eq 0
 check "... says how many server processes the file cap needs" \
     sh -c "echo \"\$1\" | grep -q 'server [0-9]* processes'" _ "$out"
 check "... and the kernel memory it needs" sh -c "echo \"\$1\" | grep -q 'sockets x ~4 KiB'" _ "$out"
+out=$("$C1M" lab --backend uring --conns 1000000 --archs single,workerpool --dry-run 2>&1)
+check "dry run for a million on uring: exit 0" test $? -eq 0
+check "... one server process, one bench process (rings, not open files)" \
+    sh -c "echo \"\$1\" | grep -q 'need server 1 process and bench 1 process (uring'" _ "$out"
+check "... the server is told --max-conns (it sizes its rings from it)" \
+    sh -c "echo \"\$1\" | grep -q 'c1m serve --arch single --max-conns 1000000 '" _ "$out"
+check "... workerpool (one ring per process) gets processes" \
+    sh -c "echo \"\$1\" | grep -Eq 'c1m serve --arch workerpool --workers 4 --procs [0-9]+ --max-conns 1000000'" _ "$out"
+out=$(C1M_BACKEND= "$C1M" lab --conns 1000 --archs single --dry-run 2>&1)
+check "the default (auto) says which backend and why in one line" \
+    sh -c "echo \"\$1\" | grep -Eq '^c1m lab: backend (uring|epoll) \(auto: '" _ "$out"
 out=$("$C1M" lab --conns 10M --dry-run 2>&1)
 rc=$?
 check "10M connections do not fit in this memory: refused with exit 1" test $rc -eq 1

@@ -14,16 +14,16 @@ check "bad --port exits 2" test $? -eq 2
 check "unknown command exits 2" test $? -eq 2
 port=21400
 start_server $port --arch single || bad "server did not start"
-err=$("$C1M" serve --port $port --quiet 2>&1)
+err=$("$C1M" serve --backend epoll --port $port --quiet 2>&1)
 rc=$?
 check "port in use: exit 1 ($err)" test $rc -eq 1
 check "port in use: one line naming the port" sh -c "[ \$(echo '$err' | wc -l) -eq 1 ] && echo '$err' | grep -q $port"
 stop_check "the first server"
-err=$("$C1M" serve --port $((port + 1)) --max-conns 100000 2>&1)
+err=$("$C1M" serve --backend epoll --port $((port + 1)) --max-conns 100000 2>&1)
 rc=$?
 check "--max-conns beyond one process: exit 1" test $rc -eq 1
 check "... and says how many processes are needed ($err)" sh -c "echo '$err' | grep -q 'at least [0-9]* processes'"
-err=$(timeout 5 "$C1M" serve --port $((port + 2)) --max-conns 100000 --procs 2 2>&1)
+err=$(timeout 5 "$C1M" serve --backend epoll --port $((port + 2)) --max-conns 100000 --procs 2 2>&1)
 check "--max-conns 100000 --procs 2 still does not fit" sh -c "echo '$err' | grep -q 'processes'"
 "$C1M" serve --cpu-affinity sometimes 2>/dev/null
 check "bad --cpu-affinity exits 2" test $? -eq 2

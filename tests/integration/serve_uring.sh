@@ -4,6 +4,8 @@
 # architectures it runs, clean SIGTERM; its connections are direct
 # descriptors, not open files of the server process; HTTP answers; the
 # access log (not written yet) and an unknown backend name are refused;
+# the default (auto) picks uring and says so, or epoll for what uring does
+# not run (--access-log, --edge), and says why;
 # one process holds 25,000 connections with RLIMIT_NOFILE at 10,000.
 . "$(dirname "$0")/lib.sh"
 port=21900
@@ -52,6 +54,60 @@ run_arch dispatch   --arch dispatch --loops 2
 
 msg=$("$C1M" serve --backend uring --proto http --access-log --port $((port + 1)) 2>&1)
 check "--access-log on uring is refused, saying why ($msg)" grep -q "access-log does not run on --backend uring" <<<"$msg"
+
+# The default, --backend auto: uring here, said in one line; what uring does
+# not run yet (--access-log, --edge) sends auto to epoll with the reason,
+# and the command works as it did before the default changed.
+auto_serve() { # auto_serve NAME PORT EXPECT ARGS...: starts it (no --backend)
+    local name=$1 p=$2 expect=$3; shift 3
+    C1M_BACKEND= "$C1M" serve --port "$p" "$@" > "$OUT.auto" 2>&1 &
+    SPID=$!
+    PIDS+=("$SPID")
+    if server_up "$p"; then
+        check "auto, $name: says '$expect'" grep -q -- "$expect" "$OUT.auto"
+        check "auto, $name: one backend line" test "$(grep -c 'backend .* (auto:' "$OUT.auto")" -eq 1
+    else
+        bad "auto, $name: did not start: $(cat "$OUT.auto")"
+    fi
+}
+port=$((port + 1))
+auto_serve echo $port "backend uring (auto: io_uring: SINGLE_ISSUER" --proto echo
+r=$("$TC" echo $port 50 1 64)
+check "auto, echo: echoes on uring ($r)" test $? -eq 0
+stop_server
+port=$((port + 1))
+auto_serve "--access-log" $port "backend epoll (auto: --access-log does not run on io_uring" \
+    --proto http --access-log
+out=$(curl -s --max-time 5 http://127.0.0.1:$port/)
+check "auto, --access-log: answers ($out)" test "$out" = "Welcome!"
+stop_server
+check "auto, --access-log: logged the request" grep -q '"GET / HTTP/1.1" 200' "$OUT.auto"
+port=$((port + 1))
+auto_serve "http (a write timeout by default)" $port "backend epoll (auto: a write timeout" --proto http
+stop_server
+port=$((port + 1))
+auto_serve "http --timeouts off" $port "backend uring (auto: io_uring" --proto http --timeouts off
+out=$(curl -s --max-time 5 http://127.0.0.1:$port/)
+check "auto, http --timeouts off: answers on uring ($out)" test "$out" = "Welcome!"
+stop_server
+port=$((port + 1))
+C1M_BACKEND=uring "$C1M" serve --port $port --proto http --access-log --quiet > "$OUT.env" 2>&1 &
+SPID=$!
+PIDS+=("$SPID")
+if server_up $port; then
+    check "C1M_BACKEND=uring --access-log: epoll, saying why (a default, not a demand)" \
+        grep -q "backend epoll (auto: --access-log" "$OUT.env"
+    stop_server
+else
+    bad "C1M_BACKEND=uring --access-log did not start: $(cat "$OUT.env")"
+fi
+port=$((port + 1))
+auto_serve "--edge" $port "backend epoll (auto: --edge" --proto echo --edge
+r=$("$TC" echo $port 50 1 64)
+check "auto, --edge: echoes on epoll ($r)" test $? -eq 0
+stop_server
+msg=$(timeout 1 "$C1M" serve --backend uring --edge --port $port 2>&1)
+check "--edge with --backend uring: ignored, saying so ($msg)" grep -q "edge is an epoll mode: ignored" <<<"$msg"
 
 # HTTP: a request and a keep-alive pair through the uring backend
 port=$((port + 1))

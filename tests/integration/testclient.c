@@ -25,6 +25,11 @@
  *                                              first byte)
  *   testclient noreadclose PORT SECONDS        send without ever reading;
  *                                              report when the server closed
+ *   testclient nouring ERRNO CMD [ARGS...]     run CMD under a seccomp
+ *                                              filter that fails
+ *                                              io_uring_setup with ERRNO
+ *                                              (as a container's profile
+ *                                              does)
  *
  * Output: one line of key=value pairs. Exit 0 when the run was clean for
  * the mode, 1 if not. Echo and ts8: no mismatch, no cut-off reply (the
@@ -35,6 +40,11 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -463,6 +473,28 @@ static int run_noreadclose(void)
     return 0;
 }
 
+/* A seccomp filter like a container runtime's default profile: io_uring_setup
+ * fails with `err`, everything else is allowed. No architecture check: the
+ * helper runs natively, and a test needs nothing stricter. */
+static int run_nouring(int err, char **cmd)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { .len = sizeof f / sizeof f[0], .filter = f };
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
+        perror("testclient nouring: seccomp");
+        return 2;
+    }
+    execvp(cmd[0], cmd);
+    perror("testclient nouring: exec");
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -471,6 +503,8 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *mode = argv[1];
+    if (!strcmp(mode, "nouring") && argc >= 4)
+        return run_nouring(atoi(argv[2]), argv + 3);
     port = atoi(argv[2]);
     nconns = argc > 3 ? atoi(argv[3]) : 1;
     if (!strcmp(mode, "echo") && argc == 6) {

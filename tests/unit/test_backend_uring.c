@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -42,10 +43,13 @@ static ssize_t t_echo(c1m_conn_t *c, const char *d, size_t n)
     c1m_conn_write(c, d, n);
     return (ssize_t)n;
 }
+static int connect_errno; /* errno of the last C1M_CLOSE_CONNECT */
 static void t_close(c1m_conn_t *c, int reason)
 {
     (void)c;
     closes[reason]++;
+    if (reason == C1M_CLOSE_CONNECT)
+        connect_errno = errno;
 }
 static const c1m_proto_t echo_p = { .name = "t-echo", .on_open = t_open, .on_data = t_echo,
                                     .on_close = t_close };
@@ -57,6 +61,7 @@ static int setup(void **state)
     (void)state;
     memset(closes, 0, sizeof closes);
     opens = 0;
+    connect_errno = 0;
     c1m_loop_cfg_t cfg;
     c1m_loop_cfg_defaults(&cfg);
     cfg.backend = C1M_BACKEND_URING;
@@ -188,6 +193,72 @@ static void accepted_direct(void **state)
     assert_int_equal(loop.stats.conns, 0);
     assert_int_equal(closes[C1M_CLOSE_PEER], N);
     close(lfd);
+}
+
+/* Client connections (c1m_loop_connect) on uring: direct sockets made,
+ * bound and connected through the ring. Half bind an explicit source
+ * (127.0.0.3), half let the kernel choose; the accepting side (plain
+ * sockets of this test) sees the source; the client sides are not open
+ * files; bytes echo both ways. A refused connect and a source that cannot
+ * be bound end in on_close(C1M_CLOSE_CONNECT) with errno saying why. */
+static void client_connects(void **state)
+{
+    (void)state;
+    enum { N = 200 };
+    char err[200];
+    c1m_listen_cfg_t lc = { .bind = "127.0.0.1", .port = 0, .backlog = 1024 };
+    int lfd = c1m_listen_fd(&lc, err, sizeof err);
+    assert_true(lfd >= 0);
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
+    spin(1);
+    int fds0 = count_fds();
+    struct sockaddr_in src = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000003) };
+    for (int i = 0; i < N; i++)
+        assert_non_null(c1m_loop_connect(&loop, i % 2 ? (struct sockaddr *)&src : NULL,
+                                         (struct sockaddr *)&a, sizeof a, &echo_p, NULL));
+    for (int k = 0; k < 400 && opens < N; k++)
+        spin(1);
+    assert_int_equal(opens, N);
+    assert_int_equal(loop.stats.connected, N);
+    assert_int_equal(count_fds() - fds0, 0); /* direct sockets, not files */
+    int peers[N], from3 = 0;
+    for (int i = 0; i < N; i++) {
+        struct sockaddr_in pa;
+        socklen_t pl = sizeof pa;
+        peers[i] = accept4(lfd, (struct sockaddr *)&pa, &pl, SOCK_NONBLOCK);
+        assert_true(peers[i] >= 0);
+        from3 += pa.sin_addr.s_addr == htonl(0x7f000003);
+    }
+    assert_int_equal(from3, N / 2);
+    echo_round(peers, N, 8, 5);
+    echo_round(peers, N, 3000, 6);
+    for (int i = 0; i < N; i++)
+        close(peers[i]);
+    for (int k = 0; k < 200 && loop.stats.conns; k++)
+        spin(1);
+    assert_int_equal(loop.stats.conns, 0);
+    assert_int_equal(closes[C1M_CLOSE_PEER], N);
+
+    close(lfd); /* nothing listens there now */
+    assert_non_null(c1m_loop_connect(&loop, NULL, (struct sockaddr *)&a, sizeof a, &echo_p, NULL));
+    for (int k = 0; k < 100 && !closes[C1M_CLOSE_CONNECT]; k++)
+        spin(1);
+    assert_int_equal(closes[C1M_CLOSE_CONNECT], 1);
+    assert_int_equal(connect_errno, ECONNREFUSED);
+    struct sockaddr_in far = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0xc0000201) };
+    assert_non_null(c1m_loop_connect(&loop, (struct sockaddr *)&far, (struct sockaddr *)&a,
+                                     sizeof a, &echo_p, NULL)); /* 192.0.2.1: not ours */
+    for (int k = 0; k < 100 && closes[C1M_CLOSE_CONNECT] < 2; k++)
+        spin(1);
+    print_message("  closes: connect %d, error %d, local %d, peer %d; errno %d; conns %u\n", closes[C1M_CLOSE_CONNECT], closes[C1M_CLOSE_ERROR], closes[C1M_CLOSE_LOCAL], closes[C1M_CLOSE_PEER], connect_errno, (unsigned)loop.stats.conns);
+    assert_int_equal(closes[C1M_CLOSE_CONNECT], 2);
+    assert_int_equal(connect_errno, EADDRNOTAVAIL);
+    assert_int_equal(opens, N);
+    for (int k = 0; k < 50; k++)
+        spin(1);
+    assert_int_equal(loop.stats.conns, 0);
 }
 
 /* 4 MiB through one connection whose peer reads only now and then: the
@@ -360,6 +431,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(adopted_socketpairs, setup, teardown),
         cmocka_unit_test_setup_teardown(accepted_direct, setup, teardown),
+        cmocka_unit_test_setup_teardown(client_connects, setup, teardown),
         cmocka_unit_test_setup_teardown(slow_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(local_close, setup, teardown),
         cmocka_unit_test_setup_teardown(more_than_the_ring, setup, teardown),

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "engine/uring_compat.h"
+#include "engine/backend.h"
 #include "engine/uring_probe.h"
 
 /* The fake system: what each call returns. */
@@ -53,8 +54,9 @@ static int f_reg(int fd, unsigned op, void *arg, unsigned nargs)
         if (F.probe_err)
             return F.probe_err;
         struct io_uring_probe *p = arg;
-        p->last_op = IORING_OP_LAST - 1;
-        for (unsigned i = 0; i < IORING_OP_LAST && i < nargs; i++) {
+        /* a kernel of today: more operations than liburing 2.3 names */
+        p->last_op = C1M_IORING_OP_BIND + 1;
+        for (unsigned i = 0; i <= p->last_op && i < nargs; i++) {
             p->ops[i].op = (uint8_t)i;
             p->ops[i].flags = (int)i == F.missing_op ? 0 : IO_URING_OP_SUPPORTED;
         }
@@ -218,6 +220,114 @@ static void tiny_or_no_buffer(void **state)
     assert_int_equal(c1m__uring_probe_with(&fake, NULL, 0, NULL), -EPERM);
 }
 
+/* Client connections need three operations more; a server does not. */
+static void client_ops(void **state)
+{
+    (void)state;
+    char why[256];
+    assert_int_equal(c1m__uring_probe_client_with(&fake, why, sizeof why), 0);
+    assert_non_null(strstr(why, "direct sockets"));
+    F.missing_op = C1M_IORING_OP_BIND; /* Linux 6.7 - 6.10 */
+    assert_int_equal(c1m__uring_probe_client_with(&fake, why, sizeof why), -EOPNOTSUPP);
+    print_message("  %s\n", why);
+    assert_non_null(strstr(why, "IORING_OP_BIND"));
+    assert_non_null(strstr(why, "6.11"));
+    assert_int_equal(probe(why, sizeof why), 0); /* the server's probe does not need it */
+    F.missing_op = IORING_OP_URING_CMD;
+    assert_int_equal(c1m__uring_probe_client_with(&fake, why, sizeof why), -EOPNOTSUPP);
+    assert_non_null(strstr(why, "setsockopt"));
+    F.missing_op = IORING_OP_SEND; /* what both need comes first */
+    assert_int_equal(c1m__uring_probe_client_with(&fake, why, sizeof why), -EOPNOTSUPP);
+    assert_non_null(strstr(why, "IORING_OP_SEND"));
+}
+
+/* --backend auto from what the (fake) probe found: uring when it works,
+ * else epoll, and the one line names the probe's reason. */
+static c1m_backend_t decide(const char *unsupported, bool client, char *line, size_t cap)
+{
+    char why[256];
+    c1m__backend_facts_t f = {
+        .probe_rc = client ? c1m__uring_probe_client_with(&fake, why, sizeof why)
+                           : c1m__uring_probe_with(&fake, why, sizeof why, NULL),
+        .probe_why = why,
+        .unsupported = unsupported,
+    };
+    c1m_backend_t b = c1m__backend_decide(&f, line, cap);
+    print_message("  %s\n", line);
+    return b;
+}
+
+static void auto_choice(void **state)
+{
+    (void)state;
+    char line[512];
+    assert_int_equal(decide(NULL, false, line, sizeof line), C1M_BACKEND_URING);
+    assert_non_null(strstr(line, "backend uring (auto:"));
+    assert_non_null(strstr(line, "--backend epoll")); /* how to choose the other */
+
+    F.setup_err = -EPERM; /* the sysctl */
+    F.disabled = 2;
+    assert_int_equal(decide(NULL, false, line, sizeof line), C1M_BACKEND_EPOLL);
+    assert_non_null(strstr(line, "backend epoll (auto:"));
+    assert_non_null(strstr(line, "kernel.io_uring_disabled=2"));
+
+    F.disabled = 0; /* a container's seccomp profile */
+    F.seccomp = 2;
+    assert_int_equal(decide(NULL, false, line, sizeof line), C1M_BACKEND_EPOLL);
+    assert_non_null(strstr(line, "seccomp"));
+
+    F.seccomp = 0; /* RLIMIT_MEMLOCK */
+    F.setup_err = -ENOMEM;
+    F.memlock = 64 * 1024;
+    assert_int_equal(decide(NULL, false, line, sizeof line), C1M_BACKEND_EPOLL);
+    assert_non_null(strstr(line, "RLIMIT_MEMLOCK is 64 KiB"));
+
+    F.setup_err = -EINVAL; /* an old kernel */
+    assert_int_equal(decide(NULL, false, line, sizeof line), C1M_BACKEND_EPOLL);
+    assert_non_null(strstr(line, "6.1"));
+
+    F.setup_err = 0; /* an operation the client needs */
+    F.missing_op = C1M_IORING_OP_BIND;
+    assert_int_equal(decide(NULL, true, line, sizeof line), C1M_BACKEND_EPOLL);
+    assert_non_null(strstr(line, "IORING_OP_BIND"));
+    assert_int_equal(decide(NULL, false, line, sizeof line), C1M_BACKEND_URING);
+}
+
+static void auto_unsupported_feature(void **state)
+{
+    (void)state;
+    char line[512];
+    /* usable io_uring, but something asked for that uring does not do */
+    assert_int_equal(decide("--access-log", false, line, sizeof line), C1M_BACKEND_EPOLL);
+    assert_non_null(strstr(line, "backend epoll"));
+    assert_non_null(strstr(line, "--access-log"));
+    /* the probe's refusal wins over the feature: it is the deeper reason */
+    F.setup_err = -EPERM;
+    F.disabled = 2;
+    assert_int_equal(decide("--access-log", false, line, sizeof line), C1M_BACKEND_EPOLL);
+    assert_non_null(strstr(line, "kernel.io_uring_disabled=2"));
+}
+
+static void backend_names(void **state)
+{
+    (void)state;
+    c1m_backend_t b = C1M_BACKEND_EPOLL;
+    assert_int_equal(c1m__backend_parse("auto", &b), 0);
+    assert_int_equal(b, C1M_BACKEND_AUTO);
+    assert_int_equal(c1m__backend_parse("uring", &b), 0);
+    assert_int_equal(b, C1M_BACKEND_URING);
+    assert_int_equal(c1m__backend_parse("epoll", &b), 0);
+    assert_int_equal(b, C1M_BACKEND_EPOLL);
+    assert_int_equal(c1m__backend_parse("kqueue", &b), -EINVAL);
+    assert_int_equal(c1m__backend_parse("", &b), -EINVAL);
+    assert_int_equal(b, C1M_BACKEND_EPOLL); /* untouched on error */
+    /* explicit choices are not probed or changed */
+    char line[64] = "x";
+    assert_int_equal(c1m__backend_resolve(C1M_BACKEND_EPOLL, true, NULL, line, sizeof line),
+                     C1M_BACKEND_EPOLL);
+    assert_string_equal(line, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +340,10 @@ int main(void)
         cmocka_unit_test_setup(missing_op, reset),
         cmocka_unit_test_setup(no_buffer_rings, reset),
         cmocka_unit_test_setup(tiny_or_no_buffer, reset),
+        cmocka_unit_test_setup(client_ops, reset),
+        cmocka_unit_test_setup(auto_choice, reset),
+        cmocka_unit_test_setup(auto_unsupported_feature, reset),
+        cmocka_unit_test_setup(backend_names, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
