@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "engine/backend.h"
 #include "engine/listener.h"
+#include "engine/share.h"
 #include "engine/timeouts.h"
 
 #define C1M_SLAB_CHUNK 1024
@@ -463,11 +464,57 @@ static void accept_pause(c1m_loop_t *loop, uint64_t resume_ms)
     loop->stats.accept_pauses++;
 }
 
+/* Above its share of a shared listener: leave the wait queue, so that the
+ * kernel wakes a sibling instead, and look again shortly. */
+static void share_pause(c1m_loop_t *loop)
+{
+    for (uint32_t i = 0; i < loop->nlisteners; i++)
+        loop->be->unwatch(loop, &loop->listeners[i]->io);
+    if (!loop->share_paused) {
+        loop->share_paused = true;
+        loop->share_seen = c1m__share_others_taken(loop->share);
+        loop->share_since_ms = loop->now_ms;
+    }
+    loop->accept_resume_ms = loop->now_ms + C1M_SHARE_RECHECK_MS;
+}
+
+/* Still above its share: stay out, unless connections have waited while
+ * no sibling took one for C1M_SHARE_STALL_MS (a sibling hung, stopped or
+ * full): then accept regardless for as long, so that balance never
+ * stalls the queue for more than that. */
+static bool share_stay_paused(c1m_loop_t *loop)
+{
+    if (!loop->share_paused)
+        return false;
+    if (!c1m__share_over(loop->share)) {
+        loop->share_paused = false;
+        return false;
+    }
+    uint64_t others = c1m__share_others_taken(loop->share);
+    if (others > loop->share_seen) { /* the siblings take them: keep out */
+        loop->share_seen = others;
+        loop->share_since_ms = loop->now_ms;
+    } else if (loop->now_ms - loop->share_since_ms >= C1M_SHARE_STALL_MS) {
+        uint32_t waiting = 0;
+        for (uint32_t i = 0; i < loop->nlisteners; i++)
+            waiting += c1m__share_backlog(loop->listeners[i]->io.fd);
+        if (waiting) {
+            loop->share_paused = false;
+            loop->share_free_ms = loop->now_ms + C1M_SHARE_STALL_MS;
+            return false;
+        }
+    }
+    share_pause(loop);
+    return true;
+}
+
 static void accept_resume(c1m_loop_t *loop)
 {
     loop->accept_resume_ms = 0;
     loop->accept_full = false;
     if (loop->stopping)
+        return;
+    if (share_stay_paused(loop))
         return;
     for (uint32_t i = 0; i < loop->nlisteners; i++)
         if (!loop->listeners[i]->io.registered)
@@ -495,6 +542,8 @@ static void handle_listener(c1m_loop_t *loop, c1m_listener_t *l)
         return;
     }
     accept_some(loop, l, C1M_MIN(loop->cfg.accept_batch, C1M_EXCLUSIVE_BATCH));
+    if (loop->share_paused)
+        return;
     if (l->io.registered) {
         loop->be->unwatch(loop, &l->io);
         listener_register(loop, l);
@@ -515,6 +564,13 @@ static void accept_some(c1m_loop_t *loop, c1m_listener_t *l, uint32_t batch)
             loop->full_logged = true;
             loop->accept_full = true;
             accept_pause(loop, loop->now_ms + 1000);
+            return;
+        }
+        /* the first accept of a wake-up is taken regardless: this child was
+         * woken for it, and no sibling was */
+        if (i > 0 && l->exclusive && loop->share && loop->now_ms >= loop->share_free_ms &&
+            c1m__share_over(loop->share)) {
+            share_pause(loop);
             return;
         }
         int fd = loop->be->accept(loop, &l->io);
@@ -642,6 +698,8 @@ c1m_conn_t *c1m__loop_adopt(c1m_loop_t *loop, int fd, const c1m_proto_t *proto, 
         return NULL;
     }
     loop->stats.conns++;
+    if (loop->share)
+        c1m__share_add(loop->share, 1);
     c1m__timeouts_open(c);
     if (flags & C1M_CONN_CONNECTING)
         return c;
@@ -1049,6 +1107,8 @@ void c1m_conn_close(c1m_conn_t *c, int reason)
     c1m_buf_free(&c->in);
     c1m_buf_free(&c->out);
     loop->stats.conns--;
+    if (loop->share)
+        c1m__share_add(loop->share, -1);
     loop->stats.closed++;
     if (reason >= 0 && reason < C1M_CLOSE__COUNT)
         loop->stats.close_reasons[reason]++;
@@ -1144,6 +1204,7 @@ static void begin_drain(c1m_loop_t *loop)
             shutdown(l->io.fd, SHUT_RD);
     }
     loop->accept_resume_ms = 0;
+    loop->share_paused = false;
     c1m_loop_foreach_conn(loop, drain_conn, NULL);
 }
 

@@ -86,6 +86,12 @@ struct c1m_loop {
     bool accept_full;           /* paused because max_conns was reached */
     bool emfile_logged;
     bool full_logged;
+    /* a prefork child's share of a shared listener (engine/share.h) */
+    struct c1m_proc_slot *share;
+    bool share_paused;          /* out of the wait queue: above its share */
+    uint64_t share_seen;        /* the others' accepts at share_since_ms */
+    uint64_t share_since_ms;    /* paused since then with no sibling accepting */
+    uint64_t share_free_ms;     /* until then accept regardless (a stalled group) */
 
     const c1m_proto_t *proto;   /* protocol for accepted connections */
     c1m_accept_fn on_accept;
