@@ -5,6 +5,7 @@
 #
 #   make            release build (-O2): build/c1m, the man page build/c1m.1
 #   make asan       ASan + UBSan build:  build/asan/c1m
+#   make MODE=tsan all unit   ThreadSanitizer build (build/tsan/) and unit tests
 #   make test       both builds, unit tests under both, integration tests
 #   make bench      benchmark programs (build/bench/*)
 #   make fuzz       libFuzzer targets (clang): build/fuzz/*
@@ -18,6 +19,10 @@ MODE  ?= release
 ifeq ($(MODE),asan)
 BUILD ?= build/asan
 OPT    = -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else ifeq ($(MODE),tsan)
+# ThreadSanitizer: `make MODE=tsan all unit` (not part of `make test`)
+BUILD ?= build/tsan
+OPT    = -O1 -fsanitize=thread -fno-omit-frame-pointer
 else
 BUILD ?= build
 OPT    = -O2

@@ -295,7 +295,7 @@ static void linger_conn(c1m_conn_t *c, void *arg)
 static bool drain_linger(c1m_loop_t *loop)
 {
     loop->lingering = true;
-    loop->stats.drain_deadline_closed += loop->stats.conns;
+    C1M_BUMP(loop->stats.drain_deadline_closed, loop->stats.conns);
     if (!loop->stats.conns)
         return false;
     c1m_loop_foreach_conn(loop, linger_conn, NULL);
@@ -461,7 +461,7 @@ static void accept_pause(c1m_loop_t *loop, uint64_t resume_ms)
     for (uint32_t i = 0; i < loop->nlisteners; i++)
         loop->be->unwatch(loop, &loop->listeners[i]->io);
     loop->accept_resume_ms = resume_ms;
-    loop->stats.accept_pauses++;
+    C1M_BUMP(loop->stats.accept_pauses, 1);
 }
 
 /* Above its share of a shared listener: leave the wait queue, so that the
@@ -597,16 +597,16 @@ static void accept_some(c1m_loop_t *loop, c1m_listener_t *l, uint32_t batch)
                              "use more processes, --procs)",
                              loop->id, strerror(-fd), C1M_ACCEPT_BACKOFF_MS);
                 loop->emfile_logged = true;
-                loop->stats.accept_errors++;
+                C1M_BUMP(loop->stats.accept_errors, 1);
                 accept_pause(loop, loop->now_ms + C1M_ACCEPT_BACKOFF_MS);
                 return;
             default:
-                loop->stats.accept_errors++;
+                C1M_BUMP(loop->stats.accept_errors, 1);
                 c1m_warn("loop %u: accept: %s", loop->id, strerror(-fd));
                 return;
             }
         }
-        loop->stats.accepted++;
+        C1M_BUMP(loop->stats.accepted, 1);
         if (loop->on_accept)
             loop->on_accept(loop, fd);
         else
@@ -682,7 +682,7 @@ c1m_conn_t *c1m__loop_adopt(c1m_loop_t *loop, int fd, const c1m_proto_t *proto, 
     c1m_conn_t *c = conn_alloc(loop);
     if (!c) {
         loop->be->drop(loop, fd);
-        loop->stats.accept_errors++;
+        C1M_BUMP(loop->stats.accept_errors, 1);
         return NULL;
     }
     c->io.fd = fd;
@@ -694,10 +694,10 @@ c1m_conn_t *c1m__loop_adopt(c1m_loop_t *loop, int fd, const c1m_proto_t *proto, 
         c->flags = C1M_CONN_CLOSED;
         c->next = loop->released;
         loop->released = c;
-        loop->stats.accept_errors++;
+        C1M_BUMP(loop->stats.accept_errors, 1);
         return NULL;
     }
-    loop->stats.conns++;
+    C1M_BUMP(loop->stats.conns, 1);
     if (loop->share)
         c1m__share_add(loop->share, 1);
     c1m__timeouts_open(c);
@@ -757,7 +757,7 @@ static void connect_done(c1m_conn_t *c)
         c1m_conn_close(c, C1M_CLOSE_CONNECT);
         return;
     }
-    c->loop->stats.connected++;
+    C1M_BUMP(c->loop->stats.connected, 1);
     conn_update_interest(c); /* the connect's EPOLLOUT goes */
     if (c->proto->on_open && c->proto->on_open(c) < 0)
         c1m_conn_close(c, C1M_CLOSE_LOCAL);
@@ -850,7 +850,7 @@ static void conn_read(c1m_conn_t *c)
         char *data = loop->rbuf; /* or the backend's own buffer */
         ssize_t n = loop->be->recv(c, &data, loop->cfg.rbuf_size);
         if (n > 0) {
-            loop->stats.bytes_in += (uint64_t)n;
+            C1M_BUMP(loop->stats.bytes_in, (uint64_t)n);
             bool autot = !(c->proto->flags & C1M_PROTO_MANUAL_TIMEOUTS);
             if (autot) /* progress on reading */
                 c1m_conn_timeout_arm(c, C1M_TO_READ);
@@ -933,7 +933,7 @@ static void conn_flush(c1m_conn_t *c)
             conn_fail(c, write_errno_reason((int)-n));
             return;
         }
-        loop->stats.bytes_out += (uint64_t)n;
+        C1M_BUMP(loop->stats.bytes_out, (uint64_t)n);
         c1m_buf_consume(&c->out, (size_t)n);
     }
     size_t left = c1m_buf_size(c->out);
@@ -960,7 +960,7 @@ static void conn_queue_out(c1m_conn_t *c)
     c1m_loop_t *loop = c->loop;
     if (c1m_buf_size(c->out) > loop->cfg.out_high && !(c->flags & C1M_CONN_PAUSED)) {
         c->flags |= C1M_CONN_PAUSED;
-        loop->stats.read_pauses++;
+        C1M_BUMP(loop->stats.read_pauses, 1);
     }
     if (!c->tmo_deadline[C1M_TO_WRITE]) /* output became pending */
         c1m_conn_timeout_arm(c, C1M_TO_WRITE);
@@ -984,7 +984,7 @@ int c1m_conn_writev(c1m_conn_t *c, const struct iovec *iov, int iovcnt)
             return (int)n;
         }
         done = n > 0 ? (size_t)n : 0;
-        c->loop->stats.bytes_out += done;
+        C1M_BUMP(c->loop->stats.bytes_out, done);
         if (done == total) {
             if (C1M_UNLIKELY(c->flags & C1M_CONN_SHUT_WR))
                 conn_drained(c);
@@ -1031,7 +1031,7 @@ void c1m_conn_count(c1m_conn_t *c, uint32_t n)
     if (C1M_RECORDED(c))
         c1m__recorder->record(c1m__recorder, C1M_REC_COUNT, 0, n, NULL, 0);
     else
-        c->loop->stats.msgs += n;
+        C1M_BUMP(c->loop->stats.msgs, n);
 }
 
 void c1m_conn_shutdown_after_flush(c1m_conn_t *c)
@@ -1103,15 +1103,15 @@ void c1m_conn_close(c1m_conn_t *c, int reason)
     loop->be->close(c);
     c->io.fd = -1;
     c1m__timeouts_close(c);
-    loop->stats.dropped_out += c1m_buf_size(c->out);
+    C1M_BUMP(loop->stats.dropped_out, c1m_buf_size(c->out));
     c1m_buf_free(&c->in);
     c1m_buf_free(&c->out);
-    loop->stats.conns--;
+    C1M_BUMP(loop->stats.conns, (uint64_t)-1);
     if (loop->share)
         c1m__share_add(loop->share, -1);
-    loop->stats.closed++;
+    C1M_BUMP(loop->stats.closed, 1);
     if (reason >= 0 && reason < C1M_CLOSE__COUNT)
-        loop->stats.close_reasons[reason]++;
+        C1M_BUMP(loop->stats.close_reasons[reason], 1);
     if (c->proto->on_close)
         c->proto->on_close(c, reason);
     c->ud = NULL;
@@ -1192,7 +1192,7 @@ static void begin_drain(c1m_loop_t *loop)
         return;
     C1M_RELAXED_STORE(&loop->stopping, true);
     loop->drain_deadline_ms = loop->now_ms + loop->cfg.drain_ms;
-    loop->stats.drain_conns += loop->stats.conns;
+    C1M_BUMP(loop->stats.drain_conns, loop->stats.conns);
     loop->drain_msgs0 = loop->stats.msgs;
     for (uint32_t i = 0; i < loop->nlisteners; i++) {
         c1m_listener_t *l = loop->listeners[i];

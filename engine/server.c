@@ -217,7 +217,7 @@ static void dispatch_accept(c1m_loop_t *acceptor, int fd)
             c1m_warn("dispatch: %llu connections (max-conns): refusing new ones",
                      (unsigned long long)d->max_conns);
         d->full_logged = true;
-        acceptor->stats.accept_errors++;
+        C1M_BUMP(acceptor->stats.accept_errors, 1);
         close(fd);
         return;
     }
@@ -228,7 +228,7 @@ static void dispatch_accept(c1m_loop_t *acceptor, int fd)
         d->next = (d->next + 1) % d->n;
     }
     if (c1m_loop_post(d->targets[t], adopt_msg, NULL, (uint64_t)fd) < 0) {
-        acceptor->stats.accept_errors++;
+        C1M_BUMP(acceptor->stats.accept_errors, 1);
         close(fd);
         return;
     }
