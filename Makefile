@@ -10,6 +10,8 @@
 #   make bench      benchmark programs (build/bench/*)
 #   make fuzz       libFuzzer targets (clang): build/fuzz/*
 #   make fuzz-long  each fuzz target to 10 million executions
+#   make faults     fault suite, short form (tests/faults/, ~1.5 min, root)
+#   make soak       fault suite, long form (50,000 connections, ~10 min)
 #   make mutate     mutation check: every tests/mutations/*.mut is killed
 #   make install    PREFIX=/usr/local DESTDIR=: libraries, headers, c1m,
 #                   c1m.pc (+ man page and bash completion when present)
@@ -58,7 +60,7 @@ MAN       := $(BUILD)/c1m.1
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 
-.PHONY: all release asan test unit integration bench fuzz fuzz-long clean mutate install uninstall FORCE
+.PHONY: all release asan test unit integration bench fuzz fuzz-long clean mutate install uninstall faults soak FORCE
 all: $(C1M) $(SHLIB) $(ITEST_BIN) $(MAN)
 
 release:
@@ -149,6 +151,14 @@ test:
 	tests/run_integration.sh build
 	tests/run_integration.sh build/asan
 	@if [ -n "$(FUZZ_SRC)" ]; then $(MAKE) fuzz && tests/run_fuzz.sh; fi
+
+# Fault suite (tests/faults/): kill -9 storms, the fd cap, vanishing peers,
+# SIGTERM under load, slow readers. Not part of `make test` (about 1.5 min
+# short, 10 min long); root for the network namespaces.
+faults: all
+	tests/faults/run.sh $(BUILD)
+soak: all
+	SOAK=1 tests/faults/run.sh $(BUILD)
 
 # Mutation check (tests/mutations/*.mut): every deliberate breakage must
 # make one of its tests fail. Not part of `make test` (about 10 minutes).

@@ -326,7 +326,7 @@ int c1m_loop_run(c1m_loop_t *loop)
     conn_release_all(loop);
     end_of_iteration(loop);
     if (loop->stopping)
-        loop->stats.drain_requests = loop->stats.msgs - loop->drain_msgs0;
+        C1M_RELAXED_STORE(&loop->stats.drain_requests, loop->stats.msgs - loop->drain_msgs0);
     C1M_RELAXED_STORE(&loop->stopped, true);
     return 0;
 }
@@ -448,11 +448,13 @@ int c1m_loop_add_listener(c1m_loop_t *loop, c1m_listener_t *l)
 {
     if (loop->nlisteners == C1M_LOOP_MAX_LISTENERS)
         return -ENOSPC;
-    l->io.kind = C1M_IO_LISTENER;
-    l->io.registered = 0;
-    int rc = listener_register(loop, l);
+    c1m_listener_t *own = &loop->listener_own[loop->nlisteners];
+    *own = *l;
+    own->io.kind = C1M_IO_LISTENER;
+    own->io.registered = 0;
+    int rc = listener_register(loop, own);
     if (rc == 0)
-        loop->listeners[loop->nlisteners++] = l;
+        loop->listeners[loop->nlisteners++] = own;
     return rc;
 }
 
