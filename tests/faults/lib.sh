@@ -5,14 +5,8 @@
 SOAK=${SOAK:-0}
 # pick SHORT LONG: the value for this run's form
 pick() { if [ "$SOAK" = 1 ]; then echo "$2"; else echo "$1"; fi; }
-# socks PID: open sockets of a process (connections and listeners)
-socks() { ls -l "/proc/$1/fd" 2>/dev/null | grep -c 'socket:'; }
-# tree_socks PID: sockets of PID and its children
-tree_socks() {
-    local n; n=$(socks "$1")
-    for k in $(pgrep -P "$1"); do n=$((n + $(socks "$k"))); done
-    echo "$n"
-}
+# tree_fds PID, tree_rss PID: open files (readdir only: cheap at 50,000)
+# and RSS of PID and its children
 tree_fds() {
     local n; n=$(fd_count "$1")
     for k in $(pgrep -P "$1"); do n=$((n + $(fd_count "$k"))); done
