@@ -5,10 +5,13 @@
 #
 #   make            release build (-O2): build/c1m, the man page build/c1m.1
 #   make asan       ASan + UBSan build:  build/asan/c1m
+#   make MODE=tsan all unit   ThreadSanitizer build (build/tsan/) and unit tests
 #   make test       both builds, unit tests under both, integration tests
 #   make bench      benchmark programs (build/bench/*)
 #   make fuzz       libFuzzer targets (clang): build/fuzz/*
 #   make fuzz-long  each fuzz target to 10 million executions
+#   make faults     fault suite, short form (tests/faults/, ~1.5 min, root)
+#   make soak       fault suite, long form (50,000 connections, ~10 min)
 #   make mutate     mutation check: every tests/mutations/*.mut is killed
 #   make install    PREFIX=/usr/local DESTDIR=: libraries, headers, c1m,
 #                   c1m.pc (+ man page and bash completion when present)
@@ -18,6 +21,10 @@ MODE  ?= release
 ifeq ($(MODE),asan)
 BUILD ?= build/asan
 OPT    = -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else ifeq ($(MODE),tsan)
+# ThreadSanitizer: `make MODE=tsan all unit` (not part of `make test`)
+BUILD ?= build/tsan
+OPT    = -O1 -fsanitize=thread -fno-omit-frame-pointer
 else
 BUILD ?= build
 OPT    = -O2
@@ -53,7 +60,7 @@ MAN       := $(BUILD)/c1m.1
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 
-.PHONY: all release asan test unit unit-bin integration bench fuzz fuzz-long clean mutate install uninstall FORCE
+.PHONY: all release asan test unit unit-bin integration bench fuzz fuzz-long clean mutate install uninstall faults soak FORCE
 all: $(C1M) $(SHLIB) $(ITEST_BIN) $(MAN)
 
 release:
@@ -162,6 +169,15 @@ test:
 	$(MAKE) MODE=asan unit
 	tests/run_integration.sh build build/asan
 	@if [ -n "$(FUZZ_SRC)" ]; then $(MAKE) -j$(NPROC) fuzz && tests/run_fuzz.sh 10; fi
+
+# Fault suite (tests/faults/): kill -9 storms, the fd cap, vanishing peers,
+# SIGTERM under load, slow readers. `make test` runs the short form among
+# the integration suites (release build); `make soak` is the long one
+# (50,000 connections, about 10 min); root for the network namespaces.
+faults: all
+	tests/faults/run.sh $(BUILD)
+soak: all
+	SOAK=1 tests/faults/run.sh $(BUILD)
 
 # Mutation check (tests/mutations/*.mut): every deliberate breakage must
 # make one of its tests fail. Not part of `make test` (about 10 minutes).

@@ -26,5 +26,9 @@
  * locked instruction on the hot path. */
 #define C1M_RELAXED_LOAD(p)     __atomic_load_n((p), __ATOMIC_RELAXED)
 #define C1M_RELAXED_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+/* The writer's side of such a counter: x += d as a relaxed store (the
+ * read of x is its own thread's), so that a reader's relaxed load is not a
+ * data race (ThreadSanitizer); the same instructions as x += d on x86-64. */
+#define C1M_BUMP(x, d) __atomic_store_n(&(x), (x) + (d), __ATOMIC_RELAXED)
 
 #endif

@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "engine/backend.h"
 #include "engine/listener.h"
+#include "engine/share.h"
 #include "engine/timeouts.h"
 
 #define C1M_SLAB_CHUNK 1024
@@ -294,7 +295,7 @@ static void linger_conn(c1m_conn_t *c, void *arg)
 static bool drain_linger(c1m_loop_t *loop)
 {
     loop->lingering = true;
-    loop->stats.drain_deadline_closed += loop->stats.conns;
+    C1M_BUMP(loop->stats.drain_deadline_closed, loop->stats.conns);
     if (!loop->stats.conns)
         return false;
     c1m_loop_foreach_conn(loop, linger_conn, NULL);
@@ -325,7 +326,7 @@ int c1m_loop_run(c1m_loop_t *loop)
     conn_release_all(loop);
     end_of_iteration(loop);
     if (loop->stopping)
-        loop->stats.drain_requests = loop->stats.msgs - loop->drain_msgs0;
+        C1M_RELAXED_STORE(&loop->stats.drain_requests, loop->stats.msgs - loop->drain_msgs0);
     C1M_RELAXED_STORE(&loop->stopped, true);
     return 0;
 }
@@ -447,11 +448,13 @@ int c1m_loop_add_listener(c1m_loop_t *loop, c1m_listener_t *l)
 {
     if (loop->nlisteners == C1M_LOOP_MAX_LISTENERS)
         return -ENOSPC;
-    l->io.kind = C1M_IO_LISTENER;
-    l->io.registered = 0;
-    int rc = listener_register(loop, l);
+    c1m_listener_t *own = &loop->listener_own[loop->nlisteners];
+    *own = *l;
+    own->io.kind = C1M_IO_LISTENER;
+    own->io.registered = 0;
+    int rc = listener_register(loop, own);
     if (rc == 0)
-        loop->listeners[loop->nlisteners++] = l;
+        loop->listeners[loop->nlisteners++] = own;
     return rc;
 }
 
@@ -460,7 +463,51 @@ static void accept_pause(c1m_loop_t *loop, uint64_t resume_ms)
     for (uint32_t i = 0; i < loop->nlisteners; i++)
         loop->be->unwatch(loop, &loop->listeners[i]->io);
     loop->accept_resume_ms = resume_ms;
-    loop->stats.accept_pauses++;
+    C1M_BUMP(loop->stats.accept_pauses, 1);
+}
+
+/* Above its share of a shared listener: leave the wait queue, so that the
+ * kernel wakes a sibling instead, and look again shortly. */
+static void share_pause(c1m_loop_t *loop)
+{
+    for (uint32_t i = 0; i < loop->nlisteners; i++)
+        loop->be->unwatch(loop, &loop->listeners[i]->io);
+    if (!loop->share_paused) {
+        loop->share_paused = true;
+        loop->share_seen = c1m__share_others_taken(loop->share);
+        loop->share_since_ms = loop->now_ms;
+    }
+    loop->accept_resume_ms = loop->now_ms + C1M_SHARE_RECHECK_MS;
+}
+
+/* Still above its share: stay out, unless connections have waited while
+ * no sibling took one for C1M_SHARE_STALL_MS (a sibling hung, stopped or
+ * full): then accept regardless for as long, so that balance never
+ * stalls the queue for more than that. */
+static bool share_stay_paused(c1m_loop_t *loop)
+{
+    if (!loop->share_paused)
+        return false;
+    if (!c1m__share_over(loop->share)) {
+        loop->share_paused = false;
+        return false;
+    }
+    uint64_t others = c1m__share_others_taken(loop->share);
+    if (others > loop->share_seen) { /* the siblings take them: keep out */
+        loop->share_seen = others;
+        loop->share_since_ms = loop->now_ms;
+    } else if (loop->now_ms - loop->share_since_ms >= C1M_SHARE_STALL_MS) {
+        uint32_t waiting = 0;
+        for (uint32_t i = 0; i < loop->nlisteners; i++)
+            waiting += c1m__share_backlog(loop->listeners[i]->io.fd);
+        if (waiting) {
+            loop->share_paused = false;
+            loop->share_free_ms = loop->now_ms + C1M_SHARE_STALL_MS;
+            return false;
+        }
+    }
+    share_pause(loop);
+    return true;
 }
 
 static void accept_resume(c1m_loop_t *loop)
@@ -468,6 +515,8 @@ static void accept_resume(c1m_loop_t *loop)
     loop->accept_resume_ms = 0;
     loop->accept_full = false;
     if (loop->stopping)
+        return;
+    if (share_stay_paused(loop))
         return;
     for (uint32_t i = 0; i < loop->nlisteners; i++)
         if (!loop->listeners[i]->io.registered)
@@ -495,6 +544,8 @@ static void handle_listener(c1m_loop_t *loop, c1m_listener_t *l)
         return;
     }
     accept_some(loop, l, C1M_MIN(loop->cfg.accept_batch, C1M_EXCLUSIVE_BATCH));
+    if (loop->share_paused)
+        return;
     if (l->io.registered) {
         loop->be->unwatch(loop, &l->io);
         listener_register(loop, l);
@@ -515,6 +566,13 @@ static void accept_some(c1m_loop_t *loop, c1m_listener_t *l, uint32_t batch)
             loop->full_logged = true;
             loop->accept_full = true;
             accept_pause(loop, loop->now_ms + 1000);
+            return;
+        }
+        /* the first accept of a wake-up is taken regardless: this child was
+         * woken for it, and no sibling was */
+        if (i > 0 && l->exclusive && loop->share && loop->now_ms >= loop->share_free_ms &&
+            c1m__share_over(loop->share)) {
+            share_pause(loop);
             return;
         }
         int fd = loop->be->accept(loop, &l->io);
@@ -541,16 +599,16 @@ static void accept_some(c1m_loop_t *loop, c1m_listener_t *l, uint32_t batch)
                              "use more processes, --procs)",
                              loop->id, strerror(-fd), C1M_ACCEPT_BACKOFF_MS);
                 loop->emfile_logged = true;
-                loop->stats.accept_errors++;
+                C1M_BUMP(loop->stats.accept_errors, 1);
                 accept_pause(loop, loop->now_ms + C1M_ACCEPT_BACKOFF_MS);
                 return;
             default:
-                loop->stats.accept_errors++;
+                C1M_BUMP(loop->stats.accept_errors, 1);
                 c1m_warn("loop %u: accept: %s", loop->id, strerror(-fd));
                 return;
             }
         }
-        loop->stats.accepted++;
+        C1M_BUMP(loop->stats.accepted, 1);
         if (loop->on_accept)
             loop->on_accept(loop, fd);
         else
@@ -626,7 +684,7 @@ c1m_conn_t *c1m__loop_adopt(c1m_loop_t *loop, int fd, const c1m_proto_t *proto, 
     c1m_conn_t *c = conn_alloc(loop);
     if (!c) {
         loop->be->drop(loop, fd);
-        loop->stats.accept_errors++;
+        C1M_BUMP(loop->stats.accept_errors, 1);
         return NULL;
     }
     c->io.fd = fd;
@@ -638,10 +696,12 @@ c1m_conn_t *c1m__loop_adopt(c1m_loop_t *loop, int fd, const c1m_proto_t *proto, 
         c->flags = C1M_CONN_CLOSED;
         c->next = loop->released;
         loop->released = c;
-        loop->stats.accept_errors++;
+        C1M_BUMP(loop->stats.accept_errors, 1);
         return NULL;
     }
-    loop->stats.conns++;
+    C1M_BUMP(loop->stats.conns, 1);
+    if (loop->share)
+        c1m__share_add(loop->share, 1);
     c1m__timeouts_open(c);
     if (flags & C1M_CONN_CONNECTING)
         return c;
@@ -684,7 +744,7 @@ static void connect_done(c1m_conn_t *c)
         c1m_conn_close(c, C1M_CLOSE_CONNECT);
         return;
     }
-    c->loop->stats.connected++;
+    C1M_BUMP(c->loop->stats.connected, 1);
     conn_update_interest(c); /* the connect's EPOLLOUT goes */
     if (c->proto->on_open && c->proto->on_open(c) < 0)
         c1m_conn_close(c, C1M_CLOSE_LOCAL);
@@ -777,7 +837,7 @@ static void conn_read(c1m_conn_t *c)
         char *data = loop->rbuf; /* or the backend's own buffer */
         ssize_t n = loop->be->recv(c, &data, loop->cfg.rbuf_size);
         if (n > 0) {
-            loop->stats.bytes_in += (uint64_t)n;
+            C1M_BUMP(loop->stats.bytes_in, (uint64_t)n);
             bool autot = !(c->proto->flags & C1M_PROTO_MANUAL_TIMEOUTS);
             if (autot) /* progress on reading */
                 c1m_conn_timeout_arm(c, C1M_TO_READ);
@@ -860,7 +920,7 @@ static void conn_flush(c1m_conn_t *c)
             conn_fail(c, write_errno_reason((int)-n));
             return;
         }
-        loop->stats.bytes_out += (uint64_t)n;
+        C1M_BUMP(loop->stats.bytes_out, (uint64_t)n);
         c1m_buf_consume(&c->out, (size_t)n);
     }
     size_t left = c1m_buf_size(c->out);
@@ -887,7 +947,7 @@ static void conn_queue_out(c1m_conn_t *c)
     c1m_loop_t *loop = c->loop;
     if (c1m_buf_size(c->out) > loop->cfg.out_high && !(c->flags & C1M_CONN_PAUSED)) {
         c->flags |= C1M_CONN_PAUSED;
-        loop->stats.read_pauses++;
+        C1M_BUMP(loop->stats.read_pauses, 1);
     }
     if (!c->tmo_deadline[C1M_TO_WRITE]) /* output became pending */
         c1m_conn_timeout_arm(c, C1M_TO_WRITE);
@@ -911,7 +971,7 @@ int c1m_conn_writev(c1m_conn_t *c, const struct iovec *iov, int iovcnt)
             return (int)n;
         }
         done = n > 0 ? (size_t)n : 0;
-        c->loop->stats.bytes_out += done;
+        C1M_BUMP(c->loop->stats.bytes_out, done);
         if (done == total) {
             if (C1M_UNLIKELY(c->flags & C1M_CONN_SHUT_WR))
                 conn_drained(c);
@@ -958,7 +1018,7 @@ void c1m_conn_count(c1m_conn_t *c, uint32_t n)
     if (C1M_RECORDED(c))
         c1m__recorder->record(c1m__recorder, C1M_REC_COUNT, 0, n, NULL, 0);
     else
-        c->loop->stats.msgs += n;
+        C1M_BUMP(c->loop->stats.msgs, n);
 }
 
 void c1m_conn_shutdown_after_flush(c1m_conn_t *c)
@@ -1030,13 +1090,15 @@ void c1m_conn_close(c1m_conn_t *c, int reason)
     loop->be->close(c);
     c->io.fd = -1;
     c1m__timeouts_close(c);
-    loop->stats.dropped_out += c1m_buf_size(c->out);
+    C1M_BUMP(loop->stats.dropped_out, c1m_buf_size(c->out));
     c1m_buf_free(&c->in);
     c1m_buf_free(&c->out);
-    loop->stats.conns--;
-    loop->stats.closed++;
+    C1M_BUMP(loop->stats.conns, (uint64_t)-1);
+    if (loop->share)
+        c1m__share_add(loop->share, -1);
+    C1M_BUMP(loop->stats.closed, 1);
     if (reason >= 0 && reason < C1M_CLOSE__COUNT)
-        loop->stats.close_reasons[reason]++;
+        C1M_BUMP(loop->stats.close_reasons[reason], 1);
     if (c->proto->on_close)
         c->proto->on_close(c, reason);
     c->ud = NULL;
@@ -1117,7 +1179,7 @@ static void begin_drain(c1m_loop_t *loop)
         return;
     C1M_RELAXED_STORE(&loop->stopping, true);
     loop->drain_deadline_ms = loop->now_ms + loop->cfg.drain_ms;
-    loop->stats.drain_conns += loop->stats.conns;
+    C1M_BUMP(loop->stats.drain_conns, loop->stats.conns);
     loop->drain_msgs0 = loop->stats.msgs;
     for (uint32_t i = 0; i < loop->nlisteners; i++) {
         c1m_listener_t *l = loop->listeners[i];
@@ -1133,6 +1195,7 @@ static void begin_drain(c1m_loop_t *loop)
             shutdown(l->io.fd, SHUT_RD);
     }
     loop->accept_resume_ms = 0;
+    loop->share_paused = false;
     c1m_loop_foreach_conn(loop, drain_conn, NULL);
 }
 

@@ -17,6 +17,7 @@
 #include "core/timer_heap.h"
 #include "core/timer_wheel.h"
 #include "engine/conn.h"
+#include "engine/listener.h"
 #include "engine/proto.h"
 #include "engine/queue.h"
 
@@ -80,12 +81,23 @@ struct c1m_loop {
     c1m_conn_t *released;       /* closed this iteration, freed at its end */
     c1m_conn_t *pending_close;  /* failed this iteration, closed at its end */
 
+    /* This loop's own copies: a listener shared by several loops (one fd)
+     * is registered in each loop's set separately, and io.registered says
+     * whether it is in *this* loop's (one flag shared by the loops raced,
+     * ThreadSanitizer). */
     c1m_listener_t *listeners[C1M_LOOP_MAX_LISTENERS];
+    c1m_listener_t listener_own[C1M_LOOP_MAX_LISTENERS];
     uint32_t nlisteners;
     uint64_t accept_resume_ms;  /* accepting paused until then (0 = not) */
     bool accept_full;           /* paused because max_conns was reached */
     bool emfile_logged;
     bool full_logged;
+    /* a prefork child's share of a shared listener (engine/share.h) */
+    struct c1m_proc_slot *share;
+    bool share_paused;          /* out of the wait queue: above its share */
+    uint64_t share_seen;        /* the others' accepts at share_since_ms */
+    uint64_t share_since_ms;    /* paused since then with no sibling accepting */
+    uint64_t share_free_ms;     /* until then accept regardless (a stalled group) */
 
     const c1m_proto_t *proto;   /* protocol for accepted connections */
     c1m_accept_fn on_accept;
@@ -118,7 +130,8 @@ int c1m_loop_init(c1m_loop_t *loop, uint32_t id, const c1m_loop_cfg_t *cfg,
                   const c1m_proto_t *proto);
 void c1m_loop_destroy(c1m_loop_t *loop);
 
-/* Register a listener with this loop (exclusive: EPOLLEXCLUSIVE). */
+/* Register a listener with this loop (exclusive: EPOLLEXCLUSIVE); the
+ * loop keeps its own copy (its registration state is its own). */
 int c1m_loop_add_listener(c1m_loop_t *loop, c1m_listener_t *l);
 
 /* c1m_loop_adopt with connection flags (C1M_CONN_CLIENT | CONNECTING). */

@@ -217,7 +217,7 @@ static void dispatch_accept(c1m_loop_t *acceptor, int fd)
             c1m_warn("dispatch: %llu connections (max-conns): refusing new ones",
                      (unsigned long long)d->max_conns);
         d->full_logged = true;
-        acceptor->stats.accept_errors++;
+        C1M_BUMP(acceptor->stats.accept_errors, 1);
         close(fd);
         return;
     }
@@ -228,7 +228,7 @@ static void dispatch_accept(c1m_loop_t *acceptor, int fd)
         d->next = (d->next + 1) % d->n;
     }
     if (c1m_loop_post(d->targets[t], adopt_msg, NULL, (uint64_t)fd) < 0) {
-        acceptor->stats.accept_errors++;
+        C1M_BUMP(acceptor->stats.accept_errors, 1);
         close(fd);
         return;
     }
@@ -383,6 +383,11 @@ static int server_setup(c1m_server_t *s, char *err, size_t errlen)
         if (shared && (arch == C1M_ARCH_EXCLUSIVE || arch == C1M_ARCH_REUSEPORT || grown))
             s->listeners[i].exclusive = true;
     }
+    /* a prefork child on the supervisor's shared listener: its share */
+    c1m_proc_slot_t *share = cfg->slot && cfg->slot->ngroup > 1 && cfg->listen_fd >= 0
+                                 ? cfg->slot : NULL;
+    for (uint32_t i = 0; i < s->nloops; i++)
+        s->loops[i]->share = share;
     if (arch == C1M_ARCH_DISPATCH) {
         c1m_loop_cfg_t acfg = lcfg;
         acfg.max_conns = 0;
@@ -394,6 +399,7 @@ static int server_setup(c1m_server_t *s, char *err, size_t errlen)
         s->dispatch.assigned = calloc(s->nloops, sizeof(uint64_t));
         if (!s->dispatch.assigned)
             return -ENOMEM;
+        s->acceptor->share = share;
         s->acceptor->user = &s->dispatch;
         s->acceptor->on_accept = dispatch_accept;
         return c1m_loop_add_listener(s->acceptor, &s->listeners[0]);
@@ -496,6 +502,8 @@ int c1m_server_drain(c1m_server_t *s)
 {
     if (!s)
         return -EINVAL;
+    if (s->cfg.slot) /* no longer accepting: out of its siblings' shares */
+        C1M_RELAXED_STORE(&s->cfg.slot->ready, 0);
     if (s->acceptor_started)
         c1m_loop_stop(s->acceptor);
     for (uint32_t i = 0; i < s->started; i++)

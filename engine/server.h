@@ -15,6 +15,11 @@ typedef struct c1m_proc_slot {
     c1m_loop_stats_t stats;
     int32_t pid;
     uint32_t ready; /* listening */
+    /* the shared listener's balance (engine/share.h), updated live */
+    uint32_t held;  /* connections open now */
+    uint64_t taken; /* connections opened */
+    struct c1m_proc_slot *group; /* every child's slot (set by the supervisor) */
+    uint32_t ngroup;
 } c1m_proc_slot_t;
 
 /* Open-file budget of one process: how many connections it may hold. */

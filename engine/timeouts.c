@@ -111,7 +111,7 @@ static void heap_sync(c1m_conn_t *c)
         else if (c1m_gheap_arm(&loop->gtimers->heap, e, abs_ms(loop, m)) < 0)
             heap_failed(loop);
     }
-    loop->stats.timer_inserts++;
+    C1M_BUMP(loop->stats.timer_inserts, 1);
 }
 
 /* Make the entry fire at the true earliest deadline (after it fired early,
@@ -126,7 +126,7 @@ static void rearm(c1m_conn_t *c)
     uint32_t m = min_deadline(c);
     if (m) {
         c1m_wheel_arm(&loop->wheel, &c->tmo.wheel, abs_ms(loop, m));
-        loop->stats.timer_inserts++;
+        C1M_BUMP(loop->stats.timer_inserts, 1);
     } else {
         c1m_wheel_cancel(&loop->wheel, &c->tmo.wheel);
     }
@@ -147,11 +147,11 @@ void c1m__conn_timeout_arm(c1m_conn_t *c, c1m_timeout_kind_t k)
         if (C1M_LIKELY(c1m_wheel_armed(e) && at >= e->expires)) {
             /* Later than what the entry holds: a store. The entry fires
              * early and re-arms itself for the true deadline. */
-            loop->stats.timer_lazy++;
+            C1M_BUMP(loop->stats.timer_lazy, 1);
             return;
         }
         c1m_wheel_arm(&loop->wheel, e, at);
-        loop->stats.timer_inserts++;
+        C1M_BUMP(loop->stats.timer_inserts, 1);
         return;
     }
     heap_sync(c);
@@ -162,7 +162,7 @@ void c1m__conn_timeout_clear(c1m_conn_t *c, c1m_timeout_kind_t k)
     c1m_loop_t *loop = c->loop;
     c->tmo_deadline[k] = 0;
     if (C1M_LIKELY(loop->cfg.timers == C1M_TIMERS_WHEEL)) {
-        loop->stats.timer_lazy++; /* the entry may fire early: it re-arms or stops */
+        C1M_BUMP(loop->stats.timer_lazy, 1); /* the entry may fire early: it re-arms or stops */
         return;
     }
     heap_sync(c);
@@ -270,7 +270,7 @@ static void tmo_fire(c1m_conn_t *c)
             kind = k, best = d;
     }
     if (kind < 0) {
-        loop->stats.timer_early++;
+        C1M_BUMP(loop->stats.timer_early, 1);
         rearm(c);
         return;
     }
@@ -322,7 +322,7 @@ static void gheap_cb(c1m_heap_entry_t *e, void *arg)
     c1m_loop_t *owner = e->owner < g->nloops ? g->loops[e->owner] : NULL;
     if (!owner)
         return;
-    loop->stats.timer_forwards++;
+    C1M_BUMP(loop->stats.timer_forwards, 1);
     if (c1m_loop_post(owner, forward_msg, c, 0) < 0) /* no memory: try again soon */
         c1m_gheap_arm(&g->heap, e, loop->now_ms + 1);
 }

@@ -1,5 +1,7 @@
 #!/bin/bash
-# Run every tests/integration/*.sh against one or more build directories;
+# Run every tests/integration/*.sh (and, against a release build, the short
+# form of the fault suite, tests/faults/*.sh) against one or more build
+# directories;
 # print each script's FAIL and SKIP lines (with their reasons) and its
 # summary, then a total "N passed, M failed, K skipped" line and every skip
 # again.
@@ -94,6 +96,16 @@ for B in "$@"; do
         *) tail+=("$t|$B|") ;;
         esac
     done
+    # the fault suite's short form (tests/faults/, `make soak` is the long
+    # one): against the release build
+    if [ $asan = 0 ]; then
+        for t in "$here"/faults/*.sh; do
+            name=$(basename "$t")
+            case $name in lib.sh | run.sh) continue ;; esac
+            [ -n "${C1M_ONLY:-}" ] && case " $C1M_ONLY " in *" ${name%.sh} "*) ;; *) continue ;; esac
+            tail+=("$t|$B|")
+        done
+    fi
     extra=$EXTRA_RUNS
     [ $asan = 1 ] && extra=$EXTRA_RUNS_ASAN
     for x in $extra; do

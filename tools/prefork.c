@@ -58,6 +58,10 @@ static int child_fd(const c1m_prefork_t *pf, uint32_t i)
 static pid_t spawn_child(c1m_prefork_t *pf, uint32_t i, uint32_t slot)
 {
     memset(&pf->slots[slot], 0, sizeof pf->slots[slot]);
+    if (!pf->cfg->prefork_reuseport) { /* one shared listener: balanced (engine/share.h) */
+        pf->slots[slot].group = pf->slots;
+        pf->slots[slot].ngroup = 2 * pf->P;
+    }
     pid_t pid = fork();
     if (pid != 0)
         return pid;

@@ -299,9 +299,9 @@ void c1m_http_metrics_latency(c1m_http_metrics_t *m, uint64_t ns)
     unsigned b = 0; /* most requests take microseconds: a short scan */
     while (b < C1M_HTTP_LE_N && ns > le_ns[b])
         b++;
-    m->lat[b]++;
-    m->lat_count++;
-    m->lat_sum_ns += ns;
+    C1M_BUMP(m->lat[b], 1); /* read by a scrape on another thread */
+    C1M_BUMP(m->lat_count, 1);
+    C1M_BUMP(m->lat_sum_ns, ns);
 }
 
 #define LD(x) C1M_RELAXED_LOAD(&(x))

@@ -103,8 +103,8 @@ static inline c1m_http_metrics_t *c1m_http_metrics_self(c1m_http_mreg_t *reg)
 
 static inline void c1m_http_metrics_status(c1m_http_metrics_t *m, int status)
 {
-    m->requests++;
-    m->status[(unsigned)status < 600 ? status : 0]++;
+    C1M_BUMP(m->requests, 1);
+    C1M_BUMP(m->status[(unsigned)status < 600 ? status : 0], 1);
 }
 
 void c1m_http_metrics_latency(c1m_http_metrics_t *m, uint64_t ns);

@@ -454,7 +454,7 @@ static void do_upgrade(c1m_conn_t *c, http_conn_t *hc)
     pending_free(hc);
     free(hc);
     c->ud = NULL;
-    c1m_http_metrics_self(&c1m__http_of(c->proto)->metrics)->closed++; /* no longer HTTP */
+    C1M_BUMP(c1m_http_metrics_self(&c1m__http_of(c->proto)->metrics)->closed, 1); /* no longer HTTP */
     c1m_conn_timeout_clear(c, C1M_TO_HEADER);
     c1m_conn_timeout_clear(c, C1M_TO_READ);
     c1m_conn_timeout_clear(c, C1M_TO_IDLE);
@@ -581,7 +581,7 @@ static int http_open(c1m_conn_t *c)
     static _Thread_local uint64_t next_id; /* on_open runs on the owning loop */
     c->user64 = ++next_id;
     c->ud = hc;
-    c1m_http_metrics_self(&h->metrics)->opened++;
+    C1M_BUMP(c1m_http_metrics_self(&h->metrics)->opened, 1);
     c1m_conn_timeout_arm(c, C1M_TO_HEADER);
     c1m_conn_timeout_arm(c, C1M_TO_READ);
     return 0;
@@ -590,7 +590,7 @@ static int http_open(c1m_conn_t *c)
 static void http_close(c1m_conn_t *c, int reason)
 {
     http_conn_t *hc = c->ud;
-    c1m_http_metrics_self(&c1m__http_of(c->proto)->metrics)->closed++;
+    C1M_BUMP(c1m_http_metrics_self(&c1m__http_of(c->proto)->metrics)->closed, 1);
     if (hc) {
         pending_free(hc);
         free(hc);
@@ -620,7 +620,7 @@ static void finish_conn(c1m_conn_t *c, http_conn_t *hc, int reason)
 static void bad_request(c1m_conn_t *c, http_conn_t *hc, int err)
 {
     c1m_http_metrics_t *m = c1m_http_metrics_self(&c1m__http_of(c->proto)->metrics);
-    m->parse_errors++;
+    C1M_BUMP(m->parse_errors, 1);
     if (!(hc->flags & F_RESPONDED)) {
         int status = c1m_http_status_for_error(err);
         char body[64];
@@ -759,7 +759,7 @@ static int http_timeout(c1m_conn_t *c, int kind)
         return 0; /* lingering close: time is up */
     c1m_http_metrics_t *m = c1m_http_metrics_self(&c1m__http_of(c->proto)->metrics);
     if (kind >= 0 && kind < C1M_HTTP_METRICS_TIMEOUT_KINDS)
-        m->timeouts[kind]++;
+        C1M_BUMP(m->timeouts[kind], 1);
     /* WRITE runs from the end of the head: before the answer starts (a
      * slow body) a 408 is still possible; after it, only a close. */
     if (kind != C1M_TO_HEADER && kind != C1M_TO_READ && kind != C1M_TO_WRITE)

@@ -17,7 +17,6 @@ check "4 children running" test "$(echo "$kids" | wc -l)" -eq 4
 socks() { ls -l "/proc/$1/fd" 2>/dev/null | grep -c 'socket:'; }
 declare -A base
 for k in $kids; do base[$k]=$(socks "$k"); done
-even_rounds=0
 for round in 1 2 3; do
     timeout 60 "$C1M" bench --port $port --proto echo --conns 4000 --duration 4s --warmup 0s \
         --quiet --json "$TMP/b$round.json" >"$TMP/b$round.out" 2>&1 &
@@ -38,16 +37,15 @@ for round in 1 2 3; do
     done
     echo "     round $round: per-child connections:$counts (total $tot)"
     check "round $round: 4,000 connections held" test "$tot" -eq 4000
-    # Near an even share in most rounds. Issue 12 asks +-20 %; measured
-    # here: +-11 % on a quiet machine, up to +-38 % on a loaded one, so the
-    # check is +-50 %: it catches the old accept batching, which skewed
-    # every round (2930/314/482/274), not the +-20 % target (see RESULTS)
-    even=1
-    for n in $counts; do [ "$n" -ge 500 ] && [ "$n" -le 1500 ] || even=0; done
-    even_rounds=$((even_rounds + even))
+    # Within +-20 % of an even share in every round (issue 12): children
+    # above their share leave the wait queue (engine/share.h). Measured
+    # with this test: before, +-38 % on a loaded machine (5 of 9 rounds
+    # outside +-20 %); after, at most +-16 % in 12 rounds at load 9-11.
+    for n in $counts; do
+        check "round $round: child holds $n, within +-20 % of 1,000" \
+            test "$n" -ge 800 -a "$n" -le 1200
+    done
     wait $bp
 done
-check "every child within +-50 % of 1,000 in at least 2 of 3 rounds ($even_rounds)" \
-    test $even_rounds -ge 2
 stop_server
 finish
