@@ -23,7 +23,7 @@ _c1m()
     serve:--backend|bench:--backend|lab:--backend) COMPREPLY=($(compgen -W "auto epoll uring" -- "$cur")); return ;;
     serve:--timeouts) COMPREPLY=($(compgen -W "off" -- "$cur")); return ;;
     lab:--netns) COMPREPLY=($(compgen -W "auto on off" -- "$cur")); return ;;
-    lab:--experiment) COMPREPLY=($(compgen -W "archs timers" -- "$cur")); return ;;
+    lab:--experiment) COMPREPLY=($(compgen -W "archs timers push" -- "$cur")); return ;;
     lab:--archs) COMPREPLY=($(compgen -W "article single reuseport dispatch exclusive prefork workerpool" -- "$cur")); return ;;
     lab:--out) COMPREPLY=($(compgen -d -- "$cur")); return ;;
     *:--json|*:--percentiles) COMPREPLY=($(compgen -f -- "$cur")); return ;;

@@ -71,7 +71,7 @@ RELEASE_ONLY="docs_examples.sh upgrade.sh bench_intervals.sh ws_broadcast.sh"
 EXTRA_RUNS="serve_archs:epoll serve_timeouts:epoll serve_faults:epoll http_proto:uring"
 EXTRA_RUNS_ASAN="serve_archs:epoll"
 # Suites that run `c1m lab` (see above): one at a time.
-LAB_SUITES="lab_run.sh lab_timers.sh lab_names.sh lab_cleanup.sh docs_examples.sh"
+LAB_SUITES="lab_run.sh lab_push.sh lab_timers.sh lab_names.sh lab_cleanup.sh docs_examples.sh"
 # Suites that check what the load generator achieves over time (a --rate
 # met, intervals, deliveries at a push rate, how evenly prefork children
 # share a load): they run alone, first, with the machine to themselves.

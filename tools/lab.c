@@ -78,8 +78,9 @@ static void lab_usage(FILE *f, unsigned cpus)
 "                     above 150k connections (default auto: above 20k connections,\n"
 "                     as root)\n"
 "  --experiment NAME  archs | timers: the Go-timers article's table (http if built,\n"
-"                     else echo): timeouts off vs wheel, heap, global-heap\n"
-"                     (default archs)\n"
+"                     else echo): timeouts off vs wheel, heap, global-heap |\n"
+"                     push: WebSocket broadcast fan-out, a row per count in --conns\n"
+"                     (a list there, default 10k,100k,1M) (default archs)\n"
 "  --rounds N         timers: interleaved rounds per design, 1 to 20 (default 2)\n"
 "  --backend NAME     auto | epoll | uring: what every server and client runs on\n"
 "                     (passed to c1m serve and c1m bench). On uring connections\n"
@@ -102,6 +103,7 @@ C1M_VALUES_HELP
 "  c1m lab\n"
 "  c1m lab --archs single,reuseport --conns 2000 --duration 5s\n"
 "  c1m lab --experiment timers --conns 5000\n"
+"  c1m lab --experiment push --conns 10k,100k\n"
 "  c1m lab --conns 1M --dry-run\n"
 "  c1m lab --conns 40k --hosts 4 --out results/hosts\n"
 "\n"
@@ -341,6 +343,8 @@ static int make_plan(lab_t *lab)
         lab->server_procs = 1; /* connections are ring slots, not open files */
     if (lab->server_procs < 1)
         lab->server_procs = 1;
+    if (!strcmp(c->experiment, "push"))
+        return lab_push_plan(lab); /* lab_push.c */
     if (!strcmp(c->experiment, "timers")) {
         static const char *designs[] = { "off", "wheel", "heap", "global-heap" };
         bool http = lab->http_available && strcmp(c->proto, "echo") != 0;
@@ -705,6 +709,8 @@ static pid_t spawn_bench(lab_t *lab, lab_row_t *r, int host, uint64_t conns, uin
     argv[n++] = "bench";
     argv[n++] = "--proto";
     argv[n++] = lab->proto_used;
+    if (!strcmp(lab->proto_used, "ws"))
+        argv[n++] = "--push"; /* --experiment push */
     if (!strcmp(lab->proto_used, "http")) {
         argv[n++] = "--url";
         argv[n++] = a_url;
@@ -774,7 +780,9 @@ static int run_row(lab_t *lab, lab_row_t *r, const char *tag)
 
     /* bound to the address the clients use, never 0.0.0.0: a lab row
      * (some with --timeouts off) must not be reachable from outside */
-    char *sargv[32] = { "c1m", "serve", "--quiet", "--port", port, "--proto", lab->proto_used,
+    /* push: bench speaks ws, the server serves /ws/push on http */
+    const char *sproto = strcmp(lab->proto_used, "ws") ? lab->proto_used : "http";
+    char *sargv[32] = { "c1m", "serve", "--quiet", "--port", port, "--proto", (char *)sproto,
                         "--bind", c->hosts ? "198.18.0.1" : "127.0.0.1", "--backend",
                         (char *)backend_name(c->backend) };
     int n = 11;
@@ -1034,6 +1042,9 @@ static int parse_flags(lab_cfg_t *c, int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
         case OPT_CONNS:
+            c->conns_arg = optarg; /* --experiment push: a list (lab_push_flags) */
+            if (strchr(optarg, ','))
+                break;
             if (c1m_flag_count("lab", "--conns", optarg, 1, 10000000, &v))
                 return 2;
             c->conns = v;
@@ -1072,8 +1083,8 @@ static int parse_flags(lab_cfg_t *c, int argc, char **argv)
             c->netns = optarg;
             break;
         case OPT_EXPERIMENT:
-            if (strcmp(optarg, "archs") && strcmp(optarg, "timers"))
-                return bad("--experiment", optarg, "archs or timers");
+            if (strcmp(optarg, "archs") && strcmp(optarg, "timers") && strcmp(optarg, "push"))
+                return bad("--experiment", optarg, "archs, timers or push");
             c->experiment = optarg;
             break;
         case OPT_ROUNDS:
@@ -1117,6 +1128,9 @@ static int parse_flags(lab_cfg_t *c, int argc, char **argv)
         fprintf(stderr, "c1m lab: unexpected argument '%s'\n", argv[optind]);
         return c1m_usage_error("lab");
     }
+    int prc = lab_push_flags(c); /* the counts of --experiment push */
+    if (prc)
+        return prc;
     if (c->duration_us == UINT64_MAX)
         c->duration_us = 10000000 + c->conns * 1000000 / 40000;
     if (c->warmup_us == UINT64_MAX)
@@ -1172,6 +1186,12 @@ int c1m_cmd_lab(int argc, char **argv)
         fprintf(stderr, "c1m lab: this build's c1m serve has no http protocol\n");
         return 1;
     }
+    if (c->backend == C1M_BACKEND_AUTO && !strcmp(c->experiment, "push")) {
+        /* as c1m serve's auto does for --push-every */
+        c->backend = C1M_BACKEND_EPOLL;
+        printf("c1m lab: backend epoll: the push experiment's servers broadcast, and on "
+               "io_uring the slow-subscriber limit does not hold yet\n");
+    }
     if (c->backend == C1M_BACKEND_AUTO) {
         /* the bench's needs include the server's: decide for both */
         char why[512];
@@ -1199,6 +1219,8 @@ int c1m_cmd_lab(int argc, char **argv)
     double per_row = 2.0 + (double)c->conns / 25000.0 + (double)c->conns / 40000.0 +
                      (double)(c->warmup_us + c->duration_us) / 1e6;
     unsigned runs = lab.nrows * (!strcmp(c->experiment, "timers") ? c->rounds : 1);
+    if (!strcmp(c->experiment, "push"))
+        lab_push_estimate(&lab, &per_row, &runs); /* rows of different sizes */
     printf("c1m lab: about %.0f s in all (%u run%s of ~%.0f s)\n", per_row * runs, runs,
            runs == 1 ? "" : "s", per_row);
     fflush(stdout);
@@ -1237,7 +1259,9 @@ int c1m_cmd_lab(int argc, char **argv)
 
     bool timers = !strcmp(c->experiment, "timers");
     bool interrupted = false;
-    if (!timers) {
+    if (!strcmp(c->experiment, "push")) {
+        interrupted = lab_push_run(&lab, run_row) == -EINTR; /* lab_push.c */
+    } else if (!timers) {
         for (unsigned i = 0; i < lab.nrows && !interrupted; i++) {
             lab_row_t *r = &lab.rows[i];
             printf("c1m lab: [%u/%u] %s ...\n", i + 1, lab.nrows, r->label);

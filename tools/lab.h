@@ -10,6 +10,8 @@
 
 #include "tools/bench.h"
 
+typedef struct json_t json_t;
+
 #define LAB_MAX_HOSTS 64
 #define LAB_MAX_ROWS 16
 #define LAB_MAX_SAMPLES 20000
@@ -22,6 +24,10 @@ typedef struct lab_cfg {
     uint16_t port;
     bool no_plots, dry_run;
     c1m_backend_t backend;     /* resolved before the plan: EPOLL or URING */
+    /* --experiment push (lab_push.c): --conns as given (a list there) */
+    const char *conns_arg;
+    uint64_t push_conns[LAB_MAX_ROWS];
+    unsigned npush_conns;
 } lab_cfg_t;
 
 /* One row of the table: an architecture (or a timer design), the serve
@@ -48,6 +54,8 @@ typedef struct lab_row {
     /* timers: rounds merged */
     unsigned rounds_done;
     double sum_requests, sum_secs;
+    /* push (lab_push.c): this row's size and broadcast period, window */
+    uint64_t push_conns, push_every_ms, push_duration_us, push_warmup_us;
 } lab_row_t;
 
 typedef struct lab {
@@ -77,5 +85,22 @@ void lab_summary_line(const lab_row_t *r);
 /* Terminal table and notes; table.md, lab.json and (unless interrupted or
  * --no-plots) the gnuplot plots under lab->out. */
 void lab_write_outputs(lab_t *lab, bool interrupted);
+/* For lab_push.c: a row's common JSON fields, and gnuplot run in dir (no
+ * shell) with its output in log; 0 = exit 0. */
+json_t *lab_row_json(const lab_row_t *r);
+bool lab_have_gnuplot(bool *cairo);
+int lab_gnuplot(const char *dir, const char *log, char *const argv[]);
+
+/* lab_push.c: --experiment push, one row per connection count. */
+typedef int (*lab_run_row_fn)(lab_t *lab, lab_row_t *r, const char *tag);
+/* After the flags: the counts (a --conns list or 10k, 100k, 1M); 0 or 2. */
+int lab_push_flags(lab_cfg_t *c);
+/* The rows; counts the machine cannot hold are dropped, said why. */
+int lab_push_plan(lab_t *lab);
+/* Total and per-row seconds, for the plan's estimate. */
+void lab_push_estimate(const lab_t *lab, double *per_row, unsigned *runs);
+/* Run the rows in order; -EINTR when interrupted. */
+int lab_push_run(lab_t *lab, lab_run_row_fn run_row);
+void lab_push_write_outputs(lab_t *lab, bool interrupted);
 
 #endif

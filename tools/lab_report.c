@@ -417,6 +417,10 @@ static bool write_plots(const lab_t *lab)
 
 void lab_write_outputs(lab_t *lab, bool interrupted)
 {
+    if (!strcmp(lab->cfg.experiment, "push")) {
+        lab_push_write_outputs(lab, interrupted);
+        return;
+    }
     char path[PATH_MAX];
     printf("\n");
     write_table(lab, stdout, false);
@@ -441,4 +445,21 @@ void lab_write_outputs(lab_t *lab, bool interrupted)
         printf("c1m lab: cannot write %s\n", path);
     printf("c1m lab: results in %s (table.md, lab.json, per row ROW.bench.json, ROW.hgrm "
            "and logs)\n", lab->out);
+}
+
+/* ---- for lab_push.c ---- */
+
+json_t *lab_row_json(const lab_row_t *r)
+{
+    return row_json(r);
+}
+
+bool lab_have_gnuplot(bool *cairo)
+{
+    return have_gnuplot(cairo);
+}
+
+int lab_gnuplot(const char *dir, const char *log, char *const argv[])
+{
+    return gnuplot(dir, log, argv);
 }

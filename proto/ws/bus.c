@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -257,11 +258,13 @@ typedef struct bus_pub {
     c1m_ws_bus_t *b;
     c1m_ws_hub_cfg_t cfg;
     uint8_t *p;
+    sem_t started;
 } bus_pub_t;
 
 static void *publisher(void *arg)
 {
     bus_pub_t *pp = arg;
+    sem_post(&pp->started); /* its start-up is over: the caller may fork */
     uint64_t seq = 0, period_ns = pp->cfg.push_every_ms * 1000000ull;
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
@@ -294,6 +297,11 @@ int c1m_ws_bus_publisher_start(c1m_ws_bus_t *b, const c1m_ws_hub_cfg_t *cfg)
         return -ENOMEM;
     }
     memset(pp->p, 'x', cfg->push_size);
+    /* the caller forks the prefork children next: wait until the thread
+     * runs, so that no fork copies the process while the thread's own
+     * start-up holds a lock (ASan allocates in it: a child forked then
+     * hung in its first malloc, and with it the supervisor's drain) */
+    sem_init(&pp->started, 0, 0);
     pthread_t t;
     pthread_attr_t a;
     pthread_attr_init(&a);
@@ -301,9 +309,12 @@ int c1m_ws_bus_publisher_start(c1m_ws_bus_t *b, const c1m_ws_hub_cfg_t *cfg)
     int rc = pthread_create(&t, &a, publisher, pp);
     pthread_attr_destroy(&a);
     if (rc) {
+        sem_destroy(&pp->started);
         free(pp->p);
         free(pp);
         return -rc;
+    }
+    while (sem_wait(&pp->started) < 0 && errno == EINTR) {
     }
     return 0;
 }
