@@ -14,6 +14,7 @@
 
 #include "core/common.h"
 #include "core/log.h"
+#include "engine/backend.h"
 #include "engine/listener.h"
 #include "engine/timeouts.h"
 #include "engine/uring_probe.h"
@@ -383,11 +384,15 @@ static int server_setup(c1m_server_t *s, char *err, size_t errlen)
         if (shared && (arch == C1M_ARCH_EXCLUSIVE || arch == C1M_ARCH_REUSEPORT || grown))
             s->listeners[i].exclusive = true;
     }
-    /* a prefork child on the supervisor's shared listener: its share */
+    /* a prefork child on the supervisor's shared listener: its share. Not
+     * on a backend that accepts ahead (io_uring's multishot accept): there
+     * leaving the wait queue strands the connections the ring has accepted
+     * already (serve_archs' prefork rows lost replies), so the kernel's
+     * spreading stands. */
     c1m_proc_slot_t *share = cfg->slot && cfg->slot->ngroup > 1 && cfg->listen_fd >= 0
                                  ? cfg->slot : NULL;
     for (uint32_t i = 0; i < s->nloops; i++)
-        s->loops[i]->share = share;
+        s->loops[i]->share = s->loops[i]->be->accepts_ahead ? NULL : share;
     if (arch == C1M_ARCH_DISPATCH) {
         c1m_loop_cfg_t acfg = lcfg;
         acfg.max_conns = 0;
