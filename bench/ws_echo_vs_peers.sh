@@ -28,7 +28,10 @@
 # utime+stime (/proc, all threads) at the start and the end of a
 # WINDOW-second window; divide by the messages bench counted in its
 # window. Ratios are taken within a round (drift cancels) and reported as
-# median (min .. max) over ROUNDS.
+# median (min .. max) over ROUNDS. Each line also shows what bench counted:
+# unsent (open loop: sends the client itself was too late for), bad
+# (mismatched or lost echoes: must be 0), errors (connection errors, e.g. a
+# source port still in TIME_WAIT, retried).
 #
 # The machine is shared (other agents run builds and tests): the lock
 # /tmp/c1m-bench.lock is taken around the measurements, yet other work
@@ -123,17 +126,16 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 c0, c1, tck = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 cpu_ns = (c1 - c0) * 1e9 / tck
-bad = d["errors"] + d["mismatches"] + d["lost"]
-print("%d %d %d %d %.3f %.1f" % (d["conns_established"], d["requests"], bad,
-      d["latency_us"]["p99"] if "latency_us" in d else -1, cpu_ns / 1e9,
+print("%d %d %d %d %d %.3f %.1f" % (d["conns_established"], d["requests"],
+      d["mismatches"] + d["lost"], d["errors"], d["unsent"], cpu_ns / 1e9,
       cpu_ns / max(d["requests"], 1)))
 PY
 )
-        read -r conns msgs bad p99 cpus nsmsg <<<"$v"
+        read -r conns msgs bad errs unsent cpus nsmsg <<<"$v"
         per_round[$r,$s]=$nsmsg
-        printf 'round %d %-5s conns %6d messages %8d (%7.0f/s) bad %d server_cpu %6.3f s  cpu/msg %7.1f ns\n' \
-            "$r" "$s" "$conns" "$msgs" "$(awk -v m="$msgs" -v w="$WINDOW" 'BEGIN {print m / w}')" "$bad" \
-            "$cpus" "$nsmsg" | tee -a "$OUT/summary.txt"
+        printf 'round %d %-5s conns %6d messages %8d (%7.0f/s) unsent %6d bad %d errors %d server_cpu %6.3f s  cpu/msg %7.1f ns\n' \
+            "$r" "$s" "$conns" "$msgs" "$(awk -v m="$msgs" -v w="$WINDOW" 'BEGIN {print m / w}')" "$unsent" \
+            "$bad" "$errs" "$cpus" "$nsmsg" | tee -a "$OUT/summary.txt"
         sleep 1
     done
 done
