@@ -36,7 +36,7 @@ CFLAGS  += -std=gnu11 -Iinclude -g -Wall -Wextra -Werror -Wshadow -Wno-unused-pa
            -D_GNU_SOURCE -I. -pthread -MMD -MP $(OPT)
 LDFLAGS += -pthread $(filter -fsanitize=%,$(OPT))
 # what libc1m itself links (also Libs.private of c1m.pc)
-LIB_LIBS := -lm -lcrypto -luring   # libcrypto: the WebSocket handshake; liburing: the io_uring backend
+LIB_LIBS := -lm -lnettle -luring   # nettle: the WebSocket handshake (SHA-1, base64); liburing: the io_uring backend
 LDLIBS  += $(LIB_LIBS)
 
 # The version lives in core/version.h (C1M_VERSION); 0.1.0 until it exists.

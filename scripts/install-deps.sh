@@ -25,7 +25,7 @@ done
 PKGS=(
   build-essential   # gcc, make
   libjansson-dev    # JSON results (c1m bench --json, c1m merge, c1m lab)
-  libssl-dev        # libcrypto: SHA-1 + base64 of the WebSocket handshake
+  nettle-dev        # SHA-1 + base64 of the WebSocket handshake
   scdoc             # the man page, c1m(1)
   iproute2          # ip netns (c1m lab --hosts, --netns)
   gnuplot-nox       # plots (c1m lab)

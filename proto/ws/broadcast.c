@@ -219,25 +219,43 @@ void c1m__ws_slow_closed(c1m_ws_conn_t *ws, int reason)
 
 /* ---- delivery on a loop ------------------------------------------------- */
 
+/* The queue is circular and kept by its tail (one pointer in every
+ * connection's state): the head is qtail->next. Not empty. */
+static c1m_ws_qnode_t *queue_pop(c1m_ws_conn_t *ws)
+{
+    c1m_ws_qnode_t *q = ws->qtail->next;
+    if (q == ws->qtail)
+        ws->qtail = NULL;
+    else
+        ws->qtail->next = q->next;
+    return q;
+}
+
+static void queue_push(c1m_ws_conn_t *ws, c1m_ws_qnode_t *q)
+{
+    if (ws->qtail) {
+        q->next = ws->qtail->next;
+        ws->qtail->next = q;
+    } else {
+        q->next = q;
+    }
+    ws->qtail = q;
+}
+
 void c1m__ws_queue_free(c1m_ws_conn_t *ws)
 {
-    while (ws->qhead) {
-        c1m_ws_qnode_t *q = ws->qhead;
-        ws->qhead = q->next;
+    while (ws->qtail) {
+        c1m_ws_qnode_t *q = queue_pop(ws);
         c1m_ws_msg_unref(q->m);
         free(q);
     }
-    ws->qtail = NULL;
     ws->qbytes = 0;
 }
 
 void c1m__ws_queue_flush(c1m_ws_conn_t *ws)
 {
-    while (ws->qhead && !c1m_conn_pending_out(ws->c) && c1m_conn_is_open(ws->c)) {
-        c1m_ws_qnode_t *q = ws->qhead;
-        ws->qhead = q->next;
-        if (!ws->qhead)
-            ws->qtail = NULL;
+    while (ws->qtail && !c1m_conn_pending_out(ws->c) && c1m_conn_is_open(ws->c)) {
+        c1m_ws_qnode_t *q = queue_pop(ws);
         ws->qbytes -= q->m->flen;
         c1m_conn_write(ws->c, q->m->frame, q->m->flen);
         c1m_ws_msg_unref(q->m);
@@ -251,7 +269,7 @@ static void send_shared(ws_loop_t *ls, c1m_ws_conn_t *ws, c1m_ws_msg_t *m)
     if ((ws->flags & C1M_WSF_CLOSING) || !c1m_conn_is_open(c))
         return;
     size_t pend = c1m_conn_pending_out(c);
-    if (!ws->qhead && !pend) { /* the socket takes it now: the kernel copies */
+    if (!ws->qtail && !pend) { /* the socket takes it now: the kernel copies */
         c1m_conn_write(c, m->frame, m->flen);
         ls->delivered++;
         return;
@@ -288,12 +306,7 @@ static void send_shared(ws_loop_t *ls, c1m_ws_conn_t *ws, c1m_ws_msg_t *m)
     }
     c1m_ws_msg_ref(m);
     q->m = m;
-    q->next = NULL;
-    if (ws->qtail)
-        ws->qtail->next = q;
-    else
-        ws->qhead = q;
-    ws->qtail = q;
+    queue_push(ws, q);
     ws->qbytes += m->flen;
     ls->queued++;
     ls->delivered++;

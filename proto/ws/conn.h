@@ -1,9 +1,11 @@
 /* A WebSocket connection's state (private to proto/ws/): the protocol
  * (server.c) and the broadcast lists (broadcast.c) share it.
  *
- * Size: 104 bytes (checked below) on top of the engine's 128-byte
- * c1m_conn_t; a partial message (echo) and queued broadcasts are heap
- * only while they exist. */
+ * Size: 88 bytes (checked below; malloc's 96-byte chunk, where 89..104
+ * bytes would take 112) on top of the engine's 128-byte c1m_conn_t; a
+ * partial message (echo) and queued broadcasts are heap only while they
+ * exist. The broadcast queue is circular and kept by its tail (the head
+ * is qtail->next): one pointer per connection, not two. */
 #ifndef C1M_PROTO_WS_CONN_H
 #define C1M_PROTO_WS_CONN_H
 
@@ -26,19 +28,19 @@ enum {
 };
 
 typedef struct c1m_ws_conn {
-    c1m_ws_parser_t p;
+    c1m_ws_parser_t p;               /* 28 bytes: qbytes fills its tail */
+    uint32_t qbytes;                 /* bytes in the queue */
     c1m_conn_t *c;
     const c1m_ws_route_t *route;
     struct c1m_ws_conn *prev, *next; /* its loop's list for its topic */
-    c1m_ws_qnode_t *qhead, *qtail;   /* broadcasts waiting for the socket */
+    c1m_ws_qnode_t *qtail;           /* broadcasts waiting for the socket: circular, NULL = none */
     c1m_buf_t *msg;                  /* echo: a message arriving in pieces */
-    uint32_t qbytes;                 /* bytes in the queue */
     int16_t topic;                   /* list index: a topic, or C1M_WS_MAX_TOPICS */
     uint8_t flags;
     uint8_t msg_op;
 } c1m_ws_conn_t;
 
-_Static_assert(sizeof(c1m_ws_conn_t) <= 104, "c1m_ws_conn_t must stay small");
+_Static_assert(sizeof(c1m_ws_conn_t) <= 88, "c1m_ws_conn_t must stay small (a 96-byte malloc chunk)");
 
 /* broadcast.c: join / leave the list of the calling loop (on_open and
  * on_close), write queued broadcasts once output drained. */

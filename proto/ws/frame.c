@@ -216,8 +216,8 @@ ssize_t c1m_ws_parse(c1m_ws_parser_t *p, const void *in, size_t len, void *outv,
         msg_reset(p);
         p->msg_op = op;
     }
-    p->msg_len += plen;
-    p->remaining = plen;
+    p->msg_len += (uint32_t)plen; /* <= max_msg: checked above */
+    p->remaining = (uint32_t)plen;
     p->frame_fin = fin ? 1 : 0;
     p->mask = key;
     p->in_frame = 1;

@@ -85,8 +85,10 @@ typedef struct c1m_ws_event {
 } c1m_ws_event_t;
 
 typedef struct c1m_ws_parser {
-    uint64_t remaining;  /* payload bytes left in the current data frame */
-    uint64_t msg_len;    /* bytes of the message so far (with declared frames) */
+    /* 32 bits are enough: both stay <= max_frame / max_msg, which are
+     * capped at 4 GiB - 1 (a WebSocket connection's state stays small) */
+    uint32_t remaining;  /* payload bytes left in the current data frame */
+    uint32_t msg_len;    /* bytes of the message so far (with declared frames) */
     uint32_t mask;       /* current frame's key, rotated to the next byte */
     uint8_t in_frame;    /* inside a data frame's payload */
     uint8_t frame_fin;   /* the current data frame ends its message */

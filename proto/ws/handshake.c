@@ -5,8 +5,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
-#include <openssl/sha.h>
+/* nettle, not libcrypto: OpenSSL 3's SHA1() goes through its provider
+ * machinery, whose first use touches ~2 MiB of code and heap in every
+ * process (counted against the first connections in RSS figures);
+ * nettle's SHA-1 is a plain function with no set-up. */
+#include <nettle/base64.h>
+#include <nettle/sha1.h>
 
 static const char GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -17,10 +21,15 @@ int c1m_ws_accept_key(const char *key, size_t keylen, char accept[C1M_WS_ACCEPT_
         return -EINVAL;
     memcpy(buf, key, keylen);
     memcpy(buf + keylen, GUID, sizeof GUID - 1);
-    unsigned char md[SHA_DIGEST_LENGTH];
-    SHA1((const unsigned char *)buf, keylen + sizeof GUID - 1, md);
-    /* 20 bytes -> 28 base64 characters and a NUL */
-    EVP_EncodeBlock((unsigned char *)accept, md, SHA_DIGEST_LENGTH);
+    struct sha1_ctx sha;
+    uint8_t md[SHA1_DIGEST_SIZE];
+    sha1_init(&sha);
+    sha1_update(&sha, keylen + sizeof GUID - 1, (const uint8_t *)buf);
+    sha1_digest(&sha, sizeof md, md);
+    /* 20 bytes -> 28 base64 characters (with padding) and a NUL */
+    _Static_assert(BASE64_ENCODE_RAW_LENGTH(SHA1_DIGEST_SIZE) == C1M_WS_ACCEPT_LEN, "accept length");
+    base64_encode_raw(accept, sizeof md, md);
+    accept[C1M_WS_ACCEPT_LEN] = '\0';
     return 0;
 }
 

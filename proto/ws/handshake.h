@@ -2,7 +2,7 @@
  *
  * Checks an HTTP/1.1 request that asks for an upgrade and computes
  * Sec-WebSocket-Accept = base64(SHA-1(key + the RFC's GUID)) with
- * libcrypto (OpenSSL, Debian libssl-dev). No subprotocol and no extension
+ * nettle (Debian nettle-dev). No subprotocol and no extension
  * is negotiated (so RSV bits must stay 0). */
 #ifndef C1M_PROTO_WS_HANDSHAKE_H
 #define C1M_PROTO_WS_HANDSHAKE_H

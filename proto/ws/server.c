@@ -180,7 +180,7 @@ static int ws_timeout(c1m_conn_t *c, int kind)
 static void ws_drained(c1m_conn_t *c)
 {
     c1m_ws_conn_t *ws = c->ud;
-    if (ws && ws->qhead)
+    if (ws && ws->qtail)
         c1m__ws_queue_flush(ws);
 }
 

@@ -3,7 +3,9 @@
 # --push as the subscribers (2,000 over 2 client loops): every subscriber
 # gets every message in order (lost = 0, no mismatch); a subscriber that
 # never reads is cut at --ws-out-limit (or skipped with --ws-slow skip)
-# without the others losing a message, and the server counts it.
+# without the others losing a message, and the server counts it; one that
+# falls 1.5 s behind under a limit it never reaches gets its user-space
+# backlog (the broadcast queue) whole and in order.
 . "$(dirname "$0")/lib.sh"
 LOG=$(mktemp /tmp/c1m_ws_broadcast.XXXXXX)
 make_tmp ws_broadcast
@@ -90,4 +92,24 @@ for mode in close skip; do
             test "${skipped:-0}" -ge 1 -a "${closed:-x}" = 0
     fi
 done
+
+# Queued in order: a subscriber 1.5 s behind, with a limit it never reaches
+# (64 MiB). Past the ~4 MiB the kernel holds, the broadcasts wait in its
+# user-space queue (the server's "queued" counter); once it reads again
+# they must all come out, in order (no gap in the sequence numbers).
+SLOG="$TMP/serve_queue.log"
+LOG="$SLOG" start_server $PORT --proto http --arch reuseport --loops 2 --push-every 10ms \
+    --push-size 64KiB --ws-out-limit 64MiB --ws-slow close || bad "[queue] server did not start"
+/usr/bin/python3 "$here/ws_slow_sub.py" $PORT 1.5 > "$TMP/queue.txt" 2>&1 &
+qp=$!
+PIDS+=($qp)
+wait $qp
+v=$(cat "$TMP/queue.txt")
+stop_server
+check "[queue] server stopped cleanly" test "$SRC" = 0
+sum=$(grep 'ws: broadcasts' "$SLOG")
+queued=$(sed -n 's/.* queued \([0-9]*\).*/\1/p' <<<"$sum")
+check "[queue] broadcasts waited in the subscriber's queue ($sum)" test "${queued:-0}" -ge 2
+check "[queue] the subscriber behind got every message, in order, once it read ($v)" \
+    sh -c "echo '$v' | grep -q '^open .*gaps=0 '"
 finish
