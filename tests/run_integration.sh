@@ -125,9 +125,16 @@ runs=("${sorted[@]}")
 
 out_dir=$(mktemp -d /tmp/c1m-itest.XXXXXX)
 netns_made=()
+# killtree PID: PID and everything below it (a suite's servers and clients;
+# they share no process group of their own to signal)
+killtree() {
+    local c
+    for c in $(pgrep -P "$1"); do killtree "$c"; done
+    kill -TERM "$1" 2>/dev/null
+}
 cleanup() {
     local p
-    for p in $(jobs -p); do kill -- -"$p" 2>/dev/null || kill "$p" 2>/dev/null; done
+    for p in "${!pid_of[@]}"; do [ -e "$out_dir/${pid_of[$p]}.rc" ] || killtree "$p"; done
     wait 2>/dev/null
     for n in "${netns_made[@]}"; do ip netns del "$n" 2>/dev/null; done
     rm -rf "$out_dir"
