@@ -45,7 +45,7 @@ for arch in single "workerpool --workers 2"; do
     sleep 1
     out=$(timeout 30 "$TC" echo $port 60 1 64)
     check "$arch: accepting resumes after connections close ($out)" test $? -eq 0
-    wait_until 5 test "$(fd_count "$SPID")" -le "$base"
+    wait_until 5 fds_at_most "$SPID" "$base"
     check "$arch: fd count back to its baseline ($base -> $(fd_count "$SPID"))" \
         test "$(fd_count "$SPID")" -eq "$base"
     lines=$(grep -c -i 'open-file\|not accepting' "$LOG")

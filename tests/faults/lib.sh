@@ -17,6 +17,9 @@ tree_rss() {
     for k in $(pgrep -P "$1"); do n=$((n + $(rss_kb "$k"))); done
     echo "$n"
 }
+# fds_at_most PID N: PID has at most N open files (a command for
+# wait_until: "$(...)" in wait_until's arguments would be read only once)
+fds_at_most() { test "$(fd_count "$1")" -le "$2"; }
 # wait_until SECONDS CMD...: poll every 0.1 s until CMD succeeds, at most
 # SECONDS by the clock (a slow CMD cannot stretch it)
 wait_until() {

@@ -48,7 +48,7 @@ for arch in single "workerpool --workers 2"; do
         skip "$arch: RSS growth within the bound" "a sanitizer build ($B) keeps freed memory" ;;
     *) check "$arch: RSS growth within the bound ($((peak - rss0)) <= $bound KiB)" test $((peak - rss0)) -le $bound ;;
     esac
-    wait_until 5 test "$(fd_count "$SPID")" -le "$base"
+    wait_until 5 fds_at_most "$SPID" "$base"
     check "$arch: fd count back to its baseline ($base -> $(fd_count "$SPID"))" test "$(fd_count "$SPID")" -eq "$base"
     stop_check "$arch after slow readers"
 done
