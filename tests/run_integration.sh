@@ -13,10 +13,9 @@
 # namespaces can be made, else 1). Suites use fixed ports, so with N > 1
 # each suite runs in a network namespace of its own (needs root and `ip
 # netns`; made and deleted here); without them the suites run one at a time
-# in the current namespace, and that is said. The suites that run `c1m lab`
-# take turns: the lab changes kernel settings that are not per
-# namespace and restores them at exit, which two labs at once would undo
-# out of order.
+# in the current namespace, and that is said. Node's `ws` package (npm,
+# tests/ws_node_setup.sh) is installed first, from this namespace: the
+# suites' namespaces have no network.
 #
 # A script that exits non-zero, or whose last line is not a summary, counts
 # as a failure. With CI set, a missing tool that scripts/install-deps.sh
@@ -70,8 +69,12 @@ RELEASE_ONLY="docs_examples.sh upgrade.sh bench_intervals.sh ws_broadcast.sh"
 # serve_archs on epoll (every architecture; the default pass covers uring).
 EXTRA_RUNS="serve_archs:epoll serve_timeouts:epoll serve_faults:epoll http_proto:uring"
 EXTRA_RUNS_ASAN="serve_archs:epoll"
-# Suites that run `c1m lab` (see above): one at a time.
-LAB_SUITES="lab_run.sh lab_push.sh lab_timers.sh lab_names.sh lab_cleanup.sh docs_examples.sh"
+# Suites that would take turns: none. (A lab run may change kernel settings
+# that are not per namespace, which two labs at once would restore out of
+# order; the lab suites run dry runs and small counts, for which the lab
+# changes none: tools/lab.c, tune_kernel.) Names listed here run one at a
+# time.
+LAB_SUITES=""
 # Suites that check what the load generator achieves over time (a --rate
 # met, intervals, deliveries at a push rate, how evenly prefork children
 # share a load): they run alone, first, with the machine to themselves.
@@ -91,6 +94,11 @@ for B in "$@"; do
         [ "$name" = lib.sh ] && continue
         [ -n "${C1M_ONLY:-}" ] && case " $C1M_ONLY " in *" ${name%.sh} "*) ;; *) continue ;; esac
         [ $asan = 1 ] && case " $RELEASE_ONLY " in *" $name "*) continue ;; esac
+        if [ "$name" = docs_examples.sh ]; then
+            # the longest suite, mostly lab runs: its three sources side by side
+            for src in README help man; do head+=("$t|$B||DOCS_ONLY=$src"); done
+            continue
+        fi
         case " $SOLO_SUITES $FIRST " in
         *" $name "*) head+=("$t|$B|") ;;
         *) tail+=("$t|$B|") ;;
@@ -145,9 +153,8 @@ trap 'exit 130' INT TERM
 # run_one I: suite run I in the background; its output in $out_dir/I.out,
 # its status in I.rc, its seconds in I.secs
 run_one() {
-    local i=$1 r=${runs[$1]}
-    local t=${r%%|*} rest=${r#*|}
-    local B=${rest%%|*} be=${rest#*|}
+    local i=$1 t B be env
+    IFS='|' read -r t B be env <<<"${runs[$1]}"
     local name ns= pre=()
     name=$(basename "$t")
     if [ "$jobs" -gt 1 ]; then
@@ -158,7 +165,7 @@ run_one() {
     fi
     (
         t0=$SECONDS
-        C1M_BACKEND=$be timeout 900 "${pre[@]}" bash "$t" "$B" >"$out_dir/$i.out" 2>&1
+        env C1M_BACKEND="$be" $env timeout 900 "${pre[@]}" bash "$t" "$B" >"$out_dir/$i.out" 2>&1
         echo $? >"$out_dir/$i.rc"
         echo $((SECONDS - t0)) >"$out_dir/$i.secs"
         [ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
@@ -169,11 +176,10 @@ run_one() {
 pass=0 fail=0 skipped=0 scripts_failed=() skips=()
 summary_re='^([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?$'
 report() { # report I: print run I's result and add it to the totals
-    local i=$1 r=${runs[$1]}
-    local t=${r%%|*} rest=${r#*|}
-    local B=${rest%%|*} be=${rest#*|}
+    local i=$1 t B be env
+    IFS='|' read -r t B be env <<<"${runs[$1]}"
     local name out rc last p f k
-    name="$(basename "$t")${be:+ (backend $be)}"
+    name="$(basename "$t")${be:+ (backend $be)}${env:+ ($env)}"
     out=$(cat "$out_dir/$i.out" 2>/dev/null)
     rc=$(cat "$out_dir/$i.rc" 2>/dev/null || echo 1)
     echo "== $name ($B)"
@@ -195,6 +201,12 @@ report() { # report I: print run I's result and add it to the totals
         echo "$out" | tail -40
     fi
 }
+
+# Node's ws for ws_peers.sh, from this namespace (the suites' have no
+# network); a failure here is reported by ws_peers.sh itself
+if [ -x "$here/ws_node_setup.sh" ] && command -v npm >/dev/null; then
+    "$here/ws_node_setup.sh" || echo "run_integration: tests/ws_node_setup.sh failed (ws_peers.sh will say)"
+fi
 
 declare -A pid_of=()
 started=()
