@@ -90,6 +90,8 @@ void lab_write_outputs(lab_t *lab, bool interrupted);
 json_t *lab_row_json(const lab_row_t *r);
 bool lab_have_gnuplot(bool *cairo);
 int lab_gnuplot(const char *dir, const char *log, char *const argv[]);
+/* latency_ROW.dat of a row (lab_report.c): the latency spectrum the plots draw */
+void lab_write_spectrum(const lab_t *lab, const lab_row_t *r);
 
 /* lab_push.c: --experiment push, one row per connection count. */
 typedef int (*lab_run_row_fn)(lab_t *lab, lab_row_t *r, const char *tag);

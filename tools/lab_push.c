@@ -443,33 +443,6 @@ static int write_json(const lab_t *lab, const char *path, bool interrupted)
     return rc;
 }
 
-/* latency_ROW.dat: the delivery latency by percentile, as the other
- * experiments' spectrum (x = 1/(1-p), y = the bucket's highest value) */
-static void write_spectrum(const lab_t *lab, const lab_row_t *r)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/latency_%s.dat", lab->out, r->id);
-    FILE *f = fopen(path, "we");
-    if (!f)
-        return;
-    const c1m_hist_t *h = &r->res->lat;
-    uint64_t total = c1m_hist_count(h), cum = 0;
-    fprintf(f, "# percentile_pct 1/(1-p) latency_ms fraction_below\n");
-    for (size_t b = 0; total && b < c1m_hist_nbuckets(); b++) {
-        uint64_t cnt = c1m_hist_bucket_count(h, b);
-        if (!cnt)
-            continue;
-        double p = (double)cum / (double)total;
-        uint64_t hi = C1M_MIN(c1m_hist_bucket_high(b), c1m_hist_max(h));
-        fprintf(f, "%.9f %.6g %.6f %.11f\n", p * 100, 1.0 / (1.0 - p), (double)hi / 1000.0, p);
-        cum += cnt;
-    }
-    if (total)
-        fprintf(f, "%.9f %.6g %.6f %.11f\n", 100.0 * (1 - 1.0 / (double)total), (double)total,
-                (double)c1m_hist_max(h) / 1000.0, 1 - 1.0 / (double)total);
-    fclose(f);
-}
-
 static bool write_plots(const lab_t *lab)
 {
     bool cairo;
@@ -494,7 +467,7 @@ static bool write_plots(const lab_t *lab)
                 (double)r->p50 / 1e3, (double)r->p99 / 1e3, (double)r->lat_max / 1e3,
                 (double)r->p999 / 1e3, cpu_per_msg_us(r), per_conn(r->rss_bytes, r),
                 r->kmem_ok ? per_conn(r->kmem_delta, r) : 0.0);
-        write_spectrum(lab, r);
+        lab_write_spectrum(lab, r);
     }
     fclose(f);
     if (!nres)

@@ -297,6 +297,35 @@ static bool have_gnuplot(bool *cairo)
     return gnuplot(NULL, NULL, version) == 0;
 }
 
+/* latency_ROW.dat, the latency spectrum: x = 1/(1-p) for the fraction p of
+ * requests faster than the bucket, y = the bucket's highest value. Columns:
+ * percent of requests faster (0-100), 1/(1-p), latency, and the same
+ * fraction as a number from 0 to 1. (Also the push experiment's.) */
+void lab_write_spectrum(const lab_t *lab, const lab_row_t *r)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/latency_%s.dat", lab->out, r->id);
+    FILE *f = fopen(path, "we");
+    if (!f)
+        return;
+    const c1m_hist_t *h = &r->res->lat;
+    uint64_t total = c1m_hist_count(h), cum = 0;
+    fprintf(f, "# percentile_pct 1/(1-p) latency_ms fraction_below\n");
+    for (size_t b = 0; total && b < c1m_hist_nbuckets(); b++) {
+        uint64_t cnt = c1m_hist_bucket_count(h, b);
+        if (!cnt)
+            continue;
+        double p = (double)cum / (double)total;
+        uint64_t hi = C1M_MIN(c1m_hist_bucket_high(b), c1m_hist_max(h));
+        fprintf(f, "%.9f %.6g %.6f %.11f\n", p * 100, 1.0 / (1.0 - p), (double)hi / 1000.0, p);
+        cum += cnt;
+    }
+    if (total)
+        fprintf(f, "%.9f %.6g %.6f %.11f\n", 100.0 * (1 - 1.0 / (double)total), (double)total,
+                (double)c1m_hist_max(h) / 1000.0, 1 - 1.0 / (double)total);
+    fclose(f);
+}
+
 static bool write_plots(const lab_t *lab)
 {
     bool cairo;
@@ -319,31 +348,7 @@ static bool write_plots(const lab_t *lab)
         const lab_row_t *r = &lab->rows[i];
         if (!r->res)
             continue;
-        /* latency spectrum: x = 1/(1-p) for the fraction p of requests
-         * faster than the bucket, y = the bucket's highest value */
-        snprintf(path, sizeof path, "%s/latency_%s.dat", lab->out, r->id);
-        f = fopen(path, "we");
-        if (!f)
-            continue;
-        const c1m_hist_t *h = &r->res->lat;
-        uint64_t total = c1m_hist_count(h), cum = 0;
-        /* columns: percent of requests faster (0-100), 1/(1-p), latency,
-         * and the same fraction as a number from 0 to 1 */
-        fprintf(f, "# percentile_pct 1/(1-p) latency_ms fraction_below\n");
-        for (size_t b = 0; total && b < c1m_hist_nbuckets(); b++) {
-            uint64_t cnt = c1m_hist_bucket_count(h, b);
-            if (!cnt)
-                continue;
-            double p = (double)cum / (double)total;
-            uint64_t hi = C1M_MIN(c1m_hist_bucket_high(b), c1m_hist_max(h));
-            fprintf(f, "%.9f %.6g %.6f %.11f\n", p * 100, 1.0 / (1.0 - p), (double)hi / 1000.0,
-                    p);
-            cum += cnt;
-        }
-        if (total)
-            fprintf(f, "%.9f %.6g %.6f %.11f\n", 100.0 * (1 - 1.0 / (double)total),
-                    (double)total, (double)c1m_hist_max(h) / 1000.0, 1 - 1.0 / (double)total);
-        fclose(f);
+        lab_write_spectrum(lab, r);
         snprintf(path, sizeof path, "%s/tps_time_%s.dat", lab->out, r->id);
         f = fopen(path, "we");
         if (!f)
