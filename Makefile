@@ -154,7 +154,7 @@ build/fuzz/%: tests/fuzz/%.c build/fuzz/libc1m.a
 
 # Each target to 10 million executions (10 h cap each); CPU-heavy: niced.
 fuzz-long: fuzz
-	FUZZ_RUNS=10000000 nice -n 10 tests/run_fuzz.sh 36000
+	FUZZ_RUNS=10000000 FUZZ_UNIT_TIMEOUT=120 nice -n 10 tests/run_fuzz.sh 36000
 
 # `make test` (the README's test command, CI): both builds with every core
 # (CI calls it without -j), unit tests under both, the integration suites

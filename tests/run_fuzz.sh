@@ -9,6 +9,12 @@
 #   FUZZ_TIME=60 tests/run_fuzz.sh
 #   FUZZ_RUNS=10000000 tests/run_fuzz.sh 36000   (make fuzz-long: each target
 #                                 to 10 million executions, or the time cap)
+#   FUZZ_UNIT_TIMEOUT=120 ...     seconds one input may take before it counts
+#                                 as a hang (default 10). libFuzzer measures it
+#                                 on the wall clock, so a niced long run on a
+#                                 busy machine needs more: every "timeout" of a
+#                                 first long run at load 65-96 replayed in
+#                                 <= 29 ms.
 set -u
 
 cd "$(dirname "$0")/.." || exit 2
@@ -48,7 +54,7 @@ for bin in "${targets[@]}"; do
     echo "== $bin: ${secs}s (seeds: $([ -d "$seeds" ] && echo "$seeds" || echo none))"
     runs=()
     [ -n "${FUZZ_RUNS:-}" ] && runs=(-runs="$FUZZ_RUNS")
-    "$bin" "${runs[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+    "$bin" "${runs[@]}" -max_total_time="$secs" -timeout="${FUZZ_UNIT_TIMEOUT:-10}" -rss_limit_mb=2048 \
         -artifact_prefix="$art" -print_final_stats=1 "${corpora[@]}" >"$log" 2>&1
     rc=$?
     rm -rf "$work"
