@@ -317,6 +317,7 @@ static bool drain_linger(c1m_loop_t *loop)
     c1m_loop_foreach_conn(loop, linger_conn, NULL);
     uint64_t now = c1m_now_ms(); /* the pass may take seconds */
     loop->close_at_ms = c1m__drain_close_at(loop->drain_deadline_ms, now, now - loop->now_ms);
+    loop->now_ms = now; /* the next wait counts from here, not from before the pass */
     return true;
 }
 
