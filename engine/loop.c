@@ -170,7 +170,7 @@ static int next_timeout_ms(c1m_loop_t *loop)
     } while (0)
     C1M_CONSIDER(loop->accept_resume_ms);
     C1M_CONSIDER(loop->on_tick ? loop->next_tick_ms : 0);
-    C1M_CONSIDER(loop->stopping ? loop->drain_deadline_ms : 0);
+    C1M_CONSIDER(!loop->stopping ? 0 : loop->lingering ? loop->close_at_ms : loop->linger_at_ms);
 #undef C1M_CONSIDER
     int tt = c1m__timeouts_next_ms(loop); /* connection deadlines, user timers */
     if (tt >= 0 && (t < 0 || tt < t))
@@ -278,12 +278,28 @@ static void pin_thread(const c1m_loop_t *loop)
     }
 }
 
-/* The drain deadline passed with connections still open: a lingering
- * close for each (nginx's): the sending side is shut down once its output
- * is out (the peer reads a FIN, not a RST), input is read and discarded,
- * and the connection closes when the peer closes, or C1M_DRAIN_LINGER_MS
- * later. Closing at once would make the kernel answer unread input with a
- * RST. Returns false when there is nothing to linger for. */
+uint64_t c1m__drain_linger_lead_ms(uint64_t drain_ms)
+{
+    uint64_t lead = drain_ms / 5 > C1M_DRAIN_LINGER_MS ? drain_ms / 5 : C1M_DRAIN_LINGER_MS;
+    if (lead > C1M_DRAIN_LEAD_MAX_MS)
+        lead = C1M_DRAIN_LEAD_MAX_MS;
+    return lead < drain_ms / 2 ? lead : drain_ms / 2;
+}
+
+uint64_t c1m__drain_close_at(uint64_t deadline_ms, uint64_t now_ms, uint64_t pass_ms)
+{
+    uint64_t at = deadline_ms > pass_ms ? deadline_ms - pass_ms : 0;
+    return at > now_ms ? at : now_ms;
+}
+
+/* The end of the drain with connections still open: a lingering close for
+ * each (nginx's): the sending side is shut down once its output is out
+ * (the peer reads a FIN, not a RST), input is read and discarded, and the
+ * connection closes when the peer closes, or at the close pass. Closing at
+ * once would make the kernel answer unread input with a RST. It begins
+ * before the deadline (c1m__drain_linger_lead_ms): the two passes over
+ * every connection are the slow part of a drain's end, and the deadline
+ * bounds them too. Returns false when there is nothing to linger for. */
 static void linger_conn(c1m_conn_t *c, void *arg)
 {
     if (!c1m_conn_is_open(c) || (c->flags & (C1M_CONN_CLIENT | C1M_CONN_HELD)))
@@ -299,7 +315,9 @@ static bool drain_linger(c1m_loop_t *loop)
     if (!loop->stats.conns)
         return false;
     c1m_loop_foreach_conn(loop, linger_conn, NULL);
-    loop->drain_deadline_ms = loop->now_ms + C1M_DRAIN_LINGER_MS;
+    uint64_t now = c1m_now_ms(); /* the pass may take seconds */
+    loop->close_at_ms = c1m__drain_close_at(loop->drain_deadline_ms, now, now - loop->now_ms);
+    loop->now_ms = now; /* the next wait counts from here, not from before the pass */
     return true;
 }
 
@@ -312,14 +330,16 @@ int c1m_loop_run(c1m_loop_t *loop)
     for (;;) {
         if (loop->stopping && loop->stats.conns == 0)
             break;
-        if (loop->stopping && loop->now_ms >= loop->drain_deadline_ms &&
-            (loop->lingering || !drain_linger(loop)))
+        if (loop->stopping && !loop->lingering && loop->now_ms >= loop->linger_at_ms &&
+            !drain_linger(loop))
+            break;
+        if (loop->lingering && loop->now_ms >= loop->close_at_ms)
             break;
         int rc = c1m_loop_run_once(loop, -1);
         if (rc < 0)
             return rc;
     }
-    /* Drained (or the drain deadline passed): the layer lets go of what it
+    /* Drained (or the drain's end came): the layer lets go of what it
      * has not handed on, then whatever is left is closed. */
     if (loop->layer)
         loop->layer->batch(loop->layer_arg, loop, C1M_LAYER_STOP);
@@ -1179,6 +1199,7 @@ static void begin_drain(c1m_loop_t *loop)
         return;
     C1M_RELAXED_STORE(&loop->stopping, true);
     loop->drain_deadline_ms = loop->now_ms + loop->cfg.drain_ms;
+    loop->linger_at_ms = loop->drain_deadline_ms - c1m__drain_linger_lead_ms(loop->cfg.drain_ms);
     C1M_BUMP(loop->stats.drain_conns, loop->stats.conns);
     loop->drain_msgs0 = loop->stats.msgs;
     for (uint32_t i = 0; i < loop->nlisteners; i++) {

@@ -90,10 +90,13 @@ C1M_API int c1m_loop_join(c1m_loop_t *loop);
  * lasts until every accepted connection has closed, cfg.drain_ms at most:
  * connections keep being served meanwhile (a protocol that can end one
  * cleanly does so when c1m_loop_draining says so: HTTP answers the next
- * request with "Connection: close"); at the deadline the rest get a
+ * request with "Connection: close"); towards the end the rest get a
  * lingering close (FIN after their pending output, input discarded, closed
- * when the peer closes or 500 ms later). Client connections are closed as
- * soon as their output is flushed. */
+ * when the peer closes or by the deadline): it begins a fifth of drain_ms
+ * before the deadline (0.5 s at least, 5 s at most, half of drain_ms at
+ * most), so that its cost (a shutdown and a close per connection) is spent
+ * inside the drain. Client connections are closed as soon as their output
+ * is flushed. */
 C1M_API int c1m_loop_stop(c1m_loop_t *loop);
 /* Whether the loop is draining (any thread; a protocol's on_data asks it
  * to end a connection at its next clean boundary). */
