@@ -256,7 +256,7 @@ static void queue_push(c1m_ws_aux_t *a, c1m_ws_qnode_t *q)
 
 void c1m__ws_queue_free(c1m_ws_conn_t *ws)
 {
-    c1m_ws_aux_t *a = ws->aux;
+    c1m_ws_aux_t *a = c1m__ws_aux_get(ws);
     if (!a)
         return;
     while (a->qtail) {
@@ -270,7 +270,7 @@ void c1m__ws_queue_free(c1m_ws_conn_t *ws)
 
 void c1m__ws_queue_flush(c1m_ws_conn_t *ws)
 {
-    c1m_ws_aux_t *a = ws->aux;
+    c1m_ws_aux_t *a = c1m__ws_aux_get(ws);
     if (!a)
         return;
     while (a->qtail && !c1m_conn_pending_out(ws->c) && c1m_conn_is_open(ws->c)) {
@@ -289,7 +289,7 @@ static void send_shared(ws_loop_t *ls, c1m_ws_conn_t *ws, c1m_ws_msg_t *m)
     if ((ws->flags & C1M_WSF_CLOSING) || !c1m_conn_is_open(c))
         return;
     size_t pend = c1m_conn_pending_out(c);
-    c1m_ws_aux_t *a = ws->aux;
+    c1m_ws_aux_t *a = c1m__ws_aux_get(ws);
     bool queued = a && a->qtail;
     if (!queued && !pend) { /* the socket takes it now: the kernel copies */
         c1m_conn_write(c, m->frame, m->flen);

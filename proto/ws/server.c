@@ -51,16 +51,18 @@ static c1m_ws_conn_t *ws_new(void)
 
 c1m_ws_aux_t *c1m__ws_aux(c1m_ws_conn_t *ws)
 {
-    if (!ws->aux)
-        ws->aux = calloc(1, sizeof *ws->aux);
-    return ws->aux;
+    c1m_ws_aux_t *a = c1m__ws_aux_get(ws);
+    if (!a && (a = calloc(1, sizeof *a)))
+        ws->c->user64 = (uint64_t)(uintptr_t)a;
+    return a;
 }
 
 void c1m__ws_aux_trim(c1m_ws_conn_t *ws)
 {
-    if (ws->aux && !ws->aux->qtail && !ws->aux->msg) {
-        free(ws->aux);
-        ws->aux = NULL;
+    c1m_ws_aux_t *a = c1m__ws_aux_get(ws);
+    if (a && !a->qtail && !a->msg) {
+        free(a);
+        ws->c->user64 = 0;
     }
 }
 
@@ -226,7 +228,8 @@ static int ws_timeout(c1m_conn_t *c, int kind)
 static void ws_drained(c1m_conn_t *c)
 {
     c1m_ws_conn_t *ws = c->ud;
-    if (ws && ws->aux && ws->aux->qtail)
+    c1m_ws_aux_t *a = ws ? c1m__ws_aux_get(ws) : NULL;
+    if (a && a->qtail)
         c1m__ws_queue_flush(ws);
 }
 
@@ -239,9 +242,11 @@ static void ws_close(c1m_conn_t *c, int reason)
         c1m__ws_slow_closed(ws, reason);
     c1m__ws_list_del(ws);
     c1m__ws_queue_free(ws);
-    if (ws->aux) {
-        c1m_buf_free(&ws->aux->msg);
-        free(ws->aux);
+    c1m_ws_aux_t *a = c1m__ws_aux_get(ws);
+    if (a) {
+        c1m_buf_free(&a->msg);
+        free(a);
+        c->user64 = 0;
     }
     c1m__ws_slab_free(ws);
     c->ud = NULL;
@@ -252,6 +257,8 @@ static void ws_close(c1m_conn_t *c, int reason)
 static int ws_open(c1m_conn_t *c)
 {
     c1m_ws_conn_t *ws = c->ud;
+    c->user64 = 0; /* HTTP's connection id: now the aux part's place (conn.h) */
+    ws->flags |= C1M_WSF_OPEN;
     uint32_t ping = ws->route->ping_ms ? ws->route->ping_ms : DEFAULT_PING_MS;
     c1m_conn_set_timeout(c, C1M_TO_IDLE, ping);
     c1m_conn_timeout_arm(c, C1M_TO_IDLE);
