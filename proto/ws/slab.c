@@ -5,6 +5,19 @@
 #include <string.h>
 #include <sys/mman.h>
 
+/* Under ASan, a free slot is poisoned (the free list's link is read and
+ * written with the slot unpoisoned for the moment): a use after free of a
+ * WebSocket state is reported as it would be with malloc. A chunk is
+ * unpoisoned before it is unmapped (its addresses may be mapped again). */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 /* The chunk's header sits in its first bytes (the index functions in
  * slab.h read `hdr` from the chunk's aligned base). */
 struct c1m_ws_slab_chunk {
@@ -31,8 +44,10 @@ c1m_ws_slab_t *c1m__ws_slab_new(size_t size)
 static void slab_free_struct(c1m_ws_slab_t *s)
 {
     for (uint32_t i = 0; i < s->cap; i++)
-        if (s->chunks[i])
-            munmap(s->chunks[i], C1M_WS_SLAB_CHUNK); /* only empty ones can be left */
+        if (s->chunks[i]) { /* only empty ones can be left */
+            UNPOISON(s->chunks[i], C1M_WS_SLAB_CHUNK);
+            munmap(s->chunks[i], C1M_WS_SLAB_CHUNK);
+        }
     free(s->chunks);
     free(s);
 }
@@ -120,6 +135,7 @@ void *c1m__ws_slab_alloc(c1m_ws_slab_t *s)
         return NULL;
     void *p = k->free;
     if (p) {
+        UNPOISON(p, s->size);
         memcpy(&k->free, p, sizeof(void *));
     } else {
         p = (uint8_t *)k + k->fresh;
@@ -145,12 +161,14 @@ void c1m__ws_slab_free(void *p)
             partial_del(s, k);
         s->chunks[k->hdr.id] = NULL;
         s->nchunks--;
+        UNPOISON(k, C1M_WS_SLAB_CHUNK);
         munmap(k, C1M_WS_SLAB_CHUNK);
         if (s->released && s->live == 0)
             slab_free_struct(s);
         return;
     }
     memcpy(p, &k->free, sizeof(void *));
+    POISON(p, s->size);
     k->free = p;
     if (!k->on_partial)
         partial_add(s, k);

@@ -13,6 +13,11 @@
 
 #include "proto/ws/slab.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISONED(p) __asan_address_is_poisoned(p)
+#endif
+
 #define OBJ 48
 #define N 5000 /* several chunks: (64 KiB - header) / 48 = 1364 per chunk */
 
@@ -82,8 +87,17 @@ static void test_reuse(void **state)
     void *b = c1m__ws_slab_alloc(s);
     assert_ptr_not_equal(a, b);
     c1m__ws_slab_free(a);
+#ifdef POISONED /* ASan: a freed slot is poisoned, as malloc's would be */
+    assert_true(POISONED(a));
+    assert_true(POISONED((char *)a + OBJ - 1));
+    assert_false(POISONED(b));
+#endif
     void *c = c1m__ws_slab_alloc(s);
     assert_ptr_equal(c, a); /* the freed slot comes back first */
+#ifdef POISONED
+    assert_false(POISONED(c));
+    assert_false(POISONED((char *)c + OBJ - 1));
+#endif
     fill(b, 2);
     fill(c, 3);
     check_fill(b, 2);
