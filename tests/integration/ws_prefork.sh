@@ -15,8 +15,10 @@
 #    ~60-80k/s to loopback subscribers, so the server keeps up): none lost,
 #    none out of order, and both children hold thousands of them (their
 #    descriptor counts). The window adds BROADCASTS x PUSH_MS to the
-#    suite's time (with 15 broadcasts every 200 ms it took 25-75 s on this
-#    loaded machine, most of it connecting).
+#    suite's time: with 15 broadcasts every 200 ms (3 s) it took 25-75 s
+#    on this loaded machine, most of it connecting (107 s at load average
+#    40-60); with 100 every 400 ms, 139 s (release, load 20-30) and 76 s
+#    (ASan, load ~20) on 2026-12-06.
 # The servers run on epoll (--backend epoll, also when io_uring is the
 # default): both checks of which child holds what read the children's
 # descriptors (ss, /proc/PID/fd), and io_uring keeps accepted sockets as
