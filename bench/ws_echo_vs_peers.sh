@@ -7,6 +7,10 @@
 #   ip netns exec NS bench/ws_echo_vs_peers.sh OUTDIR [BUILD_DIR]
 #   env: CONNS (10000) ROUNDS (3) SIZE (64) WINDOW (5)
 #        RATE (20000 messages/s in total, open loop; 0 = closed loop)
+#        BASE_BUILD (unset): also run base-1, c1m-1 from that build
+#        directory, to compare two builds in one run (ratio c1m-1 / base-1)
+#        SERVERS (c1m-1 c1m-2 go node, plus base-1 with BASE_BUILD): which
+#        to run
 #
 # Servers (each one process, 2 cores to use):
 #   c1m-1: c1m serve --proto http --arch reuseport --loops 1 (route /ws)
@@ -66,6 +70,8 @@ start() {
     case $1 in
     c1m-1) "$C1M" serve --proto http --arch reuseport --loops 1 --port "$2" --quiet \
             --timeouts off 2>>"$OUT/servers.log" & ;;
+    base-1) "$BASE_BUILD/c1m" serve --proto http --arch reuseport --loops 1 --port "$2" --quiet \
+            --timeouts off 2>>"$OUT/servers.log" & ;;
     c1m-2) "$C1M" serve --proto http --arch reuseport --loops 2 --port "$2" --quiet \
             --timeouts off 2>>"$OUT/servers.log" & ;;
     go) GOMAXPROCS=2 "$GOBIN" -addr 127.0.0.1:"$2" 2>>"$OUT/servers.log" & ;;
@@ -93,11 +99,14 @@ flock 9
     echo "# $(date -u +%FT%TZ) $(uname -r), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "# c1m $("$C1M" --version 2>&1 | head -1); $(go version); node $(node --version);" \
          "ws $(node -p "require('$here/../tests/integration/node/node_modules/ws/package.json').version")"
-    echo "# CONNS=$CONNS ROUNDS=$ROUNDS SIZE=$SIZE WINDOW=$WINDOW RATE=$RATE"
+    echo "# CONNS=$CONNS ROUNDS=$ROUNDS SIZE=$SIZE WINDOW=$WINDOW RATE=$RATE SERVERS=${SERVERS:-}"
+    [ -z "$BASE_BUILD" ] || echo "# base-1: $("$BASE_BUILD/c1m" --version 2>&1 | head -1) ($BASE_BUILD)"
 } | tee "$OUT/summary.txt"
 
-servers=(c1m-1 c1m-2 go node)
-declare -A port=([c1m-1]=18994 [c1m-2]=18995 [go]=18996 [node]=18997)
+BASE_BUILD=${BASE_BUILD:-}
+[ -z "$BASE_BUILD" ] || [ -x "$BASE_BUILD/c1m" ] || { echo "no $BASE_BUILD/c1m" >&2; exit 1; }
+read -r -a servers <<<"${SERVERS:-c1m-1 c1m-2 go node${BASE_BUILD:+ base-1}}"
+declare -A port=([c1m-1]=18994 [c1m-2]=18995 [go]=18996 [node]=18997 [base-1]=18990)
 declare -A per_round
 ratearg=()
 [ "$RATE" -gt 0 ] && ratearg=(--rate "$RATE")
@@ -141,7 +150,9 @@ PY
 done
 {
     for a in c1m-1 c1m-2; do
-        for s in go node; do
+        for s in go node base-1; do
+            [ -n "${per_round[1,$a]:-}" ] && [ -n "${per_round[1,$s]:-}" ] || continue
+            [ "$a" = c1m-2 ] && [ "$s" = base-1 ] && continue
             rs=()
             for r in $(seq "$ROUNDS"); do
                 rs+=("$(awk -v a="${per_round[$r,$a]}" -v b="${per_round[$r,$s]}" 'BEGIN {printf "%.3f", a / b}')")

@@ -63,11 +63,11 @@ static uint8_t scratch[65536];
 static size_t run_c1m(const stream_t *s)
 {
     c1m_ws_parser_t p;
-    c1m_ws_parser_init(&p, NULL, false);
+    c1m_ws_parser_init(&p, false);
     size_t off = 0, msgs = 0;
     while (off < s->len) {
         c1m_ws_event_t ev;
-        ssize_t n = c1m_ws_parse(&p, s->p + off, s->len - off, scratch, sizeof scratch, &ev);
+        ssize_t n = c1m_ws_parse(&p, NULL, s->p + off, s->len - off, scratch, sizeof scratch, &ev);
         if (n < 0) {
             fprintf(stderr, "c1m: %s\n", ev.why);
             exit(1);

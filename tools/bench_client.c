@@ -500,7 +500,7 @@ static int client_open(c1m_conn_t *c)
     uint64_t now = c1m_now_ns();
     if (bl->cfg->proto == C1M_BENCH_WS) { /* the handshake first; sending starts at the 101 */
         bc->ws_up = 0;
-        c1m_ws_parser_init(&bc->wsp, NULL, true);
+        c1m_ws_parser_init(&bc->wsp, true);
         c1m_conn_write(c, bl->cfg->request, bl->cfg->request_len);
     }
     if (bl->state == ST_RUN)
@@ -641,7 +641,7 @@ static ssize_t ws_data(c1m_conn_t *c, const char *d, size_t len)
     }
     while (off < len) {
         c1m_ws_event_t ev;
-        ssize_t n = c1m_ws_parse(&bc->wsp, d + off, len - off, bl->wsbuf, WSBUF_SIZE, &ev);
+        ssize_t n = c1m_ws_parse(&bc->wsp, NULL, d + off, len - off, bl->wsbuf, WSBUF_SIZE, &ev);
         if (n < 0) {
             bl->slot->conn.errors[C1M_BERR_PARSE]++;
             return -1;

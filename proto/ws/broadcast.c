@@ -12,6 +12,7 @@
 #include "engine/loop.h"
 #include "proto/ws/bus.h"
 #include "proto/ws/conn.h"
+#include "proto/ws/slab.h"
 
 /* ---- messages: framed once, shared by reference ------------------------ */
 
@@ -65,7 +66,10 @@ const void *c1m_ws_msg_frame(const c1m_ws_msg_t *m, size_t *len)
 typedef struct ws_loop {
     c1m_ws_hub_t *hub;
     c1m_loop_t *loop;
-    c1m_ws_conn_t *lists[NLISTS];
+    /* heads of the lists, as slab indexes (C1M_WS_SLAB_NONE = empty) in
+     * `slab`, the loop thread's slab that holds its connections */
+    uint32_t lists[NLISTS];
+    c1m_ws_slab_t *slab;
     uint64_t delivered, queued, slow_closed, slow_skipped, subscribers;
     uint64_t slow_close_sent, slow_close_cut; /* what became of the 1008 */
     c1m_timer_t *pub;  /* the publisher, on one loop per process */
@@ -173,17 +177,24 @@ static ws_loop_t *loop_state(c1m_ws_hub_t *h, c1m_loop_t *loop)
     return ls;
 }
 
+static inline c1m_ws_conn_t *at(c1m_ws_slab_t *s, uint32_t i)
+{
+    return i == C1M_WS_SLAB_NONE ? NULL : c1m__ws_slab_ptr(s, i);
+}
+
 int c1m__ws_list_add(c1m_ws_conn_t *ws)
 {
     ws_loop_t *ls = loop_state(ws->route->hub, ws->c->loop);
     if (!ls)
         return -ENOMEM;
-    c1m_ws_conn_t **head = &ls->lists[ws->topic];
-    ws->prev = NULL;
+    c1m_ws_slab_t *s = c1m__ws_slab_of(ws);
+    ls->slab = s; /* the same for every connection of the loop (its thread's) */
+    uint32_t self = c1m__ws_slab_index(ws), *head = &ls->lists[ws->topic];
+    ws->prev = C1M_WS_SLAB_NONE;
     ws->next = *head;
-    if (*head)
-        (*head)->prev = ws;
-    *head = ws;
+    if (*head != C1M_WS_SLAB_NONE)
+        at(s, *head)->prev = self;
+    *head = self;
     ws->flags |= C1M_WSF_LISTED;
     ls->subscribers++;
     return 0;
@@ -194,12 +205,13 @@ void c1m__ws_list_del(c1m_ws_conn_t *ws)
     if (!(ws->flags & C1M_WSF_LISTED))
         return;
     ws_loop_t *ls = loop_state(ws->route->hub, ws->c->loop);
-    if (ws->prev)
-        ws->prev->next = ws->next;
+    c1m_ws_slab_t *s = c1m__ws_slab_of(ws);
+    if (ws->prev != C1M_WS_SLAB_NONE)
+        at(s, ws->prev)->next = ws->next;
     else
         ls->lists[ws->topic] = ws->next;
-    if (ws->next)
-        ws->next->prev = ws->prev;
+    if (ws->next != C1M_WS_SLAB_NONE)
+        at(s, ws->next)->prev = ws->prev;
     ws->flags &= (uint8_t)~C1M_WSF_LISTED;
     ls->subscribers--;
 }
@@ -219,48 +231,56 @@ void c1m__ws_slow_closed(c1m_ws_conn_t *ws, int reason)
 
 /* ---- delivery on a loop ------------------------------------------------- */
 
-/* The queue is circular and kept by its tail (one pointer in every
- * connection's state): the head is qtail->next. Not empty. */
-static c1m_ws_qnode_t *queue_pop(c1m_ws_conn_t *ws)
+/* The queue (in aux) is circular and kept by its tail: the head is
+ * qtail->next. Not empty. */
+static c1m_ws_qnode_t *queue_pop(c1m_ws_aux_t *a)
 {
-    c1m_ws_qnode_t *q = ws->qtail->next;
-    if (q == ws->qtail)
-        ws->qtail = NULL;
+    c1m_ws_qnode_t *q = a->qtail->next;
+    if (q == a->qtail)
+        a->qtail = NULL;
     else
-        ws->qtail->next = q->next;
+        a->qtail->next = q->next;
     return q;
 }
 
-static void queue_push(c1m_ws_conn_t *ws, c1m_ws_qnode_t *q)
+static void queue_push(c1m_ws_aux_t *a, c1m_ws_qnode_t *q)
 {
-    if (ws->qtail) {
-        q->next = ws->qtail->next;
-        ws->qtail->next = q;
+    if (a->qtail) {
+        q->next = a->qtail->next;
+        a->qtail->next = q;
     } else {
         q->next = q;
     }
-    ws->qtail = q;
+    a->qtail = q;
 }
 
 void c1m__ws_queue_free(c1m_ws_conn_t *ws)
 {
-    while (ws->qtail) {
-        c1m_ws_qnode_t *q = queue_pop(ws);
+    c1m_ws_aux_t *a = c1m__ws_aux_get(ws);
+    if (!a)
+        return;
+    while (a->qtail) {
+        c1m_ws_qnode_t *q = queue_pop(a);
         c1m_ws_msg_unref(q->m);
         free(q);
     }
-    ws->qbytes = 0;
+    a->qbytes = 0;
+    c1m__ws_aux_trim(ws);
 }
 
 void c1m__ws_queue_flush(c1m_ws_conn_t *ws)
 {
-    while (ws->qtail && !c1m_conn_pending_out(ws->c) && c1m_conn_is_open(ws->c)) {
-        c1m_ws_qnode_t *q = queue_pop(ws);
-        ws->qbytes -= q->m->flen;
+    c1m_ws_aux_t *a = c1m__ws_aux_get(ws);
+    if (!a)
+        return;
+    while (a->qtail && !c1m_conn_pending_out(ws->c) && c1m_conn_is_open(ws->c)) {
+        c1m_ws_qnode_t *q = queue_pop(a);
+        a->qbytes -= q->m->flen;
         c1m_conn_write(ws->c, q->m->frame, q->m->flen);
         c1m_ws_msg_unref(q->m);
         free(q);
     }
+    c1m__ws_aux_trim(ws);
 }
 
 static void send_shared(ws_loop_t *ls, c1m_ws_conn_t *ws, c1m_ws_msg_t *m)
@@ -269,12 +289,14 @@ static void send_shared(ws_loop_t *ls, c1m_ws_conn_t *ws, c1m_ws_msg_t *m)
     if ((ws->flags & C1M_WSF_CLOSING) || !c1m_conn_is_open(c))
         return;
     size_t pend = c1m_conn_pending_out(c);
-    if (!ws->qtail && !pend) { /* the socket takes it now: the kernel copies */
+    c1m_ws_aux_t *a = c1m__ws_aux_get(ws);
+    bool queued = a && a->qtail;
+    if (!queued && !pend) { /* the socket takes it now: the kernel copies */
         c1m_conn_write(c, m->frame, m->flen);
         ls->delivered++;
         return;
     }
-    if (pend + ws->qbytes + m->flen > ls->hub->cfg.out_limit) {
+    if (pend + (a ? a->qbytes : 0) + m->flen > ls->hub->cfg.out_limit) {
         if (ls->hub->cfg.slow == C1M_WS_SLOW_SKIP) {
             ls->slow_skipped++;
             return;
@@ -300,14 +322,15 @@ static void send_shared(ws_loop_t *ls, c1m_ws_conn_t *ws, c1m_ws_msg_t *m)
         return;
     }
     c1m_ws_qnode_t *q = malloc(sizeof *q);
-    if (!q) {
+    if (!q || !(a = c1m__ws_aux(ws))) {
+        free(q);
         c1m_conn_close(c, C1M_CLOSE_NOMEM);
         return;
     }
     c1m_ws_msg_ref(m);
     q->m = m;
-    queue_push(ws, q);
-    ws->qbytes += m->flen;
+    queue_push(a, q);
+    a->qbytes += m->flen;
     ls->queued++;
     ls->delivered++;
 }
@@ -320,8 +343,8 @@ static void deliver_msg(c1m_loop_t *loop, void *arg, uint64_t u)
     unsigned first = code == TOPIC_ALL_CODE ? 0 : code;
     unsigned last = code == TOPIC_ALL_CODE ? NLISTS - 1 : code;
     for (unsigned l = first; l <= last; l++) {
-        for (c1m_ws_conn_t *ws = ls->lists[l], *next; ws; ws = next) {
-            next = ws->next; /* a slow subscriber may leave the list */
+        for (c1m_ws_conn_t *ws = at(ls->slab, ls->lists[l]), *next; ws; ws = next) {
+            next = at(ls->slab, ws->next); /* a slow subscriber may leave the list */
             send_shared(ls, ws, m);
         }
     }

@@ -8,13 +8,9 @@
 #error "c1m_ws_mask assumes a little-endian host (the key is kept in memory order)"
 #endif
 
-void c1m_ws_parser_init(c1m_ws_parser_t *p, const c1m_ws_limits_t *lim, bool client)
+void c1m_ws_parser_init(c1m_ws_parser_t *p, bool client)
 {
     memset(p, 0, sizeof *p);
-    uint64_t msg = lim && lim->max_msg ? lim->max_msg : C1M_WS_DEFAULT_MAX_MSG;
-    uint64_t frame = lim && lim->max_frame ? lim->max_frame : msg;
-    p->max_msg = msg > UINT32_MAX ? UINT32_MAX : (uint32_t)msg;
-    p->max_frame = frame > UINT32_MAX ? UINT32_MAX : (uint32_t)frame;
     p->client = client;
 }
 
@@ -144,8 +140,8 @@ static ssize_t control(c1m_ws_parser_t *p, uint8_t op, const uint8_t *pl, size_t
     return 0;
 }
 
-ssize_t c1m_ws_parse(c1m_ws_parser_t *p, const void *in, size_t len, void *outv, size_t outcap,
-                     c1m_ws_event_t *ev)
+ssize_t c1m_ws_parse(c1m_ws_parser_t *p, const c1m_ws_limits_t *lim, const void *in, size_t len,
+                     void *outv, size_t outcap, c1m_ws_event_t *ev)
 {
     const uint8_t *b = in;
     uint8_t *out = outv;
@@ -207,10 +203,16 @@ ssize_t c1m_ws_parse(c1m_ws_parser_t *p, const void *in, size_t len, void *outv,
         return fail(p, ev, C1M_WS_CLOSE_PROTOCOL, "continuation frame without a message");
     if (op != C1M_WS_OP_CONT && p->msg_op)
         return fail(p, ev, C1M_WS_CLOSE_PROTOCOL, "new message inside a fragmented one");
-    if (plen > p->max_frame)
+    /* the limits, resolved here (once per data frame header) rather than
+     * kept in every connection's parser */
+    uint64_t max_msg = lim && lim->max_msg ? lim->max_msg : C1M_WS_DEFAULT_MAX_MSG;
+    uint64_t max_frame = lim && lim->max_frame ? lim->max_frame : max_msg;
+    if (max_msg > UINT32_MAX)
+        max_msg = UINT32_MAX;
+    if (plen > max_frame)
         return fail(p, ev, C1M_WS_CLOSE_TOO_BIG, "frame longer than the frame limit");
     uint64_t msg_so_far = op == C1M_WS_OP_CONT ? p->msg_len : 0;
-    if (plen > p->max_msg - msg_so_far)
+    if (plen > max_msg - msg_so_far)
         return fail(p, ev, C1M_WS_CLOSE_TOO_BIG, "message longer than the message limit");
     if (op != C1M_WS_OP_CONT) {
         msg_reset(p);

@@ -8,8 +8,7 @@
  * again with more (the engine keeps unconsumed input). Data payload is
  * consumed as it arrives, so a message never has to fit in the input: the
  * state kept between calls is the current frame's remaining length, its
- * mask, the message in progress, the UTF-8 state and the limits (40
- * bytes), so input
+ * mask, the message in progress and the UTF-8 state (14 bytes), so input
  * split at any byte gives the same events as input fed whole.
  *
  * Payload is unmasked into the caller's `out` buffer (at most outcap
@@ -84,33 +83,39 @@ typedef struct c1m_ws_event {
     const char *why;    /* ERROR: a short explanation for logs and tests */
 } c1m_ws_event_t;
 
-typedef struct c1m_ws_parser {
+/* The state kept between calls: 14 bytes (it sits in every WebSocket
+ * connection's state, proto/ws/conn.h). The limits are not in it: every
+ * connection of a route has the same, so the caller passes them to each
+ * call. */
+typedef struct __attribute__((packed, aligned(2))) c1m_ws_parser {
     /* 32 bits are enough: both stay <= max_frame / max_msg, which are
      * capped at 4 GiB - 1 (a WebSocket connection's state stays small) */
-    uint32_t remaining;  /* payload bytes left in the current data frame */
-    uint32_t msg_len;    /* bytes of the message so far (with declared frames) */
-    uint32_t mask;       /* current frame's key, rotated to the next byte */
-    uint8_t in_frame;    /* inside a data frame's payload */
-    uint8_t frame_fin;   /* the current data frame ends its message */
-    uint8_t msg_op;      /* TEXT/BINARY of the message in progress, 0 = none */
-    uint8_t msg_started; /* a DATA event of this message was given */
-    uint8_t utf8;        /* UTF-8 state of the text message in progress */
-    uint8_t client;      /* parsing a server's frames: they must be unmasked */
-    uint8_t failed;      /* an error was returned: sticky */
-    uint8_t _pad;
-    uint32_t max_frame, max_msg; /* bytes (limits above 4 GiB - 1 are capped) */
+    uint32_t remaining;      /* payload bytes left in the current data frame */
+    uint32_t msg_len;        /* bytes of the message so far (with declared frames) */
+    uint32_t mask;           /* current frame's key, rotated to the next byte */
+    uint16_t in_frame : 1;   /* inside a data frame's payload */
+    uint16_t frame_fin : 1;  /* the current data frame ends its message */
+    uint16_t msg_op : 4;     /* TEXT/BINARY of the message in progress, 0 = none */
+    uint16_t msg_started : 1; /* a DATA event of this message was given */
+    uint16_t utf8 : 4;       /* UTF-8 state of the text message in progress (0..8) */
+    uint16_t client : 1;     /* parsing a server's frames: they must be unmasked */
+    uint16_t failed : 1;     /* an error was returned: sticky */
 } c1m_ws_parser_t;
 
-/* Server side (client frames must be masked) unless `client`. */
-void c1m_ws_parser_init(c1m_ws_parser_t *p, const c1m_ws_limits_t *lim, bool client);
+_Static_assert(sizeof(c1m_ws_parser_t) == 14, "c1m_ws_parser_t is 14 bytes");
 
-/* Consume what can be consumed of in[0..len), fill ev. Returns the number
+/* Server side (client frames must be masked) unless `client`. */
+void c1m_ws_parser_init(c1m_ws_parser_t *p, bool client);
+
+/* Consume what can be consumed of in[0..len), fill ev. lim: the limits
+ * (NULL or 0 fields = the defaults; above 4 GiB - 1 capped), the same on
+ * every call for one parser. Returns the number
  * of bytes consumed (>= 0): keep the rest and call again with more. A
  * DATA or CONTROL event may come with unconsumed bytes left: call again.
  * On ERROR the return is -1 and the parser stays failed. outcap must be at
  * least C1M_WS_MAX_CONTROL. */
-ssize_t c1m_ws_parse(c1m_ws_parser_t *p, const void *in, size_t len, void *out, size_t outcap,
-                     c1m_ws_event_t *ev);
+ssize_t c1m_ws_parse(c1m_ws_parser_t *p, const c1m_ws_limits_t *lim, const void *in, size_t len,
+                     void *out, size_t outcap, c1m_ws_event_t *ev);
 
 /* A message is in progress (for a close at the end of input). */
 static inline bool c1m_ws_parser_in_message(const c1m_ws_parser_t *p) { return p->msg_op != 0; }

@@ -1,6 +1,7 @@
 #include "proto/ws/server.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "proto/http1/server.h"
 #include "proto/ws/conn.h"
 #include "proto/ws/handshake.h"
+#include "proto/ws/slab.h"
 
 #define DEFAULT_PING_MS 30000u
 #define SCRATCH_SIZE (64u * 1024)
@@ -19,6 +21,50 @@
 /* Unmasked payload lands here, one per thread (loop): per call, never
  * kept, so no connection owns a buffer for it. */
 static _Thread_local uint8_t tl_scratch[SCRATCH_SIZE];
+
+/* The connections' state, one slab per thread: allocated by the route
+ * handler and freed by on_close, both on the connection's loop thread (a
+ * worker thread of the worker pool frees it at once: the upgrade is
+ * refused there). The slab gives its chunks back as they empty; at thread
+ * exit the key releases it (freed then, or with its last connection if a
+ * loop freed later still held some). */
+static _Thread_local c1m_ws_slab_t *tl_slab;
+static pthread_key_t slab_key;
+static pthread_once_t slab_once = PTHREAD_ONCE_INIT;
+
+static void slab_thread_exit(void *s) { c1m__ws_slab_release(s); }
+static void slab_key_init(void) { pthread_key_create(&slab_key, slab_thread_exit); }
+
+static c1m_ws_conn_t *ws_new(void)
+{
+    if (C1M_UNLIKELY(!tl_slab)) {
+        pthread_once(&slab_once, slab_key_init);
+        if (!(tl_slab = c1m__ws_slab_new(sizeof(c1m_ws_conn_t))))
+            return NULL;
+        pthread_setspecific(slab_key, tl_slab);
+    }
+    c1m_ws_conn_t *ws = c1m__ws_slab_alloc(tl_slab);
+    if (ws)
+        memset(ws, 0, sizeof *ws);
+    return ws;
+}
+
+c1m_ws_aux_t *c1m__ws_aux(c1m_ws_conn_t *ws)
+{
+    c1m_ws_aux_t *a = c1m__ws_aux_get(ws);
+    if (!a && (a = calloc(1, sizeof *a)))
+        ws->c->user64 = (uint64_t)(uintptr_t)a;
+    return a;
+}
+
+void c1m__ws_aux_trim(c1m_ws_conn_t *ws)
+{
+    c1m_ws_aux_t *a = c1m__ws_aux_get(ws);
+    if (a && !a->qtail && !a->msg) {
+        free(a);
+        ws->c->user64 = 0;
+    }
+}
 
 /* ---- the handshake (an HTTP route) ------------------------------------- */
 
@@ -39,23 +85,23 @@ void c1m_ws_http_handler(c1m_http_req_t *req, c1m_http_reply_t *resp, void *ud)
         c1m_http_reply_send(resp, "text/plain; charset=utf-8", body, strlen(body));
         return;
     }
-    c1m_ws_conn_t *ws = calloc(1, sizeof *ws);
+    c1m_ws_conn_t *ws = ws_new();
     if (!ws) {
         c1m_http_reply_status(resp, 500);
         c1m_http_reply_send(resp, "text/plain; charset=utf-8", "500 Internal Server Error\n", 26);
         return;
     }
-    c1m_ws_parser_init(&ws->p, &route->limits, false);
+    c1m_ws_parser_init(&ws->p, false);
     ws->c = c1m_http_req_conn(req);
     ws->route = route;
-    ws->topic = route->mode == C1M_WS_SUBSCRIBE ? (int16_t)route->topic : C1M_WS_MAX_TOPICS;
+    ws->topic = route->mode == C1M_WS_SUBSCRIBE ? (uint8_t)route->topic : C1M_WS_MAX_TOPICS;
     c1m_http_reply_header(resp, "Upgrade", "websocket", 9);
     c1m_http_reply_header(resp, "Connection", "Upgrade", 7);
     c1m_http_reply_header(resp, "Sec-WebSocket-Accept", accept, C1M_WS_ACCEPT_LEN);
     int rc = c1m_http_upgrade(req, &c1m_proto_ws, ws);
     if (rc == 0)
         return;
-    free(ws);
+    c1m__ws_slab_free(ws);
     /* a fresh reply: the fields meant for the 101 must not leak into it */
     resp->hlen = 0;
     const char *msg;
@@ -107,16 +153,18 @@ static void on_message_data(c1m_ws_conn_t *ws, const c1m_ws_event_t *ev, const u
         c1m_conn_count(ws->c, 1);
         return;
     }
-    if (ev->msg_first)
-        ws->msg_op = ev->opcode;
-    if (ev->len && c1m_buf_append(&ws->msg, data, ev->len) < 0) {
+    /* a message in pieces: collected in aux (ev->opcode is the message's
+     * on every piece, so nothing else is kept) */
+    c1m_ws_aux_t *a = c1m__ws_aux(ws);
+    if (!a || (ev->len && c1m_buf_append(&a->msg, data, ev->len) < 0)) {
         send_close(ws, C1M_WS_CLOSE_INTERNAL, "out of memory", C1M_CLOSE_NOMEM);
         return;
     }
     if (ev->msg_end) {
-        size_t n = c1m_buf_size(ws->msg);
-        send_frame(ws, ws->msg_op, n ? c1m_buf_data(ws->msg) : "", n);
-        c1m_buf_free(&ws->msg);
+        size_t n = c1m_buf_size(a->msg);
+        send_frame(ws, ev->opcode, n ? c1m_buf_data(a->msg) : "", n);
+        c1m_buf_free(&a->msg);
+        c1m__ws_aux_trim(ws);
         c1m_conn_count(ws->c, 1);
     }
 }
@@ -136,7 +184,7 @@ static ssize_t ws_data(c1m_conn_t *c, const char *data, size_t len)
         if (c1m_conn_over_high(c))
             break; /* backpressure: the engine presents the rest once drained */
         c1m_ws_event_t ev;
-        ssize_t n = c1m_ws_parse(&ws->p, data + off, len - off, tl_scratch, SCRATCH_SIZE, &ev);
+        ssize_t n = c1m_ws_parse(&ws->p, &ws->route->limits, data + off, len - off, tl_scratch, SCRATCH_SIZE, &ev);
         if (n < 0) {
             send_close(ws, ev.code, ev.why, C1M_CLOSE_PROTO);
             return (ssize_t)len;
@@ -180,7 +228,8 @@ static int ws_timeout(c1m_conn_t *c, int kind)
 static void ws_drained(c1m_conn_t *c)
 {
     c1m_ws_conn_t *ws = c->ud;
-    if (ws && ws->qtail)
+    c1m_ws_aux_t *a = ws ? c1m__ws_aux_get(ws) : NULL;
+    if (a && a->qtail)
         c1m__ws_queue_flush(ws);
 }
 
@@ -193,8 +242,13 @@ static void ws_close(c1m_conn_t *c, int reason)
         c1m__ws_slow_closed(ws, reason);
     c1m__ws_list_del(ws);
     c1m__ws_queue_free(ws);
-    c1m_buf_free(&ws->msg);
-    free(ws);
+    c1m_ws_aux_t *a = c1m__ws_aux_get(ws);
+    if (a) {
+        c1m_buf_free(&a->msg);
+        free(a);
+        c->user64 = 0;
+    }
+    c1m__ws_slab_free(ws);
     c->ud = NULL;
 }
 
@@ -203,6 +257,8 @@ static void ws_close(c1m_conn_t *c, int reason)
 static int ws_open(c1m_conn_t *c)
 {
     c1m_ws_conn_t *ws = c->ud;
+    c->user64 = 0; /* HTTP's connection id: now the aux part's place (conn.h) */
+    ws->flags |= C1M_WSF_OPEN;
     uint32_t ping = ws->route->ping_ms ? ws->route->ping_ms : DEFAULT_PING_MS;
     c1m_conn_set_timeout(c, C1M_TO_IDLE, ping);
     c1m_conn_timeout_arm(c, C1M_TO_IDLE);

@@ -36,7 +36,7 @@ static void run(const uint8_t *in, size_t len, const c1m_ws_limits_t *lim, bool 
     memset(d, 0, sizeof *d);
     d->h = 0xcbf29ce484222325ull;
     c1m_ws_parser_t p;
-    c1m_ws_parser_init(&p, lim, client);
+    c1m_ws_parser_init(&p, client);
     uint8_t *out = malloc(outcap);
     uint8_t *pend = NULL;
     size_t npend = 0, fed = 0;
@@ -60,7 +60,7 @@ static void run(const uint8_t *in, size_t len, const c1m_ws_limits_t *lim, bool 
         size_t off = 0;
         for (;;) {
             c1m_ws_event_t ev;
-            ssize_t r = c1m_ws_parse(&p, buf + off, n - off, out, outcap, &ev);
+            ssize_t r = c1m_ws_parse(&p, lim, buf + off, n - off, out, outcap, &ev);
             if (r < 0) {
                 CHECK(ev.kind == C1M_WS_EV_ERROR);
                 CHECK(ev.code == 1002 || ev.code == 1007 || ev.code == 1009);

@@ -115,7 +115,7 @@ static void run(const bytes_t *in, const c1m_ws_limits_t *lim, size_t outcap,
 {
     memset(r, 0, sizeof *r);
     c1m_ws_parser_t p;
-    c1m_ws_parser_init(&p, lim, false);
+    c1m_ws_parser_init(&p, false);
     uint8_t *out = malloc(outcap);
     uint8_t *pend = NULL;
     size_t npend = 0, fed = 0;
@@ -136,7 +136,7 @@ static void run(const bytes_t *in, const c1m_ws_limits_t *lim, size_t outcap,
         pend = NULL;
         for (;;) {
             c1m_ws_event_t ev;
-            ssize_t n = c1m_ws_parse(&p, buf + off, len - off, out, outcap, &ev);
+            ssize_t n = c1m_ws_parse(&p, lim, buf + off, len - off, out, outcap, &ev);
             if (n < 0) {
                 assert_int_equal(ev.kind, C1M_WS_EV_ERROR);
                 r->code = ev.code;
@@ -471,17 +471,17 @@ static void test_writer(void **state)
     size_t n = c1m_ws_header(buf, C1M_WS_OP_TEXT, true, 5);
     memcpy(buf + n, "hello", 5);
     c1m_ws_parser_t p;
-    c1m_ws_parser_init(&p, NULL, true);
+    c1m_ws_parser_init(&p, true);
     c1m_ws_event_t ev;
-    assert_int_equal(c1m_ws_parse(&p, buf, n + 5, out, sizeof out, &ev), (ssize_t)(n + 5));
+    assert_int_equal(c1m_ws_parse(&p, NULL, buf, n + 5, out, sizeof out, &ev), (ssize_t)(n + 5));
     assert_int_equal(ev.kind, C1M_WS_EV_DATA);
     assert_true(ev.msg_end);
     assert_memory_equal(out, "hello", 5);
     /* a masked frame to a client-side parser is refused */
     n = c1m_ws_header_masked(buf, C1M_WS_OP_TEXT, true, 1, 0x01020304);
     buf[n] = 'x';
-    c1m_ws_parser_init(&p, NULL, true);
-    assert_int_equal(c1m_ws_parse(&p, buf, n + 1, out, sizeof out, &ev), -1);
+    c1m_ws_parser_init(&p, true);
+    assert_int_equal(c1m_ws_parse(&p, NULL, buf, n + 1, out, sizeof out, &ev), -1);
     assert_int_equal(ev.code, 1002);
     /* close payloads */
     uint8_t cp[C1M_WS_MAX_CONTROL];
