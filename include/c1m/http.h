@@ -188,6 +188,7 @@ C1M_API uint64_t c1m_http_reply_body_bytes(const c1m_http_reply_t *r);
  *   -ENOTSUP    the handler runs on a worker thread (--arch workerpool)
  *   -EALREADY   the reply has started
  *   -EPROTO     an HTTP/1.0 request (no Upgrade in 1.0)
+ *   -EBADMSG    the request has a body (Content-Length > 0 or chunked)
  *   -ESHUTDOWN  the loop is draining: the connection is about to close */
 C1M_API int c1m_http_upgrade(c1m_http_req_t *req, const c1m_proto_t *proto, void *ud);
 

@@ -427,6 +427,11 @@ int c1m_http_upgrade(c1m_http_req_t *req, const c1m_proto_t *proto, void *ud)
         return -EALREADY;
     if (req->req->version_minor == 0)
         return -EPROTO; /* HTTP/1.0 has no Upgrade */
+    /* A body would be read as HTTP after the 101, or handed to the new
+     * protocol as its first bytes: neither is what the client meant. */
+    if ((req->req->flags & C1M_HTTP_F_CHUNKED) ||
+        ((req->req->flags & C1M_HTTP_F_CONTENT_LENGTH) && req->req->content_length))
+        return -EBADMSG;
     if (c1m_loop_draining(req->c->loop))
         return -ESHUTDOWN; /* the connection must close, not change protocol */
     static const char line[] = "HTTP/1.1 101 Switching Protocols\r\n";
@@ -699,8 +704,9 @@ static ssize_t http_data(c1m_conn_t *c, const char *data, size_t len)
             if (has_body && (req.flags & C1M_HTTP_F_EXPECT_CONTINUE))
                 hc->flags |= F_CLOSE | F_LINGER; /* answered without the body: never read it */
             dispatch(h, c, hc, &req, NULL, 0, t0);
-            if (C1M_UNLIKELY(tl_upgrade.c == c) && !has_body)
-                break; /* handed over: the bytes after the head are not HTTP */
+            if (C1M_UNLIKELY(tl_upgrade.c == c))
+                break; /* handed over: the bytes after the head are not HTTP
+                        * (c1m_http_upgrade refuses a request with a body) */
             tl_upgrade.c = NULL;
             continue;
         }

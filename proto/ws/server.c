@@ -111,6 +111,8 @@ void c1m_ws_http_handler(c1m_http_req_t *req, c1m_http_reply_t *resp, void *ud)
         st = 503, msg = "503 the server is shutting down\n";
     else if (rc == -EPROTO)
         st = 400, msg = "400 WebSocket needs HTTP/1.1\n";
+    else if (rc == -EBADMSG)
+        st = 400, msg = "400 an Upgrade request must not have a body\n";
     else
         st = 500, msg = "500 Internal Server Error\n";
     c1m_http_reply_status(resp, st);

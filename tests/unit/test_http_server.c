@@ -28,11 +28,27 @@ static c1m_loop_t loop;
 static c1m_http_t *app;
 static const c1m_proto_t *http_p;
 
+/* POST /up: hands the connection to null_p (c1m_http_upgrade), or answers
+ * 400 with the errno when the hand-over is refused */
+static int up_rc = 1;
+static void up_handler(c1m_http_req_t *req, c1m_http_reply_t *resp, void *ud)
+{
+    c1m_http_reply_header(resp, "Upgrade", "null", 4);
+    up_rc = c1m_http_upgrade(req, &null_p, NULL);
+    if (up_rc == 0)
+        return;
+    resp->hlen = 0;
+    c1m_http_reply_status(resp, 400);
+    c1m_http_reply_send(resp, "text/plain", "refused\n", 8);
+}
+
 static int setup(void **state)
 {
     c1m_loop_cfg_t cfg;
     c1m_loop_cfg_defaults(&cfg);
-    if (c1m_http_new(&app, NULL) < 0 || c1m_http_app_setup(app, NULL, 0) < 0)
+    if (c1m_http_new(&app, NULL) < 0 ||
+        c1m_http_handle(app, "POST", "/up", up_handler, NULL, 0, NULL, 0) < 0 ||
+        c1m_http_app_setup(app, NULL, 0) < 0)
         return -1;
     http_p = c1m_http_proto(app);
     return c1m_loop_init(&loop, 0, &cfg, http_p);
@@ -365,6 +381,36 @@ static void pipelined_flood_is_bounded_by_the_watermark(void **state)
     spin(3);
 }
 
+/* An Upgrade request with a body is refused before the 101 is sent (the
+ * body would otherwise be parsed as HTTP after the 101, and the new
+ * protocol's state leaked); without a body the connection changes hands. */
+static void upgrade_with_a_body_is_refused(void **state)
+{
+    int peer;
+    c1m_conn_t *c = open_pair(http_p, &peer);
+    static const char with_body[] = "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+                                    "Connection: Upgrade\r\nUpgrade: null\r\n\r\nabc";
+    assert_int_equal(write(peer, with_body, sizeof with_body - 1), (ssize_t)(sizeof with_body - 1));
+    spin(3);
+    char buf[4096];
+    slurp(peer, buf, sizeof buf, NULL);
+    assert_int_equal(up_rc, -EBADMSG);
+    assert_null(strstr(buf, " 101 "));
+    assert_non_null(strstr(buf, "HTTP/1.1 400 "));
+    assert_true(c->proto == http_p);
+    /* the same connection still speaks HTTP; without a body it upgrades */
+    static const char no_body[] = "POST /up HTTP/1.1\r\nHost: a\r\n"
+                                  "Connection: Upgrade\r\nUpgrade: null\r\n\r\n";
+    assert_int_equal(write(peer, no_body, sizeof no_body - 1), (ssize_t)(sizeof no_body - 1));
+    spin(3);
+    slurp(peer, buf, sizeof buf, NULL);
+    assert_int_equal(up_rc, 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 101 Switching Protocols\r\n"));
+    assert_true(c->proto == &null_p);
+    close(peer);
+    spin(3);
+}
+
 int main(void)
 {
     /* a peer the loop closed makes write() fail with EPIPE (an assertion
@@ -381,6 +427,7 @@ int main(void)
         cmocka_unit_test(bad_request_closes),
         cmocka_unit_test(metrics_render),
         cmocka_unit_test(pipelined_flood_is_bounded_by_the_watermark),
+        cmocka_unit_test(upgrade_with_a_body_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
