@@ -16,8 +16,10 @@
 # SQ/CQ mmaps, thread stacks (static TLS included), and the rest (heap,
 # malloc arenas, large anonymous allocations: connection slabs, slot
 # tables, buffer rings, send buffers); RSS/conn as `c1m lab` reports it
-# (all of RSS / connections) and the slope between idle/2 and idle (what
-# one more idle connection costs, fixed costs excluded).
+# (all of RSS / connections), what the idle connections added over the
+# start, and the slope between idle/2 and idle (what one more idle
+# connection costs; an underestimate where the second run reuses pages the
+# first one touched).
 #
 # Not part of CI. Run it in a network namespace of your own (port 21960),
 # as root:
@@ -100,6 +102,7 @@ awk -v rings="${rings:-1}" '
             printf "%-8s %7d %9d %9d %9d %9d %9d %9s %10s\n", name[i], n[i], t[i], ring[i], st[i], lib[i], rest[i],
                    n[i] ? sprintf("%.0f B", t[i] * 1024 / n[i]) : "-", tps[i]
         if (n[3] > n[2]) {
+            printf "idle connections: (RSS idle - RSS start) / conns = %.0f B each\n", (t[3] - t[1]) * 1024 / n[3]
             printf "one more idle connection (slope idle/2 -> idle): %.0f B (SQ/CQ %.0f, stacks %.0f, rest %.0f)\n",
                    (t[3] - t[2]) * 1024 / (n[3] - n[2]), (ring[3] - ring[2]) * 1024 / (n[3] - n[2]),
                    (st[3] - st[2]) * 1024 / (n[3] - n[2]), (rest[3] - rest[2]) * 1024 / (n[3] - n[2])
