@@ -26,7 +26,8 @@
 #
 #   ip netns exec NS bench/uring_mem.sh [BUILD_DIR] [N (100000)] [NOFILE (10000)] [PROTO (ts8)]
 #
-# Set RAW=DIR to keep the server log, bench outputs and smaps there.
+# Set RAW=DIR to keep the server log, the bench outputs and the phase
+# figures there.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../scripts/lib.sh" # wait_port
@@ -38,7 +39,9 @@ PORT=${PORT:-21960}
 DUR=${DUR:-10}
 T=$(mktemp -d /tmp/uring_mem.XXXXXX)
 S=
-trap '[ -n "$S" ] && kill $S 2>/dev/null; [ -n "${RAW:-}" ] && mkdir -p "$RAW" && cp "$T"/* "$RAW"/; rm -rf "$T"' EXIT
+# RAW: the logs, bench outputs and phase figures (not the smaps: 0.4 MiB each)
+trap '[ -n "$S" ] && kill $S 2>/dev/null; [ -n "${RAW:-}" ] && mkdir -p "$RAW" &&
+      cp "$T"/serve.log "$T"/phases "$T"/*.out "$T"/*.json "$RAW"/; rm -rf "$T"' EXIT
 
 prlimit --nofile="$NOFILE:$NOFILE" -- "$B/c1m" serve --backend uring --procs 1 --max-conns "$N" \
     --proto "$PROTO" --port "$PORT" --quiet 2>"$T/serve.log" &
