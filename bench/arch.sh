@@ -14,7 +14,7 @@
 #   defaults: build 5 3 1000 10000
 #   ONLY="floor-1t workerpool" runs just the named targets.
 #   EXTRA="name|threads|command with PORT" adds a target (e.g. an older
-#   build, for a before/after comparison in one run).
+#   build, for a before/after comparison in one run); several, one a line.
 #
 # Client and server share this machine's cores, so rounds are interleaved
 # (every target once per round, the order rotated each round) and the
@@ -55,7 +55,8 @@ TARGETS=(
 )
 
 
-[ -n "${EXTRA:-}" ] && TARGETS+=("$EXTRA")
+# EXTRA: one target, or several on lines of their own
+while IFS= read -r t; do [ -n "$t" ] && TARGETS+=("$t"); done <<<"${EXTRA:-}"
 if [ -n "${ONLY:-}" ]; then
     keep=()
     for t in "${TARGETS[@]}"; do

@@ -15,7 +15,8 @@
  *           on c1m_conn_fd() is the slot, as for accepted connections.
  *   recv    a multishot recv per connection into the loop's provided-buffer
  *           ring (engine/uring_bufring.c; bundles where the kernel has
- *           them). Received buffers queue on the connection; the loop is
+ *           them; its size, and the SQ's and CQ's, are this ring's share of
+ *           the process's budget: engine/uring_size.h). Received buffers queue on the connection; the loop is
  *           told READ and its recv() gets a pointer to the next buffer, not
  *           a copy; the buffer returns to the ring when that dispatch ends.
  *           While the loop does not want to read (output above the high
@@ -59,6 +60,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -69,15 +71,14 @@
 #include "engine/uring_bufring.h"
 #include "engine/uring_compat.h"
 #include "engine/uring_probe.h"
+#include "engine/uring_size.h"
 
-#define U_SQ 4096
-#define U_CQ 65536
-#define U_NBUF 4096           /* provided buffers per loop */
-#define U_BUFSZ 2048
+/* SQ, CQ and buffer ring: per ring from the process's budget
+ * (c1m__uring_size, engine/uring_size.h) */
 #define U_SEND_MAX (256 * 1024) /* bytes one send() takes at most */
 #define U_MAX_WATCH 16
 #define U_PUMP_MAX 64         /* READ dispatches per connection per event */
-#define NIL UINT32_MAX
+#define NIL UINT16_MAX   /* no buffer (buffer ids are below 32768) */
 
 enum { OP_ACCEPT = 1, OP_POLL, OP_RECV, OP_SEND, OP_IGNORE, OP_CLOSE_OWN, OP_CSTEP, OP_CONNECT };
 #define U_CLIENT_ALLOC 16       /* accept's slots on a loop that connects */
@@ -86,23 +87,28 @@ enum { OP_ACCEPT = 1, OP_POLL, OP_RECV, OP_SEND, OP_IGNORE, OP_CLOSE_OWN, OP_CST
 
 enum { S_FREE, S_ACCEPTED, S_OPEN, S_CLOSING };
 
+/* One per direct descriptor: 32 bytes, touched only for slots in use (the
+ * table is mapped lazily), so an idle connection costs its c1m_conn_t
+ * (128 bytes) and this. */
 typedef struct uslot {
     c1m_conn_t *c;          /* NULL once the loop closed it */
-    uint32_t qhead, qtail;  /* received buffers the loop has not read (bids) */
-    char *sbuf;             /* the send in flight: a copy of the loop's bytes */
-    uint32_t slen, soff, scap;
-    int err;                /* recv or send error, reported by recv/send/sock_error */
-    uint8_t state;
-    uint8_t recv_armed;     /* a recv is in the kernel */
-    uint8_t cancel_sent;
-    uint8_t sending;
-    uint8_t eof;
-    uint8_t shut_pending;   /* shutdown(SHUT_WR) after the send in flight */
-    uint8_t ready;          /* on the ready list */
-    uint8_t forgotten;      /* conn_forget: no more events */
-    uint8_t abandon;        /* closed abortively: the send in flight is cancelled */
-    uint8_t connecting;     /* a connect chain is in the kernel */
+    char *sbuf;             /* the send in flight: a copy of the loop's bytes; freed when
+                             * it completes (an idle connection holds none) */
+    uint32_t slen, soff;
+    uint16_t qhead, qtail;  /* received buffers the loop has not read (bids) */
+    uint16_t err;           /* recv or send errno, reported by recv/send/sock_error */
+    uint16_t state : 2;
+    uint16_t recv_armed : 1; /* a recv is in the kernel */
+    uint16_t cancel_sent : 1;
+    uint16_t sending : 1;
+    uint16_t eof : 1;
+    uint16_t shut_pending : 1; /* shutdown(SHUT_WR) after the send in flight */
+    uint16_t ready : 1;     /* on the ready list */
+    uint16_t forgotten : 1; /* conn_forget: no more events */
+    uint16_t abandon : 1;   /* closed abortively: the send in flight is cancelled */
+    uint16_t connecting : 1; /* a connect chain is in the kernel */
 } uslot_t;
+_Static_assert(sizeof(uslot_t) <= 32, "a direct descriptor's state is paid per connection");
 
 typedef struct uwatch {
     c1m_io_t *io;           /* NULL: free entry */
@@ -118,6 +124,7 @@ typedef struct uwatch {
 typedef struct ustate {
     struct io_uring ring;
     c1m_bufring_t br;
+    uint32_t nbufs, sq;     /* this ring's share (c1m__uring_size) */
     bool enabled;           /* R_DISABLED until the loop's thread polls */
     unsigned recv_ioprio;
     uint32_t nslots;
@@ -126,9 +133,9 @@ typedef struct ustate {
     uint32_t nown_free;
     int just_accepted;      /* the slot accept() returned last, until added or dropped */
     uslot_t *slots;
-    uint32_t *next;         /* per buffer: next in its connection's queue */
+    uint16_t *next;         /* per buffer: next in its connection's queue */
     uint32_t *len;          /* per buffer: bytes in it */
-    c1m_bufring_piece_t *pieces; /* of one completion (a bundle: up to U_NBUF) */
+    c1m_bufring_piece_t *pieces; /* of one completion (a bundle: up to nbufs) */
     uint32_t *lent;         /* buffers given to the loop in this dispatch */
     uint32_t nlent;
     uint32_t *ready;        /* slots with an event to present */
@@ -204,20 +211,50 @@ static void prep_ignored(ustate_t *u, struct io_uring_sqe *s)
 
 static void u_fini(c1m_loop_t *loop);
 
+/* Tables indexed by slot have RLIMIT_NOFILE entries, most of them never
+ * used: mapped, not calloc'd (which clears, and so makes resident, every
+ * page of a block it takes from the heap), so only the pages of slots in
+ * use cost memory. */
+#if defined(__SANITIZE_ADDRESS__) /* ASan checks the bounds of heap blocks only */
+static void *table_alloc(size_t n, size_t size) { return calloc(n, size); }
+static void table_free(void *p, size_t n, size_t size)
+{
+    (void)n;
+    (void)size;
+    free(p);
+}
+#else
+static void *table_alloc(size_t n, size_t size)
+{
+    void *p = mmap(NULL, n * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void table_free(void *p, size_t n, size_t size)
+{
+    if (p)
+        munmap(p, n * size);
+}
+#endif
+
 static int u_init(c1m_loop_t *loop)
 {
     ustate_t *u = calloc(1, sizeof *u);
     if (!u)
         return -ENOMEM;
     loop->be_state = u;
+    /* this ring's share of the process's budget: many rings, smaller ones */
+    c1m_uring_size_t z = c1m__uring_size(loop->cfg.uring_rings);
+    u->nbufs = z.nbufs;
+    u->sq = z.sq;
     /* R_DISABLED: the loop is set up on one thread and runs on another;
      * SINGLE_ISSUER binds the ring to the thread that enables it. */
     struct io_uring_params p = {
         .flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE |
                  IORING_SETUP_SUBMIT_ALL | IORING_SETUP_R_DISABLED,
-        .cq_entries = U_CQ,
+        .cq_entries = z.cq,
     };
-    int rc = io_uring_queue_init_params(U_SQ, &u->ring, &p);
+    int rc = io_uring_queue_init_params(z.sq, &u->ring, &p);
     if (rc < 0) {
         free(u);
         loop->be_state = NULL;
@@ -229,15 +266,15 @@ static int u_init(c1m_loop_t *loop)
     if (p.features & IORING_FEAT_RECVSEND_BUNDLE)
         u->recv_ioprio |= IORING_RECVSEND_BUNDLE;
     u->nslots = table_slots();
-    u->slots = calloc(u->nslots, sizeof *u->slots);
-    u->next = calloc(U_NBUF, sizeof *u->next);
-    u->len = calloc(U_NBUF, sizeof *u->len);
-    u->lent = calloc(U_NBUF, sizeof *u->lent);
-    u->pieces = calloc(U_NBUF, sizeof *u->pieces);
-    u->ready = calloc(u->nslots, sizeof *u->ready);
-    u->rearm = calloc(u->nslots, sizeof *u->rearm);
+    u->slots = table_alloc(u->nslots, sizeof *u->slots);
+    u->next = calloc(u->nbufs, sizeof *u->next);
+    u->len = calloc(u->nbufs, sizeof *u->len);
+    u->lent = calloc(u->nbufs, sizeof *u->lent);
+    u->pieces = calloc(u->nbufs, sizeof *u->pieces);
+    u->ready = table_alloc(u->nslots, sizeof *u->ready);
+    u->rearm = table_alloc(u->nslots, sizeof *u->rearm);
     u->own_base = u->nslots - u->nslots / 4;
-    u->own_free = calloc(u->nslots - u->own_base, sizeof *u->own_free);
+    u->own_free = table_alloc(u->nslots, sizeof *u->own_free); /* a client loop's grows */
     for (uint32_t i = u->nslots; i-- > u->own_base;)
         u->own_free[u->nown_free++] = i;
     u->just_accepted = -1;
@@ -256,7 +293,7 @@ static int u_init(c1m_loop_t *loop)
         c1m_error("loop %u: io_uring: direct descriptor range: %s", loop->id, strerror(-rc));
         goto err;
     }
-    if ((rc = c1m_bufring_setup(&u->br, &u->ring, 0, U_NBUF, U_BUFSZ)) < 0) {
+    if ((rc = c1m_bufring_setup(&u->br, &u->ring, 0, u->nbufs, C1M_URING_BUF_SIZE)) < 0) {
         c1m_error("loop %u: io_uring: buffer ring: %s", loop->id, strerror(-rc));
         goto err;
     }
@@ -284,14 +321,14 @@ static void u_fini(c1m_loop_t *loop)
             close((int)w->q[(w->qh + k) % w->qcap]);
         free(w->q);
     }
-    free(u->slots);
+    table_free(u->slots, u->nslots, sizeof *u->slots);
     free(u->next);
     free(u->len);
     free(u->lent);
     free(u->pieces);
-    free(u->ready);
-    free(u->rearm);
-    free(u->own_free);
+    table_free(u->ready, u->nslots, sizeof *u->ready);
+    table_free(u->rearm, u->nslots, sizeof *u->rearm);
+    table_free(u->own_free, u->nslots, sizeof *u->own_free);
     free(u->caddr);
     free(u);
     loop->be_state = NULL;
@@ -477,13 +514,10 @@ static ssize_t u_send(c1m_conn_t *c, const struct iovec *iov, int iovcnt)
         total = U_SEND_MAX;
     if (total == 0)
         return 0;
-    if (sl->scap < total) {
-        char *nb = realloc(sl->sbuf, total);
-        if (!nb)
-            return -ENOMEM;
-        sl->sbuf = nb;
-        sl->scap = (uint32_t)total;
-    }
+    char *nb = realloc(sl->sbuf, total); /* NULL: the last send's was freed when it completed */
+    if (!nb)
+        return -ENOMEM;
+    sl->sbuf = nb;
     size_t off = 0;
     for (int i = 0; i < iovcnt && off < total; i++) {
         size_t k = iov[i].iov_len < total - off ? iov[i].iov_len : total - off;
@@ -771,7 +805,7 @@ static void on_recv(c1m_loop_t *loop, ustate_t *u, uint32_t s, int res, unsigned
     }
     if (res > 0) {
         c1m_bufring_piece_t *p = u->pieces;
-        int n = c1m_bufring_lend(&u->br, res, flags, p, U_NBUF);
+        int n = c1m_bufring_lend(&u->br, res, flags, p, (int)u->nbufs);
         if (n < 0) {
             c1m_error("loop %u: io_uring recv completion: %s", loop->id, strerror(-n));
             sl->err = EPROTO;
@@ -833,12 +867,11 @@ static void on_send(c1m_loop_t *loop, ustate_t *u, uint32_t s, int res)
             sl->shut_pending = 0;
             prep_shutdown(u, s);
         }
-        if (sl->scap > 4096) { /* keep small send buffers, not large ones */
-            free(sl->sbuf);
-            sl->sbuf = NULL;
-            sl->scap = 0;
-        }
     }
+    /* no send in flight: an idle connection keeps no send buffer (the next
+     * send's malloc comes from the thread's cache) */
+    free(sl->sbuf);
+    sl->sbuf = NULL;
     if (!sl->c) {
         maybe_finish_close(u, s);
         return;
@@ -865,14 +898,10 @@ static void on_connect(c1m_loop_t *loop, ustate_t *u, uint32_t s, int res)
  * descriptors: all but U_CLIENT_ALLOC slots become ours to give. */
 static int client_split(ustate_t *u)
 {
-    u->caddr = calloc(U_SQ, sizeof *u->caddr);
+    u->caddr = calloc(u->sq, sizeof *u->caddr);
     if (!u->caddr)
         return -ENOMEM;
     if (!u->accept_direct && u->own_base > U_CLIENT_ALLOC) {
-        uint32_t *nf = realloc(u->own_free, (u->nslots - U_CLIENT_ALLOC) * sizeof *nf);
-        if (!nf)
-            return -ENOMEM;
-        u->own_free = nf;
         int rc = io_uring_register_file_alloc_range(&u->ring, 0, U_CLIENT_ALLOC);
         if (rc < 0)
             return rc;
@@ -904,7 +933,7 @@ static int u_connect(c1m_loop_t *loop, const struct sockaddr *src, const struct 
     }
     if (!u->nown_free)
         return -EMFILE; /* the ring's table is full */
-    if (io_uring_sq_space_left(&u->ring) < U_CHAIN_MAX || u->ncaddr == U_SQ) {
+    if (io_uring_sq_space_left(&u->ring) < U_CHAIN_MAX || u->ncaddr == u->sq) {
         if (!u->enabled)
             return -EAGAIN;
         flush(u); /* a chain must not be cut by a submission */
@@ -1065,7 +1094,7 @@ static int u_poll(c1m_loop_t *loop, int timeout_ms)
         u->enabled = true;
         io_uring_register_ring_fd(&u->ring); /* per thread: enter without fd lookups */
     }
-    if (u->nrearm && c1m_bufring_out(&u->br) < U_NBUF) { /* ENOBUFS: buffers are back */
+    if (u->nrearm && c1m_bufring_out(&u->br) < u->nbufs) { /* ENOBUFS: buffers are back */
         for (uint32_t i = 0; i < u->nrearm; i++) {
             uslot_t *sl = &u->slots[u->rearm[i]];
             if (sl->c && !sl->recv_armed && (want(sl) & C1M_EV_READ))

@@ -357,6 +357,11 @@ static int server_setup(c1m_server_t *s, char *err, size_t errlen)
     if (grown || (uring && per_loop_cap > per_ring))
         per_loop_cap = per_ring; /* the hash fills loops unevenly: a whole ring each */
     lcfg.max_conns = (uint32_t)per_loop_cap;
+    /* the rings share the process's buffer and CQ budget (engine/uring_size.h):
+     * 102 rings of a full-sized ring each held a million connections at
+     * 1.2 KiB of RSS per connection */
+    if (uring && !lcfg.uring_rings)
+        lcfg.uring_rings = s->nloops + (arch == C1M_ARCH_DISPATCH);
     if (lcfg.timers == C1M_TIMERS_GLOBAL_HEAP) {
         /* one heap, one mutex for every loop of the server (acceptor too) */
         int rc = c1m_gtimers_init(&s->gtimers, s->nloops + 1);

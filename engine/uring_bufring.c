@@ -42,21 +42,26 @@ int c1m_bufring_setup(c1m_bufring_t *b, struct io_uring *ring, uint16_t bgid, ui
     if (!ring || nbufs == 0 || nbufs > 32768 || (nbufs & (nbufs - 1)) || size == 0 ||
         (uint64_t)nbufs * size > (1ULL << 32))
         return -EINVAL;
+    b->nbufs = nbufs; /* first: destroy unmaps by them */
+    b->size = size;
     size_t dsz = (size_t)nbufs * sizeof(struct io_uring_buf); /* page-aligned by mmap */
     b->br = mmap(NULL, dsz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (b->br == MAP_FAILED) {
         b->br = NULL;
         return -ENOMEM;
     }
-    b->mem = malloc((size_t)nbufs * size);
+    /* mapped, not malloc'd: a buffer is resident once the kernel first
+     * fills it, and freeing it does not move malloc's mmap threshold */
+    b->mem = mmap(NULL, (size_t)nbufs * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                  -1, 0);
+    if (b->mem == MAP_FAILED)
+        b->mem = NULL;
     b->seen = calloc(nbufs, 1);
     if (!b->mem || !b->seen) {
         c1m_bufring_destroy(b);
         return -ENOMEM;
     }
     b->ring = ring;
-    b->nbufs = nbufs;
-    b->size = size;
     b->mask = nbufs - 1;
     b->bgid = bgid;
     io_uring_buf_ring_init(b->br);
@@ -83,7 +88,8 @@ void c1m_bufring_destroy(c1m_bufring_t *b)
     }
     if (b->br)
         munmap(b->br, (size_t)b->nbufs * sizeof(struct io_uring_buf));
-    free(b->mem);
+    if (b->mem)
+        munmap(b->mem, (size_t)b->nbufs * b->size);
     free(b->seen);
     memset(b, 0, sizeof *b);
 }

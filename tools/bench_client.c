@@ -898,6 +898,7 @@ static int bench_loop_setup(bench_loop_t *bl, c1m_loop_t *loop, const c1m_bench_
     c1m_loop_cfg_defaults(&lcfg);
     lcfg.drain_ms = 300;
     lcfg.backend = cfg->backend;
+    lcfg.uring_rings = cfg->loops; /* this process's rings share its buffer budget */
     int rc = c1m_loop_init(loop, gid, &lcfg, &bench_protos[cfg->proto]);
     if (rc < 0)
         return rc;

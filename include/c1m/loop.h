@@ -42,6 +42,10 @@ typedef struct c1m_loop_cfg {
     uint32_t timeout_ms[C1M_TO__COUNT]; /* by c1m_timeout_kind_t; 0 = off (default) */
     c1m_timers_mode_t timers;
     bool pin_cpu;          /* run the loop on one CPU: (id + pid) mod ncpu */
+    uint32_t uring_rings;  /* uring: how many rings (loops) the process runs; they share one
+                            * budget of read buffers and completion queue entries, so each
+                            * ring gets 1/uring_rings of it, with a floor (0 = 1: the
+                            * whole of it, 4,096 buffers of 2 KiB and 4,096 CQ entries) */
     struct c1m_gtimers *gtimers; /* private: set by the server */
 } c1m_loop_cfg_t;
 

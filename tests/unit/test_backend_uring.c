@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -347,6 +348,72 @@ static void more_than_the_ring(void **state)
     close(sv[1]);
 }
 
+/* A loop whose ring has a small share of the process's buffer budget
+ * (uring_rings: 1,024 rings -> 64 buffers of 2 KiB, 128 KiB) and sixteen
+ * connections that each push 256 KiB at once: a recv bundle takes up to
+ * 32 buffers, so the ring runs dry every few completions (recvs end with
+ * ENOBUFS and are re-armed once buffers are back). Every byte must come
+ * back, in order, on every connection. */
+static int setup_small(void **state)
+{
+    (void)state;
+    memset(closes, 0, sizeof closes);
+    opens = 0;
+    c1m_loop_cfg_t cfg;
+    c1m_loop_cfg_defaults(&cfg);
+    cfg.backend = C1M_BACKEND_URING;
+    cfg.uring_rings = 1024;
+    return c1m_loop_init(&loop, 0, &cfg, &echo_p);
+}
+
+static void small_share_runs_dry(void **state)
+{
+    (void)state;
+    enum { N = 16, TOTAL = 256 << 10 };
+    int peers[N];
+    size_t sent[N] = { 0 }, got[N] = { 0 };
+    for (int i = 0; i < N; i++) {
+        int sv[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+        assert_non_null(c1m_loop_adopt(&loop, sv[0], &echo_p));
+        peers[i] = sv[1];
+    }
+    char *buf = malloc(65536);
+    assert_non_null(buf);
+    size_t done = 0;
+    for (int it = 0, still = 0; done < N && still < 2000; it++) {
+        for (int p = 0; p < N; p++) {
+            if (sent[p] < TOTAL) {
+                size_t k = TOTAL - sent[p] < 65536 ? TOTAL - sent[p] : 65536;
+                for (size_t i = 0; i < k; i++)
+                    buf[i] = (char)pat(sent[p] + i, p);
+                ssize_t w = send(peers[p], buf, k, MSG_NOSIGNAL);
+                if (w > 0)
+                    sent[p] += (size_t)w;
+            }
+        }
+        spin(1);
+        bool moved = false;
+        for (int p = 0; p < N; p++) {
+            ssize_t r = read(peers[p], buf, 65536);
+            for (ssize_t i = 0; i < r; i++)
+                if ((uint8_t)buf[i] != pat(got[p] + (size_t)i, p))
+                    fail_msg("connection %d: byte %zu wrong", p, got[p] + (size_t)i);
+            if (r > 0) {
+                got[p] += (size_t)r;
+                moved = true;
+                done += got[p] == TOTAL;
+            }
+        }
+        still = moved ? 0 : still + 1;
+    }
+    for (int p = 0; p < N; p++) {
+        assert_int_equal(got[p], TOTAL);
+        close(peers[p]);
+    }
+    free(buf);
+}
+
 /* One peer floods a connection and never reads its echoes: above the high
  * watermark the backend must stop receiving for it (cancel its recv), so
  * the flood backs up into the peer's socket (its writes stop) instead of
@@ -436,6 +503,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(local_close, setup, teardown),
         cmocka_unit_test_setup_teardown(more_than_the_ring, setup, teardown),
         cmocka_unit_test_setup_teardown(flood_does_not_starve, setup, teardown),
+        cmocka_unit_test_setup_teardown(small_share_runs_dry, setup_small, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
