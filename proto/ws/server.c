@@ -19,8 +19,13 @@
 #define SCRATCH_SIZE (64u * 1024)
 
 /* Unmasked payload lands here, one per thread (loop): per call, never
- * kept, so no connection owns a buffer for it. */
-static _Thread_local uint8_t tl_scratch[SCRATCH_SIZE];
+ * kept, so no connection owns a buffer for it. Allocated by the first
+ * WebSocket on the thread, not static TLS: glibc clears a thread's static
+ * TLS when it starts, so 64 KiB were resident in every loop thread of
+ * every server, WebSocket or not (102 rings of a million uring
+ * connections: 6.5 MiB). Freed at thread exit (scratch_key). */
+static _Thread_local uint8_t *tl_scratch;
+static pthread_key_t scratch_key;
 
 /* The connections' state, one slab per thread: allocated by the route
  * handler and freed by on_close, both on the connection's loop thread (a
@@ -33,7 +38,21 @@ static pthread_key_t slab_key;
 static pthread_once_t slab_once = PTHREAD_ONCE_INIT;
 
 static void slab_thread_exit(void *s) { c1m__ws_slab_release(s); }
-static void slab_key_init(void) { pthread_key_create(&slab_key, slab_thread_exit); }
+static void slab_key_init(void)
+{
+    pthread_key_create(&slab_key, slab_thread_exit);
+    pthread_key_create(&scratch_key, free);
+}
+
+static uint8_t *scratch(void)
+{
+    if (C1M_UNLIKELY(!tl_scratch)) {
+        pthread_once(&slab_once, slab_key_init);
+        if ((tl_scratch = malloc(SCRATCH_SIZE)))
+            pthread_setspecific(scratch_key, tl_scratch);
+    }
+    return tl_scratch;
+}
 
 static c1m_ws_conn_t *ws_new(void)
 {
@@ -181,12 +200,17 @@ static ssize_t ws_data(c1m_conn_t *c, const char *data, size_t len)
     /* any input shows the peer is alive: the keep-alive starts over */
     ws->flags &= (uint8_t)~C1M_WSF_PING_OUT;
     c1m_conn_timeout_arm(c, C1M_TO_IDLE);
+    uint8_t *scr = scratch();
+    if (C1M_UNLIKELY(!scr)) {
+        send_close(ws, C1M_WS_CLOSE_INTERNAL, "out of memory", C1M_CLOSE_NOMEM);
+        return (ssize_t)len;
+    }
     size_t off = 0;
     while (off < len) {
         if (c1m_conn_over_high(c))
             break; /* backpressure: the engine presents the rest once drained */
         c1m_ws_event_t ev;
-        ssize_t n = c1m_ws_parse(&ws->p, &ws->route->limits, data + off, len - off, tl_scratch, SCRATCH_SIZE, &ev);
+        ssize_t n = c1m_ws_parse(&ws->p, &ws->route->limits, data + off, len - off, scr, SCRATCH_SIZE, &ev);
         if (n < 0) {
             send_close(ws, ev.code, ev.why, C1M_CLOSE_PROTO);
             return (ssize_t)len;
@@ -194,13 +218,13 @@ static ssize_t ws_data(c1m_conn_t *c, const char *data, size_t len)
         off += (size_t)n;
         switch (ev.kind) {
         case C1M_WS_EV_DATA:
-            on_message_data(ws, &ev, tl_scratch);
+            on_message_data(ws, &ev, scr);
             if (!c1m_conn_is_open(c) || (ws->flags & C1M_WSF_CLOSING))
                 return (ssize_t)len;
             break;
         case C1M_WS_EV_CONTROL:
             if (ev.opcode == C1M_WS_OP_PING) {
-                send_frame(ws, C1M_WS_OP_PONG, tl_scratch, ev.len);
+                send_frame(ws, C1M_WS_OP_PONG, scr, ev.len);
             } else if (ev.opcode == C1M_WS_OP_CLOSE) {
                 /* answer with the same status (RFC 6455 5.5.1), then close */
                 send_close(ws, ev.code, NULL, C1M_CLOSE_PEER);
