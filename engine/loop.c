@@ -325,6 +325,11 @@ int c1m_loop_run(c1m_loop_t *loop)
         loop->layer->batch(loop->layer_arg, loop, C1M_LAYER_STOP);
     conn_release_all(loop);
     end_of_iteration(loop);
+    /* The answers of the last iteration are still in a completion
+     * backend (uring's sends, submitted at its next poll), and the closes
+     * wait for them: let them go out (epoll wrote them already). */
+    if (loop->be->settle)
+        loop->be->settle(loop, C1M_MAX(loop->drain_deadline_ms, c1m_now_ms() + C1M_DRAIN_LINGER_MS));
     if (loop->stopping)
         C1M_RELAXED_STORE(&loop->stats.drain_requests, loop->stats.msgs - loop->drain_msgs0);
     C1M_RELAXED_STORE(&loop->stopped, true);
