@@ -559,10 +559,14 @@ static void handle_listener(c1m_loop_t *loop, c1m_listener_t *l)
 
 static void accept_some(c1m_loop_t *loop, c1m_listener_t *l, uint32_t batch)
 {
-    for (uint32_t i = 0; i < batch && l->io.registered; i++) {
-        if (loop->cfg.max_conns && loop->stats.conns >= loop->cfg.max_conns) {
+    /* draining, a backend that accepts ahead may still present
+     * connections it took before the stop took effect: ours to serve */
+    bool late = loop->stopping && loop->be->accepts_ahead;
+    for (uint32_t i = 0; i < batch && (l->io.registered || late); i++) {
+        if (!late && loop->cfg.max_conns && loop->stats.conns >= loop->cfg.max_conns) {
             /* Full: stop accepting until a connection closes (the backlog
-             * holds the rest). Re-checked every second as a safety net. */
+             * holds the rest). Re-checked every second as a safety net.
+             * (Late ones hold their descriptors already.) */
             if (!loop->full_logged) /* once per loop: it may recur every second */
                 c1m_warn("loop %u: holding %u connections, its share of this process's "
                          "open-file budget (or of --max-conns): not accepting more until "
@@ -575,7 +579,7 @@ static void accept_some(c1m_loop_t *loop, c1m_listener_t *l, uint32_t batch)
         }
         /* the first accept of a wake-up is taken regardless: this child was
          * woken for it, and no sibling was */
-        if (i > 0 && l->exclusive && loop->share && loop->now_ms >= loop->share_free_ms &&
+        if (i > 0 && !late && l->exclusive && loop->share && loop->now_ms >= loop->share_free_ms &&
             c1m__share_over(loop->share)) {
             share_pause(loop);
             return;
@@ -1188,9 +1192,10 @@ static void begin_drain(c1m_loop_t *loop)
     loop->drain_msgs0 = loop->stats.msgs;
     for (uint32_t i = 0; i < loop->nlisteners; i++) {
         c1m_listener_t *l = loop->listeners[i];
-        /* What the backend accepted already is ours to serve (on epoll
-         * the backlog is left to the listener's next owner) */
-        if (loop->be->accepts_ahead && l->io.registered)
+        /* What the backend accepted already is ours to serve, also on a
+         * paused listener (on epoll the backlog is left to the listener's
+         * next owner) */
+        if (loop->be->accepts_ahead)
             accept_some(loop, l, UINT32_MAX);
         loop->be->unwatch(loop, &l->io);
         /* Refuse new connections now (an inherited listener is the prefork
