@@ -26,7 +26,8 @@
 # a drain takes is printed by bench/upgrade.sh.
 # Usage: tests/integration/upgrade.sh BUILD_DIR
 #   (3 min 40 s on the shared 2-core machine at a load average of ~15, where
-#   the suite before cases 4-6 took 3 min 0 s)
+#   the suite before cases 4-6 took 3 min 0 s; 4 min 34 s at a load average
+#   of 20-30 with the two uring cases, which take 29-50 s of it)
 #        ONLY="single echo-single exits-at-once died-prefork rolling" ...: only those
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
