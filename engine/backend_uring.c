@@ -1144,8 +1144,8 @@ static bool closing_left(const ustate_t *u)
  * last iteration is only an SQE here (submitted by the next poll, which
  * will not come), or a send in flight, and the connection's close waits
  * for it: without this the ring's teardown closed those connections with
- * the answer unsent, and each client lost a request (1-3 per thousand
- * connections at every SIGUSR2 upgrade of HTTP). Run the ring until every
+ * the answer unsent, and each client lost a request (11-50 of 1,000
+ * keep-alive connections at an upgrade of HTTP under load). Run the ring until every
  * closing slot is free (send done, recv cancelled, close queued), or the
  * deadline; the loop's events are over, so only the completions of
  * closed connections are handled. The closes run at the last submit. */
