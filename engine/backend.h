@@ -75,6 +75,13 @@ typedef struct c1m_backend_ops {
     /* Shut the sending side down; close (also ends its registration). */
     void (*shutdown_wr)(c1m_conn_t *c);
     void (*close)(c1m_conn_t *c);
+    /* The loop has ended (drained, or its drain deadline passed) and
+     * closed every connection: let what the backend still holds for
+     * them finish before it goes, until deadline_ms at most (a monotonic
+     * time, as loop->now_ms). A completion backend holds sends the loop
+     * counts as written (queued in the loop's last iteration, or in the
+     * kernel) and closes waiting for them; epoll has nothing (NULL). */
+    void (*settle)(c1m_loop_t *loop, uint64_t deadline_ms);
     /* Pending socket error (SO_ERROR), 0 when none. */
     int (*sock_error)(c1m_conn_t *c);
     /* Accept one connection from a listener: a descriptor, or a negative

@@ -65,6 +65,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "engine/backend.h"
 #include "engine/loop.h"
@@ -969,6 +970,26 @@ static int u_connect(c1m_loop_t *loop, const struct sockaddr *src, const struct 
     return (int)s;
 }
 
+/* A connection accepted after the loop stopped watching the listener:
+ * the multishot accept takes every connection the backlog holds in one
+ * go, and the loop may read the stop message (a drain) from the same
+ * batch of completions before those accepts. Kept for a paused listener
+ * (served when it is watched again); while the loop drains they are its
+ * to serve, as what was accepted before the stop: nobody else will, and
+ * the ring's teardown would reset them (measured: 306 connections of
+ * one upgrade under HTTP load, each a lost request). None come after
+ * that batch: the accept runs as task work inside io_uring_enter, after
+ * the enter's submissions, so the cancel (unwatch) is seen first. */
+static void serve_late(c1m_loop_t *loop, uwatch_t *w)
+{
+    while (w->qn && c1m_loop_draining(loop)) {
+        uint32_t before = w->qn;
+        c1m__loop_dispatch(loop, w->io, C1M_EV_READ);
+        if (w->qn >= before)
+            break; /* the loop cannot take them (full) */
+    }
+}
+
 static void on_accept(c1m_loop_t *loop, ustate_t *u, uint32_t x, int res, unsigned flags)
 {
     int i = (int)(x & 0xff);
@@ -991,6 +1012,8 @@ static void on_accept(c1m_loop_t *loop, ustate_t *u, uint32_t x, int res, unsign
     } else if (res != -ECANCELED && res != -EAGAIN) {
         w->err = -res; /* ENFILE: the table is full; the loop backs off */
     }
+    if (w->io && !w->watched && w->qn)
+        serve_late(loop, w);
     if (!w->io || !w->watched)
         return;
     if (!w->armed && !w->err)
@@ -1134,6 +1157,59 @@ static int u_poll(c1m_loop_t *loop, int timeout_ms)
     return n;
 }
 
+/* ---- the loop's end --------------------------------------------------- */
+
+/* Slots of closed connections the kernel may still name: a send, a recv
+ * or a connect to finish, or the close itself not queued yet. */
+static bool closing_left(const ustate_t *u)
+{
+    for (uint32_t i = 0; i < u->nslots; i++)
+        if (u->slots[i].state == S_CLOSING && !u->slots[i].c)
+            return true;
+    return false;
+}
+
+/* The loop has ended, every connection closed. An answer written in its
+ * last iteration is only an SQE here (submitted by the next poll, which
+ * will not come), or a send in flight, and the connection's close waits
+ * for it: without this the ring's teardown closed those connections with
+ * the answer unsent, and each client lost a request (11-50 of 1,000
+ * keep-alive connections at an upgrade of HTTP under load). Run the ring until every
+ * closing slot is free (send done, recv cancelled, close queued), or the
+ * deadline; the loop's events are over, so only the completions of
+ * closed connections are handled. The closes run at the last submit. */
+static void u_settle(c1m_loop_t *loop, uint64_t deadline_ms)
+{
+    ustate_t *u = st_of(loop);
+    if (!u || !u->enabled)
+        return;
+    for (;;) {
+        bool left = closing_left(u);
+        uint64_t now = c1m_now_ms();
+        c1m_bufring_publish(&u->br);
+        if (!left || now >= deadline_ms) {
+            io_uring_submit(&u->ring); /* the closes just queued */
+            return;
+        }
+        struct __kernel_timespec ts = { .tv_sec = (long long)((deadline_ms - now) / 1000),
+                                        .tv_nsec = (long long)((deadline_ms - now) % 1000) * 1000000 };
+        struct io_uring_cqe *cqe;
+        int rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
+        if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EBUSY && rc != -EAGAIN)
+            return;
+        unsigned head, seen = 0;
+        io_uring_for_each_cqe(&u->ring, head, cqe) {
+            seen++;
+            int op = (int)(cqe->user_data >> 32);
+            uint32_t x = (uint32_t)cqe->user_data;
+            if (op == OP_CLOSE_OWN || ((op == OP_RECV || op == OP_SEND || op == OP_CONNECT ||
+                                        op == OP_CSTEP) && x < u->nslots && !u->slots[x].c))
+                handle_cqe(loop, u, cqe);
+        }
+        io_uring_cq_advance(&u->ring, seen);
+    }
+}
+
 const c1m_backend_ops_t c1m__backend_uring = {
     .name = "uring",
     .accepts_ahead = true,
@@ -1149,6 +1225,7 @@ const c1m_backend_ops_t c1m__backend_uring = {
     .send = u_send,
     .shutdown_wr = u_shutdown_wr,
     .close = u_close,
+    .settle = u_settle,
     .sock_error = u_sock_error,
     .accept = u_accept,
     .drop = u_drop,

@@ -345,6 +345,11 @@ int c1m_loop_run(c1m_loop_t *loop)
         loop->layer->batch(loop->layer_arg, loop, C1M_LAYER_STOP);
     conn_release_all(loop);
     end_of_iteration(loop);
+    /* The answers of the last iteration are still in a completion
+     * backend (uring's sends, submitted at its next poll), and the closes
+     * wait for them: let them go out (epoll wrote them already). */
+    if (loop->be->settle)
+        loop->be->settle(loop, C1M_MAX(loop->drain_deadline_ms, c1m_now_ms() + C1M_DRAIN_LINGER_MS));
     if (loop->stopping)
         C1M_RELAXED_STORE(&loop->stats.drain_requests, loop->stats.msgs - loop->drain_msgs0);
     C1M_RELAXED_STORE(&loop->stopped, true);
@@ -574,10 +579,14 @@ static void handle_listener(c1m_loop_t *loop, c1m_listener_t *l)
 
 static void accept_some(c1m_loop_t *loop, c1m_listener_t *l, uint32_t batch)
 {
-    for (uint32_t i = 0; i < batch && l->io.registered; i++) {
-        if (loop->cfg.max_conns && loop->stats.conns >= loop->cfg.max_conns) {
+    /* draining, a backend that accepts ahead may still present
+     * connections it took before the stop took effect: ours to serve */
+    bool late = loop->stopping && loop->be->accepts_ahead;
+    for (uint32_t i = 0; i < batch && (l->io.registered || late); i++) {
+        if (!late && loop->cfg.max_conns && loop->stats.conns >= loop->cfg.max_conns) {
             /* Full: stop accepting until a connection closes (the backlog
-             * holds the rest). Re-checked every second as a safety net. */
+             * holds the rest). Re-checked every second as a safety net.
+             * (Late ones hold their descriptors already.) */
             if (!loop->full_logged) /* once per loop: it may recur every second */
                 c1m_warn("loop %u: holding %u connections, its share of this process's "
                          "open-file budget (or of --max-conns): not accepting more until "
@@ -590,7 +599,7 @@ static void accept_some(c1m_loop_t *loop, c1m_listener_t *l, uint32_t batch)
         }
         /* the first accept of a wake-up is taken regardless: this child was
          * woken for it, and no sibling was */
-        if (i > 0 && l->exclusive && loop->share && loop->now_ms >= loop->share_free_ms &&
+        if (i > 0 && !late && l->exclusive && loop->share && loop->now_ms >= loop->share_free_ms &&
             c1m__share_over(loop->share)) {
             share_pause(loop);
             return;
@@ -1204,9 +1213,10 @@ static void begin_drain(c1m_loop_t *loop)
     loop->drain_msgs0 = loop->stats.msgs;
     for (uint32_t i = 0; i < loop->nlisteners; i++) {
         c1m_listener_t *l = loop->listeners[i];
-        /* What the backend accepted already is ours to serve (on epoll
-         * the backlog is left to the listener's next owner) */
-        if (loop->be->accepts_ahead && l->io.registered)
+        /* What the backend accepted already is ours to serve, also on a
+         * paused listener (on epoll the backlog is left to the listener's
+         * next owner) */
+        if (loop->be->accepts_ahead)
             accept_some(loop, l, UINT32_MAX);
         loop->be->unwatch(loop, &l->io);
         /* Refuse new connections now (an inherited listener is the prefork
