@@ -244,8 +244,10 @@ static int u_init(c1m_loop_t *loop)
     if (!u)
         return -ENOMEM;
     loop->be_state = u;
-    /* this ring's share of the process's budget: many rings, smaller ones */
-    c1m_uring_size_t z = c1m__uring_size(loop->cfg.uring_rings);
+    /* this ring's share of the process's buffers (many rings, fewer each);
+     * its CQ from the connections it serves */
+    uint32_t conns = loop->cfg.max_conns ? loop->cfg.max_conns : c1m__uring_conns_per_ring(false);
+    c1m_uring_size_t z = c1m__uring_size(loop->cfg.uring_rings, conns);
     u->nbufs = z.nbufs;
     u->sq = z.sq;
     /* R_DISABLED: the loop is set up on one thread and runs on another;
