@@ -341,12 +341,35 @@ static void give_back_queue(ustate_t *u, uslot_t *sl)
     sl->qhead = sl->qtail = NIL;
 }
 
+/* An abortive close that cancelled a send: SO_LINGER 0, so the close
+ * resets the connection. The peer does not read (that is why the send
+ * waited): a plain close would queue the FIN behind the megabytes in the
+ * socket's send queue, which that peer never reaches, and the kernel would
+ * keep them. On epoll the same close resets it because input the loop
+ * stopped reading is still unread in the kernel; here the multishot recv
+ * has read ahead into the buffer ring, so the reset is asked for. Hard
+ * link: the close runs whatever the setsockopt says (it needs 6.7). */
+static void prep_reset(ustate_t *u, uint32_t s)
+{
+    static const struct linger zero = { .l_onoff = 1, .l_linger = 0 }; /* read at submit */
+    if (io_uring_sq_space_left(&u->ring) < 2 && u->enabled)
+        flush(u); /* the link must not be cut by a submission */
+    struct io_uring_sqe *q = io_uring_get_sqe(&u->ring);
+    if (!q)
+        return;
+    c1m_uring_prep_setsockopt(q, (int)s, SOL_SOCKET, SO_LINGER, &zero, sizeof zero);
+    q->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
+    prep_ignored(u, q);
+}
+
 /* The slot is released once nothing in the kernel can still name it. */
 static void maybe_finish_close(ustate_t *u, uint32_t s)
 {
     uslot_t *sl = &u->slots[s];
     if (sl->state != S_CLOSING || sl->recv_armed || sl->sending || sl->connecting)
         return;
+    if (sl->abandon)
+        prep_reset(u, s);
     struct io_uring_sqe *q = get_sqe(u);
     if (!q)
         return;
@@ -499,7 +522,16 @@ static ssize_t u_send(c1m_conn_t *c, const struct iovec *iov, int iovcnt)
     sl->sending = 1;
     sl->slen = (uint32_t)total;
     sl->soff = 0;
+    c->flags |= C1M_CONN_INFLIGHT; /* the loop counts them as unsent until on_send */
     return (ssize_t)total;
+}
+
+/* Bytes of the send in flight the kernel has not taken yet (the loop
+ * calls this only while C1M_CONN_INFLIGHT is set). */
+static size_t u_in_flight(const c1m_conn_t *c)
+{
+    const uslot_t *sl = &st_of(c->loop)->slots[(uint32_t)c->io.fd];
+    return sl->sending ? sl->slen - sl->soff : 0;
 }
 
 static void prep_shutdown(ustate_t *u, uint32_t s)
@@ -843,7 +875,13 @@ static void on_send(c1m_loop_t *loop, ustate_t *u, uint32_t s, int res)
         maybe_finish_close(u, s);
         return;
     }
-    pump(loop, u, s, sl->err ? C1M_EV_ERROR : 0);
+    unsigned ev = sl->err ? C1M_EV_ERROR : 0u;
+    if (!sl->sending && (sl->c->flags & C1M_CONN_INFLIGHT)) {
+        /* all out (or failed): the loop's pending output shrank by them */
+        sl->c->flags &= (uint16_t)~C1M_CONN_INFLIGHT;
+        ev |= C1M_EV_WRITE | C1M_EV_SENT;
+    }
+    pump(loop, u, s, ev);
 }
 
 static void on_connect(c1m_loop_t *loop, ustate_t *u, uint32_t s, int res)
@@ -1118,6 +1156,7 @@ const c1m_backend_ops_t c1m__backend_uring = {
     .conn_forget = u_conn_forget,
     .recv = u_recv,
     .send = u_send,
+    .in_flight = u_in_flight,
     .shutdown_wr = u_shutdown_wr,
     .close = u_close,
     .sock_error = u_sock_error,
