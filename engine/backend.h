@@ -85,6 +85,8 @@ typedef struct c1m_backend_ops {
      * called only while C1M_CONN_INFLIGHT is set, so NULL for a backend
      * that never sets it (epoll: its hot path tests one flag, no call). */
     size_t (*in_flight)(const c1m_conn_t *c);
+    /* The peer's address (c1m_conn_peer): 0 or a negative errno. */
+    int (*peer)(const c1m_conn_t *c, struct sockaddr_storage *ss, socklen_t *len);
     /* Shut the sending side down; close (also ends its registration). */
     void (*shutdown_wr)(c1m_conn_t *c);
     void (*close)(c1m_conn_t *c);

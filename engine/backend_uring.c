@@ -115,6 +115,8 @@ typedef struct uwatch {
     uint32_t *q;            /* listener: accepted slots (or fds) not taken yet */
     uint32_t qh, qn, qcap;
     int err;                /* listener: accept error for the loop */
+    struct sockaddr_storage addr; /* peer_addrs: the one accept's peer */
+    socklen_t alen;
 } uwatch_t;
 
 typedef struct ustate {
@@ -143,6 +145,7 @@ typedef struct ustate {
     struct caddr { struct sockaddr_storage src, dst; } *caddr; /* until submitted */
     uint32_t ncaddr;
     struct spool { char *p; uint32_t cap; } spool[U_SPOOL]; /* see send_buf */
+    struct sockaddr_in6 *peer;  /* per slot, with peer_addrs (see peer_record) */
     uint32_t nspool, spool_bytes;
     uwatch_t watch[U_MAX_WATCH];
 } ustate_t;
@@ -246,6 +249,10 @@ static int u_init(c1m_loop_t *loop)
         u->own_free[u->nown_free++] = i;
     u->just_accepted = -1;
     u->just_connected = -1;
+    if (loop->cfg.peer_addrs && !(u->peer = calloc(u->nslots, sizeof *u->peer))) {
+        rc = -ENOMEM;
+        goto err;
+    }
     if (!u->slots || !u->next || !u->len || !u->lent || !u->ready || !u->rearm || !u->own_free ||
         !u->pieces) {
         rc = -ENOMEM;
@@ -299,6 +306,7 @@ static void u_fini(c1m_loop_t *loop)
     free(u->rearm);
     free(u->own_free);
     free(u->caddr);
+    free(u->peer);
     free(u);
     loop->be_state = NULL;
     loop->be_fd = -1;
@@ -417,12 +425,62 @@ static int u_conn_update(c1m_conn_t *c)
     return 0;
 }
 
+/* ---- peer addresses (c1m_loop_cfg_t.peer_addrs: the HTTP access log) ----
+ *
+ * getpeername needs a file and a direct descriptor is none. Choices:
+ * IORING_OP_URING_CMD's SOCKET_URING_OP_GETSOCKNAME (with the peer flag)
+ * came after the 6.18 kernel here; installing the slot as an fd
+ * (IORING_OP_FIXED_FD_INSTALL) for a getpeername costs three system calls
+ * and an fd per connection, and the answer comes a completion later. So
+ * the address is recorded when the connection is made: a multishot accept
+ * has one address buffer for all its completions, so a loop that wants
+ * addresses accepts one connection per request (a single-shot accept into
+ * a direct descriptor, with the listener's buffer), and keeps 28 bytes per
+ * slot. Only with peer_addrs: one accept per completion is slower under a
+ * burst of connections. Adopted fds (dispatch) get getpeername before
+ * their fd is closed. */
+static void peer_prep_accept(ustate_t *u, uwatch_t *w, struct io_uring_sqe *q)
+{
+    w->alen = sizeof w->addr;
+    io_uring_prep_accept_direct(q, w->io->fd, (struct sockaddr *)&w->addr, &w->alen, 0,
+                                IORING_FILE_INDEX_ALLOC - 1);
+    u->accept_direct = true;
+}
+
+static void peer_record(ustate_t *u, uint32_t s, const struct sockaddr_storage *ss, socklen_t len)
+{
+    memset(&u->peer[s], 0, sizeof u->peer[s]); /* family 0: unknown */
+    if (len > 0 && len <= sizeof u->peer[s] &&
+        (ss->ss_family == AF_INET || ss->ss_family == AF_INET6))
+        memcpy(&u->peer[s], ss, len);
+}
+
+static int u_peer(const c1m_conn_t *c, struct sockaddr_storage *ss, socklen_t *len)
+{
+    const ustate_t *u = st_of(c->loop);
+    uint32_t s = (uint32_t)c->io.fd;
+    if (!u->peer || s >= u->nslots || !u->peer[s].sin6_family)
+        return -ENOTSUP;
+    socklen_t n = u->peer[s].sin6_family == AF_INET ? sizeof(struct sockaddr_in)
+                                                    : sizeof(struct sockaddr_in6);
+    memcpy(ss, &u->peer[s], n < *len ? n : *len);
+    *len = n;
+    return 0;
+}
+
 /* A regular fd given to the loop: into one of our slots, fd closed. */
 static int install_fd(ustate_t *u, int fd)
 {
     if (!u->nown_free)
         return -EMFILE;
     uint32_t s = u->own_free[--u->nown_free];
+    if (u->peer) { /* the fd still has getpeername */
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+            sl = 0;
+        peer_record(u, s, &ss, sl);
+    }
     int r = io_uring_register_files_update(&u->ring, s, &fd, 1);
     if (r < 0) {
         u->own_free[u->nown_free++] = s;
@@ -678,6 +736,8 @@ static void arm_watch(ustate_t *u, int i)
         return;
     if (w->io->kind == C1M_IO_LISTENER && w->regular)
         io_uring_prep_multishot_accept(q, w->io->fd, NULL, NULL, SOCK_CLOEXEC);
+    else if (w->io->kind == C1M_IO_LISTENER && u->peer)
+        peer_prep_accept(u, w, q);
     else if (w->io->kind == C1M_IO_LISTENER) {
         io_uring_prep_multishot_accept_direct(q, w->io->fd, NULL, NULL, 0);
         u->accept_direct = true;
@@ -1016,6 +1076,8 @@ static int u_connect(c1m_loop_t *loop, const struct sockaddr *src, const struct 
     io_uring_prep_connect(q, (int)s, (struct sockaddr *)&a->dst, addrlen);
     q->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data64(q, UD(OP_CONNECT, s));
+    if (u->peer)
+        peer_record(u, s, (const struct sockaddr_storage *)dst, addrlen);
     u->slots[s] = (uslot_t){ .state = S_ACCEPTED, .qhead = NIL, .qtail = NIL, .connecting = 1,
                              .ready = u->slots[s].ready };
     u->just_connected = (int)s;
@@ -1031,6 +1093,8 @@ static void on_accept(c1m_loop_t *loop, ustate_t *u, uint32_t x, int res, unsign
         return; /* the end of a request we replaced */
     if (current && !(flags & IORING_CQE_F_MORE))
         w->armed = 0;
+    if (res >= 0 && u->peer && !w->regular && (uint32_t)res < u->nslots)
+        peer_record(u, (uint32_t)res, &w->addr, w->alen);
     if (res >= 0) {
         if (w->regular && push_accepted(u, w, (uint32_t)res) < 0) {
             close(res);
@@ -1204,6 +1268,7 @@ const c1m_backend_ops_t c1m__backend_uring = {
     .shutdown_wr = u_shutdown_wr,
     .close = u_close,
     .sock_error = u_sock_error,
+    .peer = u_peer,
     .accept = u_accept,
     .drop = u_drop,
     .connect = u_connect,

@@ -1088,6 +1088,13 @@ bool c1m_conn_is_open(const c1m_conn_t *c)
     return !(c->flags & (C1M_CONN_CLOSED | C1M_CONN_ERROR));
 }
 
+int c1m_conn_peer(const c1m_conn_t *c, struct sockaddr_storage *ss, socklen_t *len)
+{
+    if (c->flags & C1M_CONN_CLOSED)
+        return -EBADF;
+    return c->loop->be->peer(c, ss, len);
+}
+
 size_t c1m_conn_pending_out(const c1m_conn_t *c)
 {
     if (C1M_RECORDED(c))

@@ -35,11 +35,10 @@
 static const char *const URING_HTTP_NOT_YET =
     "a lossless upgrade (SIGUSR2) of HTTP (and WebSocket)"; /* "... does not run on io_uring yet" */
 
-static void choose_backend(c1m_server_cfg_t *cfg, bool access_log, bool http)
+static void choose_backend(c1m_server_cfg_t *cfg, bool http)
 {
     const char *unsupported =
-        access_log                   ? "--access-log"
-        : cfg->loop.edge_triggered   ? "--edge (an epoll mode)"
+        cfg->loop.edge_triggered     ? "--edge (an epoll mode)"
         : http && URING_HTTP_NOT_YET ? URING_HTTP_NOT_YET
                                      : NULL;
     char why[512], err[384];
@@ -83,9 +82,9 @@ static void serve_usage(FILE *f)
 "  --edge               edge-triggered epoll (default level-triggered)\n"
 "  --backend NAME       auto | epoll | uring (io_uring: multishot accept into\n"
 "                       direct descriptors, multishot recv into a buffer ring;\n"
-"                       every architecture; not with --access-log or --edge;\n"
-"                       auto takes epoll for --push-every and for a write\n"
-"                       timeout, which http has by default).\n"
+"                       every architecture; --edge is epoll's; auto takes\n"
+"                       epoll for http, whose SIGUSR2 upgrade is not lossless\n"
+"                       on uring yet).\n"
 "                       auto: uring where the kernel allows it, else epoll, and\n"
 "                       one line on stderr says which and why (default auto, or\n"
 "                       $C1M_BACKEND when set)\n"
@@ -538,15 +537,13 @@ int c1m_cmd_serve(int argc, char **argv)
         fprintf(stderr, "c1m serve: --child-arch goes with --arch prefork\n");
         return 2;
     }
-    if (env_uring && (http_cfg.access_log || cfg.loop.edge_triggered))
+    if (env_uring && cfg.loop.edge_triggered)
         cfg.loop.backend = C1M_BACKEND_AUTO; /* decided below, with the line */
     if (cfg.loop.backend == C1M_BACKEND_URING && cfg.loop.edge_triggered)
         fprintf(stderr, "c1m serve: --edge is an epoll mode: ignored on --backend uring\n");
-    if (cfg.loop.backend == C1M_BACKEND_URING && http_cfg.access_log) {
-        fprintf(stderr, "c1m serve: --access-log does not run on --backend uring yet "
-                        "(a direct descriptor has no getpeername)\n");
-        return 2;
-    }
+    /* uring: each peer's address is recorded at accept (a direct
+     * descriptor has no getpeername) */
+    cfg.loop.peer_addrs = http_cfg.access_log;
     if (cfg.prefork_reuseport && !prefork) {
         fprintf(stderr, "c1m serve: --prefork-reuseport goes with --arch prefork or --procs > 1\n");
         return 2;
@@ -606,7 +603,7 @@ int c1m_cmd_serve(int argc, char **argv)
     cfg.nlisten_fds = (uint32_t)ninh;
     c1m_upgrade_configure(&up);
     if (cfg.loop.backend == C1M_BACKEND_AUTO)
-        choose_backend(&cfg, http_cfg.access_log, http);
+        choose_backend(&cfg, http);
     if (c1m_server_cfg_check(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "c1m serve: %s\n", err);
         c1m_http_free(h);

@@ -42,6 +42,10 @@ typedef struct c1m_loop_cfg {
     uint32_t timeout_ms[C1M_TO__COUNT]; /* by c1m_timeout_kind_t; 0 = off (default) */
     c1m_timers_mode_t timers;
     bool pin_cpu;          /* run the loop on one CPU: (id + pid) mod ncpu */
+    bool peer_addrs;       /* c1m_conn_peer works on every backend: uring then
+                            * accepts one connection at a time, with its
+                            * address (a direct descriptor has no getpeername);
+                            * off by default (epoll: getpeername either way) */
     struct c1m_gtimers *gtimers; /* private: set by the server */
 } c1m_loop_cfg_t;
 
