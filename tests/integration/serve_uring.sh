@@ -107,13 +107,14 @@ r=$("$TC" echo $port 50 1 64)
 check "auto, echo --write-timeout: echoes on uring ($r)" test $? -eq 0
 stop_server
 port=$((port + 1))
-C1M_BACKEND=uring "$C1M" serve --port $port --proto http --access-log --quiet > "$OUT.env" 2>&1 &
+C1M_BACKEND=uring "$C1M" serve --port $port --proto http --access-log > "$OUT.env" 2>&1 &
 SPID=$!
 PIDS+=("$SPID")
 if server_up $port; then
-    check "C1M_BACKEND=uring --access-log: runs on uring" \
-        grep -q "backend uring" "$OUT.env"
+    curl -s --max-time 5 http://127.0.0.1:$port/hello/env > /dev/null
     stop_server
+    check "C1M_BACKEND=uring --access-log: runs on uring and logs the peer" \
+        sh -c "grep -q 'arch single, 1 loop, backend uring' '$OUT.env' && grep -q '^127.0.0.1 - - .*GET /hello/env ' '$OUT.env'"
 else
     bad "C1M_BACKEND=uring --access-log did not start: $(cat "$OUT.env")"
 fi
