@@ -51,8 +51,11 @@
  *          The addresses are copied by the kernel when the chain is
  *          submitted; until then they live in u->caddr.
  *
- * Not yet: the peer's address of a direct descriptor (HTTP's access
- * log). */
+ * peer     the peer's address, recorded at accept when the loop asks
+ *          (peer_addrs: the HTTP access log), see peer_prep_accept.
+ *
+ * The bytes of a send in flight are unsent output for the loop
+ * (C1M_CONN_INFLIGHT, u_in_flight, C1M_EV_SENT: engine/backend.h). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -429,7 +432,7 @@ static int u_conn_update(c1m_conn_t *c)
  *
  * getpeername needs a file and a direct descriptor is none. Choices:
  * IORING_OP_URING_CMD's SOCKET_URING_OP_GETSOCKNAME (with the peer flag)
- * came after the 6.18 kernel here; installing the slot as an fd
+ * came after the 6.18 kernel here (its cmd_op 5 answers EOPNOTSUPP); installing the slot as an fd
  * (IORING_OP_FIXED_FD_INSTALL) for a getpeername costs three system calls
  * and an fd per connection, and the answer comes a completion later. So
  * the address is recorded when the connection is made: a multishot accept
