@@ -438,7 +438,7 @@ static int t_burst_open(c1m_conn_t *c)
     static char b[BURST];
     for (size_t i = 0; i < BURST; i++)
         b[i] = (char)pat(i, 5);
-    c1m_conn_set_timeout(c, C1M_TO_WRITE, 200);
+    c1m_conn_set_timeout(c, C1M_TO_WRITE, 1000); /* long enough for a loaded ASan run */
     return c1m_conn_write(c, b, BURST);
 }
 static void t_drained(c1m_conn_t *c)
@@ -474,7 +474,7 @@ static void write_timeout_in_flight(void **state)
     assert_non_null(buf);
     size_t got = 0;
     int bad = -1;
-    for (int it = 0; it < 400 && (closes[C1M_CLOSE_TIMEOUT_WRITE] == 0 || got < BURST); it++) {
+    for (int it = 0; it < 3000 && (closes[C1M_CLOSE_TIMEOUT_WRITE] == 0 || got < BURST); it++) {
         ssize_t r = read(reads[1], buf + got, BURST - got);
         for (ssize_t i = 0; i < r && bad < 0; i++)
             if ((uint8_t)buf[got + (size_t)i] != pat(got + (size_t)i, 5))
