@@ -96,6 +96,7 @@ typedef struct uslot {
     uint32_t qhead, qtail;  /* received buffers the loop has not read (bids) */
     char *sbuf;             /* the send in flight: a copy of the loop's bytes */
     uint32_t slen, soff, scap;
+    uint32_t sepoch;        /* u->epoch when the send was prepared (u_in_flight) */
     int err;                /* recv or send error, reported by recv/send/sock_error */
     uint8_t state;
     uint8_t recv_armed;     /* a recv is in the kernel */
@@ -126,6 +127,7 @@ typedef struct ustate {
     struct io_uring ring;
     c1m_bufring_t br;
     bool enabled;           /* R_DISABLED until the loop's thread polls */
+    uint32_t epoch;         /* submissions so far: a send prepared in this one is not submitted */
     unsigned recv_ioprio;
     uint32_t nslots;
     uint32_t own_base;      /* slots [own_base, nslots) are ours to give (adopt) */
@@ -189,6 +191,7 @@ static void flush(ustate_t *u)
     c1m_bufring_publish(&u->br);
     io_uring_submit(&u->ring);
     u->ncaddr = 0;
+    u->epoch++;
 }
 
 static struct io_uring_sqe *get_sqe(ustate_t *u)
@@ -631,16 +634,27 @@ static ssize_t u_send(c1m_conn_t *c, const struct iovec *iov, int iovcnt)
     sl->sending = 1;
     sl->slen = (uint32_t)total;
     sl->soff = 0;
+    sl->sepoch = u->epoch;
     c->flags |= C1M_CONN_INFLIGHT; /* the loop counts them as unsent until on_send */
     return (ssize_t)total;
 }
 
 /* Bytes of the send in flight the kernel has not taken yet (the loop
- * calls this only while C1M_CONN_INFLIGHT is set). */
+ * calls this only while C1M_CONN_INFLIGHT is set). A send not submitted
+ * yet counts 1: the kernel has not refused any of it (epoll's write() would
+ * have put what fits into the socket buffer at once), so it weighs nothing
+ * against the watermarks or a WebSocket subscriber's limit (readers that
+ * keep up were judged slow when a few broadcasts came in one iteration),
+ * but output is still pending: not drained, the write timeout still armed.
+ * Once submitted and not complete, the kernel is waiting for room: every
+ * byte counts. */
 static size_t u_in_flight(const c1m_conn_t *c)
 {
-    const uslot_t *sl = &st_of(c->loop)->slots[(uint32_t)c->io.fd];
-    return sl->sending ? sl->slen - sl->soff : 0;
+    const ustate_t *u = st_of(c->loop);
+    const uslot_t *sl = &u->slots[(uint32_t)c->io.fd];
+    if (!sl->sending)
+        return 0;
+    return sl->sepoch == u->epoch ? 1 : sl->slen - sl->soff;
 }
 
 static void prep_shutdown(ustate_t *u, uint32_t s)
@@ -966,6 +980,7 @@ static void on_send(c1m_loop_t *loop, ustate_t *u, uint32_t s, int res)
             io_uring_prep_send(q, (int)s, sl->sbuf + sl->soff, sl->slen - sl->soff, MSG_NOSIGNAL);
             q->flags |= IOSQE_FIXED_FILE;
             io_uring_sqe_set_data64(q, UD(OP_SEND, s));
+            sl->sepoch = u->epoch - 1; /* the socket was full: these wait for room */
             return;
         }
         sl->sending = 0;
@@ -1238,6 +1253,7 @@ static int u_poll(c1m_loop_t *loop, int timeout_ms)
         rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
     }
     c1m__loop_woke(loop);
+    u->epoch++; /* what was prepared is submitted now */
     if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EBUSY && rc != -EAGAIN) {
         c1m_error("loop %u: io_uring_enter: %s", loop->id, strerror(-rc));
         return rc;
