@@ -27,6 +27,8 @@ enum {
     C1M_EV_ERROR = 1u << 2,  /* socket error pending */
     C1M_EV_HUP = 1u << 3,    /* both directions closed */
     C1M_EV_RDHUP = 1u << 4,  /* the peer closed its side */
+    C1M_EV_SENT = 1u << 5,   /* a completion backend's send in flight ended
+                              * (C1M_CONN_INFLIGHT is clear again) */
 };
 
 /* watch() flags */
@@ -70,8 +72,21 @@ typedef struct c1m_backend_ops {
      * its buffer back): what the protocol does not consume, the loop
      * copies into the connection, as for the loop's buffer. */
     ssize_t (*recv)(c1m_conn_t *c, char **buf, size_t cap);
-    /* Send: bytes taken, or a negative errno (-EAGAIN: none). */
+    /* Send: bytes taken, or a negative errno (-EAGAIN: none). A readiness
+     * backend's bytes are the kernel's once taken. A completion backend
+     * may take bytes the kernel has not taken yet (a copy it sends
+     * later): it sets C1M_CONN_INFLIGHT on the connection while it holds
+     * any, and when they are all out (or failed) clears it and reports
+     * C1M_EV_WRITE | C1M_EV_SENT. The loop counts them as pending output
+     * (write timeout, watermarks, c1m_conn_pending_out, close after
+     * flush) as epoll's unsent bytes are. */
     ssize_t (*send)(c1m_conn_t *c, const struct iovec *iov, int iovcnt);
+    /* The bytes a completion backend holds for the connection (above);
+     * called only while C1M_CONN_INFLIGHT is set, so NULL for a backend
+     * that never sets it (epoll: its hot path tests one flag, no call). */
+    size_t (*in_flight)(const c1m_conn_t *c);
+    /* The peer's address (c1m_conn_peer): 0 or a negative errno. */
+    int (*peer)(const c1m_conn_t *c, struct sockaddr_storage *ss, socklen_t *len);
     /* Shut the sending side down; close (also ends its registration). */
     void (*shutdown_wr)(c1m_conn_t *c);
     void (*close)(c1m_conn_t *c);

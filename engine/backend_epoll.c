@@ -149,6 +149,11 @@ static void ep_close(c1m_conn_t *c)
     c->io.registered = 0;
 }
 
+static int ep_peer(const c1m_conn_t *c, struct sockaddr_storage *ss, socklen_t *len)
+{
+    return getpeername(c->io.fd, (struct sockaddr *)ss, len) == 0 ? 0 : -errno;
+}
+
 static int ep_sock_error(c1m_conn_t *c)
 {
     int err = 0;
@@ -204,6 +209,7 @@ const c1m_backend_ops_t c1m__backend_epoll = {
     .shutdown_wr = ep_shutdown_wr,
     .close = ep_close,
     .sock_error = ep_sock_error,
+    .peer = ep_peer,
     .accept = ep_accept,
     .drop = ep_drop,
     .connect = ep_connect,

@@ -52,8 +52,11 @@
  *          The addresses are copied by the kernel when the chain is
  *          submitted; until then they live in u->caddr.
  *
- * Not yet: the peer's address of a direct descriptor (HTTP's access
- * log). */
+ * peer     the peer's address, recorded at accept when the loop asks
+ *          (peer_addrs: the HTTP access log), see peer_prep_accept.
+ *
+ * The bytes of a send in flight are unsent output for the loop
+ * (C1M_CONN_INFLIGHT, u_in_flight, C1M_EV_SENT: engine/backend.h). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -77,6 +80,8 @@
 /* SQ, CQ and buffer ring: per ring from the process's budget
  * (c1m__uring_size, engine/uring_size.h) */
 #define U_SEND_MAX (256 * 1024) /* bytes one send() takes at most */
+#define U_SPOOL 16            /* large send buffers a loop keeps for reuse */
+#define U_SPOOL_BYTES (1024 * 1024)
 #define U_MAX_WATCH 16
 #define U_PUMP_MAX 64         /* READ dispatches per connection per event */
 #define NIL UINT16_MAX   /* no buffer (buffer ids are below 32768) */
@@ -93,8 +98,9 @@ enum { S_FREE, S_ACCEPTED, S_OPEN, S_CLOSING };
  * (128 bytes) and this. */
 typedef struct uslot {
     c1m_conn_t *c;          /* NULL once the loop closed it */
-    char *sbuf;             /* the send in flight: a copy of the loop's bytes; freed when
-                             * it completes (an idle connection holds none) */
+    char *sbuf;             /* the send in flight: a copy of the loop's bytes, after its
+                             * sbuf_hdr_t; freed (a large one pooled) when it completes:
+                             * an idle connection holds none */
     uint32_t slen, soff;
     uint16_t qhead, qtail;  /* received buffers the loop has not read (bids) */
     uint16_t err;           /* recv or send errno, reported by recv/send/sock_error */
@@ -111,6 +117,14 @@ typedef struct uslot {
 } uslot_t;
 _Static_assert(sizeof(uslot_t) <= 32, "a direct descriptor's state is paid per connection");
 
+/* In front of a send buffer (uslot_t.sbuf points past it): see send_buf. */
+typedef struct sbuf_hdr {
+    uint32_t cap;   /* bytes after the header */
+    uint32_t epoch; /* u->epoch when the send was prepared (u_in_flight) */
+} sbuf_hdr_t;
+static inline sbuf_hdr_t *sbuf_hdr(const uslot_t *sl) { return (sbuf_hdr_t *)(void *)(sl->sbuf - sizeof(sbuf_hdr_t)); }
+static inline void *sbuf_base(const uslot_t *sl) { return sl->sbuf - sizeof(sbuf_hdr_t); }
+
 typedef struct uwatch {
     c1m_io_t *io;           /* NULL: free entry */
     unsigned events;
@@ -120,6 +134,8 @@ typedef struct uwatch {
     uint32_t *q;            /* listener: accepted slots (or fds) not taken yet */
     uint32_t qh, qn, qcap;
     int err;                /* listener: accept error for the loop */
+    struct sockaddr_storage addr; /* peer_addrs: the one accept's peer */
+    socklen_t alen;
 } uwatch_t;
 
 typedef struct ustate {
@@ -127,6 +143,7 @@ typedef struct ustate {
     c1m_bufring_t br;
     uint32_t nbufs, sq;     /* this ring's share (c1m__uring_size) */
     bool enabled;           /* R_DISABLED until the loop's thread polls */
+    uint32_t epoch;         /* submissions so far: a send prepared in this one is not submitted */
     unsigned recv_ioprio;
     uint32_t nslots;
     uint32_t own_base;      /* slots [own_base, nslots) are ours to give (adopt) */
@@ -148,6 +165,9 @@ typedef struct ustate {
     int just_connected;     /* the slot connect() returned last, until added or dropped */
     struct caddr { struct sockaddr_storage src, dst; } *caddr; /* until submitted */
     uint32_t ncaddr;
+    struct spool { char *p; uint32_t cap; } spool[U_SPOOL]; /* see send_buf */
+    struct sockaddr_in6 *peer;  /* per slot, with peer_addrs (see peer_record) */
+    uint32_t nspool, spool_bytes;
     uwatch_t watch[U_MAX_WATCH];
 } ustate_t;
 
@@ -187,6 +207,7 @@ static void flush(ustate_t *u)
     c1m_bufring_publish(&u->br);
     io_uring_submit(&u->ring);
     u->ncaddr = 0;
+    u->epoch++;
 }
 
 static struct io_uring_sqe *get_sqe(ustate_t *u)
@@ -282,6 +303,10 @@ static int u_init(c1m_loop_t *loop)
         u->own_free[u->nown_free++] = i;
     u->just_accepted = -1;
     u->just_connected = -1;
+    if (loop->cfg.peer_addrs && !(u->peer = calloc(u->nslots, sizeof *u->peer))) {
+        rc = -ENOMEM;
+        goto err;
+    }
     if (!u->slots || !u->next || !u->len || !u->lent || !u->ready || !u->rearm || !u->own_free ||
         !u->pieces) {
         rc = -ENOMEM;
@@ -317,7 +342,10 @@ static void u_fini(c1m_loop_t *loop)
     u->br.ring = NULL; /* nothing left to unregister */
     c1m_bufring_destroy(&u->br);
     for (uint32_t i = 0; u->slots && i < u->nslots; i++)
-        free(u->slots[i].sbuf);
+        if (u->slots[i].sbuf)
+            free(sbuf_base(&u->slots[i]));
+    for (uint32_t i = 0; i < u->nspool; i++)
+        free(u->spool[i].p);
     for (int i = 0; i < U_MAX_WATCH; i++) {
         uwatch_t *w = &u->watch[i];
         for (uint32_t k = 0; w->regular && k < w->qn; k++) /* accepted, never handed on */
@@ -333,6 +361,7 @@ static void u_fini(c1m_loop_t *loop)
     table_free(u->rearm, u->nslots, sizeof *u->rearm);
     table_free(u->own_free, u->nslots, sizeof *u->own_free);
     free(u->caddr);
+    free(u->peer);
     free(u);
     loop->be_state = NULL;
     loop->be_fd = -1;
@@ -381,12 +410,37 @@ static void give_back_queue(ustate_t *u, uslot_t *sl)
     sl->qhead = sl->qtail = NIL;
 }
 
+static void send_buf_done(ustate_t *u, uslot_t *sl);
+
+/* An abortive close that cancelled a send: SO_LINGER 0, so the close
+ * resets the connection. The peer does not read (that is why the send
+ * waited): a plain close would queue the FIN behind the megabytes in the
+ * socket's send queue, which that peer never reaches, and the kernel would
+ * keep them. On epoll the same close resets it because input the loop
+ * stopped reading is still unread in the kernel; here the multishot recv
+ * has read ahead into the buffer ring, so the reset is asked for. Hard
+ * link: the close runs whatever the setsockopt says (it needs 6.7). */
+static void prep_reset(ustate_t *u, uint32_t s)
+{
+    static const struct linger zero = { .l_onoff = 1, .l_linger = 0 }; /* read at submit */
+    if (io_uring_sq_space_left(&u->ring) < 2 && u->enabled)
+        flush(u); /* the link must not be cut by a submission */
+    struct io_uring_sqe *q = io_uring_get_sqe(&u->ring);
+    if (!q)
+        return;
+    c1m_uring_prep_setsockopt(q, (int)s, SOL_SOCKET, SO_LINGER, &zero, sizeof zero);
+    q->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
+    prep_ignored(u, q);
+}
+
 /* The slot is released once nothing in the kernel can still name it. */
 static void maybe_finish_close(ustate_t *u, uint32_t s)
 {
     uslot_t *sl = &u->slots[s];
     if (sl->state != S_CLOSING || sl->recv_armed || sl->sending || sl->connecting)
         return;
+    if (sl->abandon)
+        prep_reset(u, s);
     struct io_uring_sqe *q = get_sqe(u);
     if (!q)
         return;
@@ -395,7 +449,7 @@ static void maybe_finish_close(ustate_t *u, uint32_t s)
         io_uring_sqe_set_data64(q, UD(OP_CLOSE_OWN, s));
     else
         prep_ignored(u, q);
-    free(sl->sbuf);
+    send_buf_done(u, sl); /* a large one back to the pool */
     *sl = (uslot_t){ .state = S_FREE, .qhead = NIL, .qtail = NIL, .ready = sl->ready };
 }
 
@@ -425,12 +479,62 @@ static int u_conn_update(c1m_conn_t *c)
     return 0;
 }
 
+/* ---- peer addresses (c1m_loop_cfg_t.peer_addrs: the HTTP access log) ----
+ *
+ * getpeername needs a file and a direct descriptor is none. Choices:
+ * IORING_OP_URING_CMD's SOCKET_URING_OP_GETSOCKNAME (with the peer flag)
+ * came after the 6.18 kernel here (its cmd_op 5 answers EOPNOTSUPP); installing the slot as an fd
+ * (IORING_OP_FIXED_FD_INSTALL) for a getpeername costs three system calls
+ * and an fd per connection, and the answer comes a completion later. So
+ * the address is recorded when the connection is made: a multishot accept
+ * has one address buffer for all its completions, so a loop that wants
+ * addresses accepts one connection per request (a single-shot accept into
+ * a direct descriptor, with the listener's buffer), and keeps 28 bytes per
+ * slot. Only with peer_addrs: one accept per completion is slower under a
+ * burst of connections. Adopted fds (dispatch) get getpeername before
+ * their fd is closed. */
+static void peer_prep_accept(ustate_t *u, uwatch_t *w, struct io_uring_sqe *q)
+{
+    w->alen = sizeof w->addr;
+    io_uring_prep_accept_direct(q, w->io->fd, (struct sockaddr *)&w->addr, &w->alen, 0,
+                                IORING_FILE_INDEX_ALLOC - 1);
+    u->accept_direct = true;
+}
+
+static void peer_record(ustate_t *u, uint32_t s, const struct sockaddr_storage *ss, socklen_t len)
+{
+    memset(&u->peer[s], 0, sizeof u->peer[s]); /* family 0: unknown */
+    if (len > 0 && len <= sizeof u->peer[s] &&
+        (ss->ss_family == AF_INET || ss->ss_family == AF_INET6))
+        memcpy(&u->peer[s], ss, len);
+}
+
+static int u_peer(const c1m_conn_t *c, struct sockaddr_storage *ss, socklen_t *len)
+{
+    const ustate_t *u = st_of(c->loop);
+    uint32_t s = (uint32_t)c->io.fd;
+    if (!u->peer || s >= u->nslots || !u->peer[s].sin6_family)
+        return -ENOTSUP;
+    socklen_t n = u->peer[s].sin6_family == AF_INET ? sizeof(struct sockaddr_in)
+                                                    : sizeof(struct sockaddr_in6);
+    memcpy(ss, &u->peer[s], n < *len ? n : *len);
+    *len = n;
+    return 0;
+}
+
 /* A regular fd given to the loop: into one of our slots, fd closed. */
 static int install_fd(ustate_t *u, int fd)
 {
     if (!u->nown_free)
         return -EMFILE;
     uint32_t s = u->own_free[--u->nown_free];
+    if (u->peer) { /* the fd still has getpeername */
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+            sl = 0;
+        peer_record(u, s, &ss, sl);
+    }
     int r = io_uring_register_files_update(&u->ring, s, &fd, 1);
     if (r < 0) {
         u->own_free[u->nown_free++] = s;
@@ -501,6 +605,58 @@ static ssize_t u_recv(c1m_conn_t *c, char **buf, size_t cap)
     return -EAGAIN;
 }
 
+/* A send buffer of at least `total` bytes for the slot, behind a small
+ * header (its capacity, and the submission epoch u_in_flight reads): the
+ * slot stays 32 bytes. Large ones come from, and go back to
+ * (send_buf_done), a small per-loop pool: a free() of 64 KiB in a thread's
+ * arena gives the pages back to the kernel and the next send faults them
+ * in again, 16 faults per 64 KiB (measured: WebSocket broadcast of 64 KiB
+ * frames to 20 readers took ten times epoll's CPU, most of it page faults
+ * and memmove into fresh pages). Small ones are freed when their send
+ * completes (an idle connection holds no buffer; malloc's thread cache
+ * makes the next one cheap). */
+#define SBUF_SMALL 4096u
+
+static int send_buf(ustate_t *u, uslot_t *sl, size_t total)
+{
+    if (sl->sbuf && sbuf_hdr(sl)->cap >= total)
+        return 0;
+    for (uint32_t i = 0; i < u->nspool; i++) {
+        if (u->spool[i].cap < total)
+            continue;
+        if (sl->sbuf)
+            free(sbuf_base(sl));
+        sl->sbuf = (char *)u->spool[i].p + sizeof(sbuf_hdr_t);
+        sbuf_hdr(sl)->cap = u->spool[i].cap;
+        u->spool_bytes -= u->spool[i].cap;
+        u->spool[i] = u->spool[--u->nspool];
+        return 0;
+    }
+    size_t cap = total < 65536 + 4096 ? 65536 + 4096 : total; /* a WebSocket 64 KiB frame fits */
+    if (total <= SBUF_SMALL)
+        cap = total;
+    char *nb = realloc(sl->sbuf ? sbuf_base(sl) : NULL, sizeof(sbuf_hdr_t) + cap);
+    if (!nb)
+        return -ENOMEM;
+    sl->sbuf = nb + sizeof(sbuf_hdr_t);
+    sbuf_hdr(sl)->cap = (uint32_t)cap;
+    return 0;
+}
+
+static void send_buf_done(ustate_t *u, uslot_t *sl)
+{
+    if (!sl->sbuf)
+        return;
+    uint32_t cap = sbuf_hdr(sl)->cap;
+    if (cap > SBUF_SMALL && u->nspool < U_SPOOL && u->spool_bytes + cap <= U_SPOOL_BYTES) {
+        u->spool[u->nspool++] = (struct spool){ sbuf_base(sl), cap };
+        u->spool_bytes += cap;
+    } else {
+        free(sbuf_base(sl));
+    }
+    sl->sbuf = NULL;
+}
+
 static ssize_t u_send(c1m_conn_t *c, const struct iovec *iov, int iovcnt)
 {
     ustate_t *u = st_of(c->loop);
@@ -517,10 +673,8 @@ static ssize_t u_send(c1m_conn_t *c, const struct iovec *iov, int iovcnt)
         total = U_SEND_MAX;
     if (total == 0)
         return 0;
-    char *nb = realloc(sl->sbuf, total); /* NULL: the last send's was freed when it completed */
-    if (!nb)
+    if (send_buf(u, sl, total) < 0)
         return -ENOMEM;
-    sl->sbuf = nb;
     size_t off = 0;
     for (int i = 0; i < iovcnt && off < total; i++) {
         size_t k = iov[i].iov_len < total - off ? iov[i].iov_len : total - off;
@@ -536,7 +690,27 @@ static ssize_t u_send(c1m_conn_t *c, const struct iovec *iov, int iovcnt)
     sl->sending = 1;
     sl->slen = (uint32_t)total;
     sl->soff = 0;
+    sbuf_hdr(sl)->epoch = u->epoch;
+    c->flags |= C1M_CONN_INFLIGHT; /* the loop counts them as unsent until on_send */
     return (ssize_t)total;
+}
+
+/* Bytes of the send in flight the kernel has not taken yet (the loop
+ * calls this only while C1M_CONN_INFLIGHT is set). A send not submitted
+ * yet counts 1: the kernel has not refused any of it (epoll's write() would
+ * have put what fits into the socket buffer at once), so it weighs nothing
+ * against the watermarks or a WebSocket subscriber's limit (readers that
+ * keep up were judged slow when a few broadcasts came in one iteration),
+ * but output is still pending: not drained, the write timeout still armed.
+ * Once submitted and not complete, the kernel is waiting for room: every
+ * byte counts. */
+static size_t u_in_flight(const c1m_conn_t *c)
+{
+    const ustate_t *u = st_of(c->loop);
+    const uslot_t *sl = &u->slots[(uint32_t)c->io.fd];
+    if (!sl->sending)
+        return 0;
+    return sbuf_hdr(sl)->epoch == u->epoch ? 1 : sl->slen - sl->soff;
 }
 
 static void prep_shutdown(ustate_t *u, uint32_t s)
@@ -635,6 +809,8 @@ static void arm_watch(ustate_t *u, int i)
         return;
     if (w->io->kind == C1M_IO_LISTENER && w->regular)
         io_uring_prep_multishot_accept(q, w->io->fd, NULL, NULL, SOCK_CLOEXEC);
+    else if (w->io->kind == C1M_IO_LISTENER && u->peer)
+        peer_prep_accept(u, w, q);
     else if (w->io->kind == C1M_IO_LISTENER) {
         io_uring_prep_multishot_accept_direct(q, w->io->fd, NULL, NULL, 0);
         u->accept_direct = true;
@@ -860,6 +1036,7 @@ static void on_send(c1m_loop_t *loop, ustate_t *u, uint32_t s, int res)
             io_uring_prep_send(q, (int)s, sl->sbuf + sl->soff, sl->slen - sl->soff, MSG_NOSIGNAL);
             q->flags |= IOSQE_FIXED_FILE;
             io_uring_sqe_set_data64(q, UD(OP_SEND, s));
+            sbuf_hdr(sl)->epoch = u->epoch - 1; /* the socket was full: these wait for room */
             return;
         }
         sl->sending = 0;
@@ -871,15 +1048,22 @@ static void on_send(c1m_loop_t *loop, ustate_t *u, uint32_t s, int res)
             prep_shutdown(u, s);
         }
     }
-    /* no send in flight: an idle connection keeps no send buffer (the next
-     * send's malloc comes from the thread's cache) */
-    free(sl->sbuf);
-    sl->sbuf = NULL;
+    /* no send in flight: an idle connection keeps no send buffer (a small
+     * one's next malloc comes from the thread's cache, a large one waits in
+     * the pool) */
+    if (!sl->sending)
+        send_buf_done(u, sl);
     if (!sl->c) {
         maybe_finish_close(u, s);
         return;
     }
-    pump(loop, u, s, sl->err ? C1M_EV_ERROR : 0);
+    unsigned ev = sl->err ? C1M_EV_ERROR : 0u;
+    if (!sl->sending && (sl->c->flags & C1M_CONN_INFLIGHT)) {
+        /* all out (or failed): the loop's pending output shrank by them */
+        sl->c->flags &= (uint16_t)~C1M_CONN_INFLIGHT;
+        ev |= C1M_EV_WRITE | C1M_EV_SENT;
+    }
+    pump(loop, u, s, ev);
 }
 
 static void on_connect(c1m_loop_t *loop, ustate_t *u, uint32_t s, int res)
@@ -966,6 +1150,8 @@ static int u_connect(c1m_loop_t *loop, const struct sockaddr *src, const struct 
     io_uring_prep_connect(q, (int)s, (struct sockaddr *)&a->dst, addrlen);
     q->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data64(q, UD(OP_CONNECT, s));
+    if (u->peer)
+        peer_record(u, s, (const struct sockaddr_storage *)dst, addrlen);
     u->slots[s] = (uslot_t){ .state = S_ACCEPTED, .qhead = NIL, .qtail = NIL, .connecting = 1,
                              .ready = u->slots[s].ready };
     u->just_connected = (int)s;
@@ -1001,6 +1187,8 @@ static void on_accept(c1m_loop_t *loop, ustate_t *u, uint32_t x, int res, unsign
         return; /* the end of a request we replaced */
     if (current && !(flags & IORING_CQE_F_MORE))
         w->armed = 0;
+    if (res >= 0 && u->peer && !w->regular && (uint32_t)res < u->nslots)
+        peer_record(u, (uint32_t)res, &w->addr, w->alen);
     if (res >= 0) {
         if (w->regular && push_accepted(u, w, (uint32_t)res) < 0) {
             close(res);
@@ -1143,6 +1331,7 @@ static int u_poll(c1m_loop_t *loop, int timeout_ms)
         rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
     }
     c1m__loop_woke(loop);
+    u->epoch++; /* what was prepared is submitted now */
     if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EBUSY && rc != -EAGAIN) {
         c1m_error("loop %u: io_uring_enter: %s", loop->id, strerror(-rc));
         return rc;
@@ -1225,10 +1414,12 @@ const c1m_backend_ops_t c1m__backend_uring = {
     .conn_forget = u_conn_forget,
     .recv = u_recv,
     .send = u_send,
+    .in_flight = u_in_flight,
     .shutdown_wr = u_shutdown_wr,
     .close = u_close,
     .settle = u_settle,
     .sock_error = u_sock_error,
+    .peer = u_peer,
     .accept = u_accept,
     .drop = u_drop,
     .connect = u_connect,

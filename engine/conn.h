@@ -40,8 +40,13 @@ enum {
     C1M_CONN_HELD       = 1u << 4,  /* a layer above the loop holds it (engine/hold.h) */
     C1M_CONN_DEAD       = 1u << 5,  /* closed while held: closed on release */
     C1M_CONN_SHUT_WR    = 1u << 6,  /* shut the sending side down once flushed */
+    C1M_CONN_INFLIGHT   = 1u << 7,  /* the backend holds sent bytes the kernel has not
+                                     * taken yet (uring's send in flight): set and
+                                     * cleared by the backend, counted as pending
+                                     * output (backend.h: in_flight, C1M_EV_SENT) */
     C1M_CONN_CONNECTING = 1u << 8,  /* client connect in progress */
     C1M_CONN_CLIENT     = 1u << 9,  /* opened by connect, not accept */
+    C1M_CONN_SENT_HELD  = 1u << 10, /* a send in flight ended while held: see release */
     C1M_CONN_EOF        = 1u << 11, /* peer half-closed its side */
     C1M_CONN_IN_REQ     = 1u << 12, /* a request is in progress (engine/timeouts.h) */
     C1M_CONN_LINGER     = 1u << 13, /* drain deadline: input discarded, closes at peer EOF */

@@ -686,6 +686,24 @@ static bool conn_may_read(const c1m_conn_t *c)
                          C1M_CONN_HELD | C1M_CONN_EOF));
 }
 
+/* Unsent output: the loop's own (out) and, on a completion backend, the
+ * bytes its send in flight still holds (C1M_CONN_INFLIGHT: on uring a
+ * send() copies the bytes and the kernel takes them later; counting them
+ * keeps the write timeout armed and the watermarks true while a peer does
+ * not read). epoll never sets the flag: one test, no call. */
+static inline bool conn_has_output(const c1m_conn_t *c)
+{
+    return c->out || C1M_UNLIKELY(c->flags & C1M_CONN_INFLIGHT);
+}
+
+static size_t conn_unsent(const c1m_conn_t *c)
+{
+    size_t n = c1m_buf_size(c->out);
+    if (C1M_UNLIKELY(c->flags & C1M_CONN_INFLIGHT))
+        n += c->loop->be->in_flight(c);
+    return n;
+}
+
 unsigned c1m__conn_interest(const c1m_conn_t *c)
 {
     if (c->flags & C1M_CONN_CONNECTING)
@@ -803,11 +821,15 @@ static void handle_conn(c1m_loop_t *loop, c1m_conn_t *c, unsigned ev)
             c->flags |= C1M_CONN_DEAD;
             c->close_reason = C1M_CLOSE_RESET;
         } else {
+            if (ev & C1M_EV_SENT) /* the release looks at what is left */
+                c->flags |= C1M_CONN_SENT_HELD;
             conn_update_interest(c);
         }
         return;
     }
-    if ((ev & C1M_EV_WRITE) && c->out)
+    /* SENT: the backend's send in flight ended; with nothing in out that
+     * may be the end of the output (conn_flush says drained) */
+    if ((ev & C1M_EV_WRITE) && (c->out || (ev & C1M_EV_SENT)))
         conn_flush(c);
     if (!c1m_conn_is_open(c))
         return;
@@ -886,7 +908,7 @@ static void conn_read(c1m_conn_t *c)
         if (n == 0) {
             /* Peer half-closed: finish sending what is pending, then close. */
             c->flags |= C1M_CONN_EOF;
-            if (c1m_buf_size(c->out)) {
+            if (conn_has_output(c)) {
                 c->flags |= C1M_CONN_CLOSING;
                 c->close_reason = C1M_CLOSE_PEER;
                 conn_update_interest(c);
@@ -952,7 +974,7 @@ static void conn_flush(c1m_conn_t *c)
         C1M_BUMP(loop->stats.bytes_out, (uint64_t)n);
         c1m_buf_consume(&c->out, (size_t)n);
     }
-    size_t left = c1m_buf_size(c->out);
+    size_t left = conn_unsent(c);
     if ((c->flags & C1M_CONN_PAUSED) && left <= loop->cfg.out_low) {
         c->flags &= (uint16_t)~C1M_CONN_PAUSED;
         conn_update_interest(c);
@@ -965,16 +987,34 @@ static void conn_flush(c1m_conn_t *c)
             conn_read(c); /* no new edge will announce bytes already queued */
         if (!c1m_conn_is_open(c))
             return;
-        left = c1m_buf_size(c->out);
+        left = conn_unsent(c);
     }
     if (!left)
         conn_drained(c);
 }
 
+/* The backend took every byte: drained now, or (a completion backend's
+ * send in flight) pending until its C1M_EV_SENT, with the write timeout
+ * and the high watermark as for bytes kept in out. */
+static void conn_sent_all(c1m_conn_t *c)
+{
+    if (!(c->flags & C1M_CONN_INFLIGHT)) {
+        conn_drained(c); /* SHUT_WR waited for it */
+        return;
+    }
+    if (!(c->flags & C1M_CONN_PAUSED) && conn_unsent(c) > c->loop->cfg.out_high) {
+        c->flags |= C1M_CONN_PAUSED;
+        C1M_BUMP(c->loop->stats.read_pauses, 1);
+        conn_update_interest(c);
+    }
+    if (!c->tmo_deadline[C1M_TO_WRITE])
+        c1m_conn_timeout_arm(c, C1M_TO_WRITE);
+}
+
 static void conn_queue_out(c1m_conn_t *c)
 {
     c1m_loop_t *loop = c->loop;
-    if (c1m_buf_size(c->out) > loop->cfg.out_high && !(c->flags & C1M_CONN_PAUSED)) {
+    if (!(c->flags & C1M_CONN_PAUSED) && conn_unsent(c) > loop->cfg.out_high) {
         c->flags |= C1M_CONN_PAUSED;
         C1M_BUMP(loop->stats.read_pauses, 1);
     }
@@ -1002,8 +1042,8 @@ int c1m_conn_writev(c1m_conn_t *c, const struct iovec *iov, int iovcnt)
         done = n > 0 ? (size_t)n : 0;
         C1M_BUMP(c->loop->stats.bytes_out, done);
         if (done == total) {
-            if (C1M_UNLIKELY(c->flags & C1M_CONN_SHUT_WR))
-                conn_drained(c);
+            if (C1M_UNLIKELY(c->flags & (C1M_CONN_SHUT_WR | C1M_CONN_INFLIGHT)))
+                conn_sent_all(c);
             return 0;
         }
     }
@@ -1077,11 +1117,18 @@ bool c1m_conn_is_open(const c1m_conn_t *c)
     return !(c->flags & (C1M_CONN_CLOSED | C1M_CONN_ERROR));
 }
 
+int c1m_conn_peer(const c1m_conn_t *c, struct sockaddr_storage *ss, socklen_t *len)
+{
+    if (c->flags & C1M_CONN_CLOSED)
+        return -EBADF;
+    return c->loop->be->peer(c, ss, len);
+}
+
 size_t c1m_conn_pending_out(const c1m_conn_t *c)
 {
     if (C1M_RECORDED(c))
         return c1m__recorder->pending_out(c1m__recorder);
-    return c1m_buf_size(c->out);
+    return conn_unsent(c);
 }
 
 bool c1m_conn_over_high(const c1m_conn_t *c)
@@ -1145,7 +1192,7 @@ void c1m_conn_close_after_flush(c1m_conn_t *c, int reason)
     }
     if (!c1m_conn_is_open(c))
         return;
-    if (!c1m_buf_size(c->out) && !(c->flags & C1M_CONN_HELD)) {
+    if (!conn_has_output(c) && !(c->flags & C1M_CONN_HELD)) {
         c1m_conn_close(c, reason);
         return;
     }
@@ -1284,6 +1331,15 @@ void c1m__conn_release(c1m_conn_t *c)
     if (!(c->proto->flags & C1M_PROTO_MANUAL_TIMEOUTS) && !(c->flags & C1M_CONN_IN_REQ))
         c1m_conn_timeout_arm(c, C1M_TO_IDLE); /* answered: idle from now */
     conn_update_interest(c);
+    if (C1M_UNLIKELY(c->flags & C1M_CONN_SENT_HELD)) {
+        /* the backend's send ended while a worker held it: no event will
+         * say so again (unpause, clear the write timeout, drained) */
+        c->flags &= (uint16_t)~C1M_CONN_SENT_HELD;
+        if (!c->out)
+            conn_flush(c);
+        if (!c1m_conn_is_open(c))
+            return;
+    }
     if (loop->cfg.edge_triggered)
         conn_read(c); /* no new edge will announce bytes that came meanwhile */
 }

@@ -11,6 +11,7 @@
 #ifndef C1M_CONN_H
 #define C1M_CONN_H
 
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -107,7 +108,12 @@ C1M_API c1m_loop_t *c1m_conn_loop(const c1m_conn_t *c);
 /* The socket (-1 once closed). */
 C1M_API int c1m_conn_fd(const c1m_conn_t *c);
 C1M_API bool c1m_conn_is_open(const c1m_conn_t *c);
-/* Unsent output in bytes, and whether it is above the high watermark. */
+/* The peer's address into *ss (*len: its size in, the address's out).
+ * 0, or -ENOTSUP on a uring loop without c1m_loop_cfg_t.peer_addrs, or
+ * getpeername's -errno (epoll). */
+C1M_API int c1m_conn_peer(const c1m_conn_t *c, struct sockaddr_storage *ss, socklen_t *len);
+/* Unsent output in bytes (what the kernel has not taken: on uring the
+ * send in flight too), and whether it is above the high watermark. */
 C1M_API size_t c1m_conn_pending_out(const c1m_conn_t *c);
 C1M_API bool c1m_conn_over_high(const c1m_conn_t *c);
 

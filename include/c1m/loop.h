@@ -43,9 +43,14 @@ typedef struct c1m_loop_cfg {
     c1m_timers_mode_t timers;
     bool pin_cpu;          /* run the loop on one CPU: (id + pid) mod ncpu */
     uint32_t uring_rings;  /* uring: how many rings (loops) the process runs; they share one
-                            * budget of read buffers and completion queue entries, so each
-                            * ring gets 1/uring_rings of it, with a floor (0 = 1: the
-                            * whole of it, 4,096 buffers of 2 KiB and 4,096 CQ entries) */
+                            * budget of read buffers, so each ring gets 1/uring_rings of
+                            * it, with a floor (0 = 1: the whole of it, 4,096 buffers
+                            * of 2 KiB); a ring's completion queue follows its
+                            * max_conns instead */
+    bool peer_addrs;       /* c1m_conn_peer works on every backend: uring then
+                            * accepts one connection at a time, with its
+                            * address (a direct descriptor has no getpeername);
+                            * off by default (epoll: getpeername either way) */
     struct c1m_gtimers *gtimers; /* private: set by the server */
 } c1m_loop_cfg_t;
 

@@ -385,7 +385,7 @@ static void access_log(c1m_http_req_t *ctx)
     char addr[INET6_ADDRSTRLEN] = "-";
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    if (getpeername(ctx->c->io.fd, (struct sockaddr *)&ss, &sl) == 0) {
+    if (c1m_conn_peer(ctx->c, &ss, &sl) == 0) {
         if (ss.ss_family == AF_INET)
             inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, sizeof addr);
         else if (ss.ss_family == AF_INET6)

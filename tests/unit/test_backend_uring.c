@@ -3,7 +3,8 @@
  * from a loopback listener (multishot accept into direct descriptors:
  * they must not be open files of the process), a large transfer through
  * a peer that reads slowly (short sends, the high watermark pausing and
- * resuming reads, nothing lost or reordered), and closes. The listener is
+ * resuming reads, nothing lost or reordered), closes, and the write
+ * timeout with a send in flight. The listener is
  * on an ephemeral port of 127.0.0.1. */
 #include <signal.h>
 #include <errno.h>
@@ -27,6 +28,7 @@
 
 #include "engine/listener.h"
 #include "engine/loop.h"
+#include "engine/timeouts.h"
 
 static int closes[C1M_CLOSE__COUNT];
 static int opens;
@@ -490,6 +492,91 @@ static void local_close(void **state)
     assert_int_equal(loop.stats.conns, 0);
 }
 
+/* A response the backend takes whole (100 KiB: under its 256 KiB per
+ * send) to a peer whose socket cannot hold it: the bytes of the send in
+ * flight are unsent output for the loop (c1m_conn_pending_out, the high
+ * watermark), the write timeout stays armed, and it cuts the peer that
+ * never reads; the peer that reads gets everything and keeps its
+ * connection, its write deadline cleared once the send is out. */
+enum { BURST = 100 * 1024 };
+static int drained;
+static int t_burst_open(c1m_conn_t *c)
+{
+    static char b[BURST];
+    for (size_t i = 0; i < BURST; i++)
+        b[i] = (char)pat(i, 5);
+    c1m_conn_set_timeout(c, C1M_TO_WRITE, 1000); /* long enough for a loaded ASan run */
+    return c1m_conn_write(c, b, BURST);
+}
+static void t_drained(c1m_conn_t *c)
+{
+    (void)c;
+    drained++;
+}
+static const c1m_proto_t burst_p = { .name = "t-burst", .on_open = t_burst_open,
+                                     .on_data = t_echo, .on_drained = t_drained,
+                                     .on_close = t_close };
+
+static void write_timeout_in_flight(void **state)
+{
+    (void)state;
+    drained = 0;
+    int never[2], reads[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, never), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, reads), 0);
+    int small = 4096; /* the kernel holds far less than BURST for these peers */
+    setsockopt(never[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    setsockopt(reads[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    c1m_conn_t *cn = c1m_loop_adopt(&loop, never[0], &burst_p);
+    c1m_conn_t *cr = c1m_loop_adopt(&loop, reads[0], &burst_p);
+    assert_non_null(cn);
+    assert_non_null(cr);
+    spin(2); /* submitted: the kernel took what fits */
+    size_t pend = c1m_conn_pending_out(cn);
+    print_message("  unsent after the first sends: %zu of %d bytes\n", pend, BURST);
+    assert_true(pend > 0 && pend <= BURST);
+    assert_true(c1m_conn_over_high(cn)); /* out_high is 64 KiB here */
+    assert_true(c1m_conn_timeout_deadline(cn, C1M_TO_WRITE) != 0);
+    char *buf = malloc(BURST);
+    assert_non_null(buf);
+    size_t got = 0;
+    int bad = -1;
+    for (int it = 0; it < 3000 && (closes[C1M_CLOSE_TIMEOUT_WRITE] == 0 || got < BURST); it++) {
+        ssize_t r = read(reads[1], buf + got, BURST - got);
+        for (ssize_t i = 0; i < r && bad < 0; i++)
+            if ((uint8_t)buf[got + (size_t)i] != pat(got + (size_t)i, 5))
+                bad = (int)(got + (size_t)i);
+        if (r > 0)
+            got += (size_t)r;
+        spin(1);
+    }
+    spin(2);
+    assert_int_equal(bad, -1);
+    assert_int_equal(got, BURST);
+    assert_int_equal(closes[C1M_CLOSE_TIMEOUT_WRITE], 1); /* the one that never read */
+    assert_int_equal(loop.stats.conns, 1);
+    assert_true(c1m_conn_is_open(cr));
+    assert_int_equal(c1m_conn_pending_out(cr), 0);
+    assert_int_equal(c1m_conn_timeout_deadline(cr, C1M_TO_WRITE), 0);
+    assert_true(drained >= 1);
+    /* the cut peer sees the end once it reads what reached it */
+    ssize_t r = 1;
+    for (int k = 0; k < 200 && r != 0; k++) {
+        r = read(never[1], buf, BURST);
+        if (r < 0 && errno != EAGAIN)
+            break;
+        if (r < 0)
+            spin(1);
+    }
+    assert_true(r <= 0 && !(r < 0 && errno == EAGAIN));
+    free(buf);
+    close(never[1]);
+    close(reads[1]);
+    for (int k = 0; k < 100 && loop.stats.conns; k++)
+        spin(1);
+    assert_int_equal(loop.stats.conns, 0);
+}
+
 int main(void)
 {
     /* a peer the loop closed makes write() fail with EPIPE (an assertion
@@ -504,6 +591,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(more_than_the_ring, setup, teardown),
         cmocka_unit_test_setup_teardown(flood_does_not_starve, setup, teardown),
         cmocka_unit_test_setup_teardown(small_share_runs_dry, setup_small, teardown),
+        cmocka_unit_test_setup_teardown(write_timeout_in_flight, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
