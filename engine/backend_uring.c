@@ -955,7 +955,8 @@ static void return_lent(ustate_t *u)
 static void pump(c1m_loop_t *loop, ustate_t *u, uint32_t s, unsigned extra)
 {
     uslot_t *sl = &u->slots[s];
-    for (int k = 0; k < U_PUMP_MAX && sl->c; k++) {
+    int k;
+    for (k = 0; k < U_PUMP_MAX && sl->c; k++) {
         unsigned w = want(sl), ev = extra;
         extra = 0;
         if ((w & C1M_EV_READ) && (sl->qhead != NIL || sl->eof || sl->err))
@@ -972,6 +973,13 @@ static void pump(c1m_loop_t *loop, ustate_t *u, uint32_t s, unsigned extra)
         if (!(ev & C1M_EV_READ) || sl->qhead == before || sl->qhead == NIL)
             break;
     }
+    /* Stopped by the cap with buffers still queued: no completion may come
+     * for them (the peer has sent everything), so the next iteration goes
+     * on from the ready list. Without this a 1 MiB WebSocket message (512
+     * buffers) waited for the next event on its connection: 30 s, the
+     * keep-alive ping. */
+    if (k == U_PUMP_MAX && sl->c && sl->qhead != NIL && (want(sl) & C1M_EV_READ))
+        make_ready(u, s);
 }
 
 static void on_recv(c1m_loop_t *loop, ustate_t *u, uint32_t s, int res, unsigned flags)

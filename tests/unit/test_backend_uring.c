@@ -454,6 +454,51 @@ static void flood_does_not_starve(void **state)
     close(b[1]);
 }
 
+/* More received buffers than one event presents (U_PUMP_MAX dispatches,
+ * one 2 KiB buffer each) arrive at once, and nothing arrives after them:
+ * the rest must still be read, without waiting for another completion on
+ * the connection (a 1 MiB WebSocket message waited 30 s, for the
+ * keep-alive ping). With recv bundles one completion carries many
+ * buffers; everything is written before the loop first runs. */
+static size_t sunk;
+static ssize_t t_sink(c1m_conn_t *c, const char *d, size_t n)
+{
+    (void)c;
+    (void)d;
+    sunk += n;
+    return (ssize_t)n;
+}
+static const c1m_proto_t sink_p = { .name = "t-sink", .on_data = t_sink, .on_close = t_close };
+
+static void queued_buffers_are_read_without_new_events(void **state)
+{
+    (void)state;
+    int a[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a), 0);
+    int big = 4 << 20;
+    setsockopt(a[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+    sunk = 0;
+    assert_non_null(c1m_loop_adopt(&loop, a[0], &sink_p));
+    enum { LEN = 512 * 1024 };
+    char *buf = calloc(1, LEN);
+    assert_non_null(buf);
+    size_t sent = 0;
+    while (sent < LEN) { /* before the loop runs: all of it is waiting */
+        ssize_t w = send(a[1], buf + sent, LEN - sent, MSG_NOSIGNAL);
+        if (w <= 0)
+            break;
+        sent += (size_t)w;
+    }
+    print_message("  %zu bytes waiting before the loop's first iteration\n", sent);
+    assert_true(sent > 64 * 2048 * 2);
+    for (int i = 0; i < 200 && sunk < sent; i++)
+        spin(1);
+    assert_int_equal(sunk, sent);
+    free(buf);
+    close(a[1]);
+    spin(3);
+}
+
 /* The loop closes (protocol error): the peer sees EOF, the slot is freed
  * and used again by the next connection. */
 static ssize_t t_refuse(c1m_conn_t *c, const char *d, size_t n)
@@ -592,6 +637,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(flood_does_not_starve, setup, teardown),
         cmocka_unit_test_setup_teardown(small_share_runs_dry, setup_small, teardown),
         cmocka_unit_test_setup_teardown(write_timeout_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(queued_buffers_are_read_without_new_events, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
