@@ -5,9 +5,9 @@
 # descriptors, not open files of the server process; HTTP answers; the
 # access log names each peer (recorded at accept: a direct descriptor has
 # no getpeername); an unknown backend name is refused; the default (auto)
-# picks uring and says so (echo and ts8, with a write timeout too), or
-# epoll for what uring does not run yet (--edge; HTTP, whose SIGUSR2
-# upgrade is not lossless on uring yet), and says why;
+# picks uring and says so (echo and ts8 with a write timeout too, HTTP
+# with its default timeouts and the access log), or epoll for what uring
+# does not run (--edge), and says why;
 # one process holds 25,000 connections with RLIMIT_NOFILE at 10,000.
 . "$(dirname "$0")/lib.sh"
 port=21900
@@ -75,8 +75,8 @@ for arch in single dispatch; do
 done
 
 # The default, --backend auto: uring here, said in one line; what uring does
-# not run yet (--edge; HTTP's lossless upgrade) sends auto to epoll with the
-# reason, and the command works as it did before the default changed.
+# not run (--edge) sends auto to epoll with the reason, and the command
+# works as it did before the default changed.
 auto_serve() { # auto_serve NAME PORT EXPECT ARGS...: starts it (no --backend)
     local name=$1 p=$2 expect=$3; shift 3
     C1M_BACKEND= "$C1M" serve --port "$p" "$@" > "$OUT.auto" 2>&1 &
@@ -95,12 +95,12 @@ r=$("$TC" echo $port 50 1 64)
 check "auto, echo: echoes on uring ($r)" test $? -eq 0
 stop_server
 port=$((port + 1))
-auto_serve "http --access-log" $port "backend epoll (auto: a lossless upgrade (SIGUSR2) of HTTP" \
+auto_serve "http --access-log" $port "backend uring (auto: io_uring" \
     --proto http --access-log
 out=$(curl -s --max-time 5 http://127.0.0.1:$port/)
 check "auto, --access-log: answers ($out)" test "$out" = "Welcome!"
 stop_server
-check "auto, --access-log: logged the request" grep -q '"GET / HTTP/1.1" 200' "$OUT.auto"
+check "auto, --access-log: logged the request, with its peer" grep -q '^127.0.0.1 - - .*"GET / HTTP/1.1" 200' "$OUT.auto"
 port=$((port + 1))
 auto_serve "echo --write-timeout" $port "backend uring (auto: io_uring" --proto echo --write-timeout 5s
 r=$("$TC" echo $port 50 1 64)
