@@ -73,7 +73,7 @@ RELEASE_ONLY="docs_examples.sh upgrade.sh bench_intervals.sh ws_broadcast.sh ben
 # start_server passes as --backend): SUITE:BACKEND. Not under ASan (CI
 # time): there the default pass covers uring (every protocol), and the
 # unit tests run the loop on both backends.
-EXTRA_RUNS="serve_archs:epoll serve_timeouts:epoll serve_faults:epoll http_proto:epoll"
+EXTRA_RUNS="serve_archs:epoll serve_timeouts:epoll serve_faults:epoll http_proto:uring"
 EXTRA_RUNS_ASAN=""
 # Suites that would take turns: none. (A lab run may change kernel settings
 # that are not per namespace, which two labs at once would restore out of
