@@ -13,5 +13,6 @@
 #include "c1m/loop.h"   /* loops, timers, fd watchers */
 #include "c1m/server.h" /* servers: the architectures */
 #include "c1m/http.h"   /* HTTP/1.1 servers: routes, middleware, metrics */
+#include "c1m/hist.h"   /* latency histograms: record, percentiles, .hgrm */
 
 #endif

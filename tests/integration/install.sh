@@ -5,10 +5,13 @@
 #    library with its soname and symlinks, the public headers, c1m, c1m.pc;
 #  - the shared library exports exactly the API: only c1m_ symbols, none
 #    c1m__, every function declared with C1M_API in include/c1m/*.h, and
-#    nothing that is not declared there;
+#    nothing that is not declared there; the histogram's calls by name;
+#  - each installed header compiles on its own (C and C++);
 #  - each examples/*.c, copied out of the tree, builds against the
 #    installed library with pkg-config (shared, and static with --static)
 #    and serves real traffic;
+#  - docs/API.md's two examples build as printed; the histogram one runs
+#    (p50/p99 and its .hgrm);
 #  - make uninstall leaves no file behind.
 #
 # With an ASan build directory (build/asan) the library installed is the
@@ -65,6 +68,15 @@ missing=$(comm -23 "$TMP/declared" "$TMP/exported")
 check "exports every C1M_API function${missing:+ (missing $(echo "$missing" | wc -l): $(echo $missing | cut -c1-300))}" test -z "$missing"
 extra=$(comm -13 "$TMP/declared" "$TMP/exported")
 check "exports nothing undeclared in include/c1m${extra:+ ($(echo "$extra" | wc -l): $(echo $extra | cut -c1-300))}" test -z "$extra"
+# the latency histogram is API (c1m/hist.h): its calls must stay exported
+# even if its header lost them (the two checks above compare with the
+# headers only)
+hist_api="c1m_hist_init c1m_hist_reset c1m_hist_record_n c1m_hist_merge c1m_hist_count
+  c1m_hist_min c1m_hist_max c1m_hist_saturated c1m_hist_mean c1m_hist_stddev
+  c1m_hist_percentile c1m_hist_nbuckets c1m_hist_bucket_low c1m_hist_bucket_high
+  c1m_hist_bucket_count c1m_hist_add_bucket c1m_hist_set_stats c1m_hist_write_hgrm"
+missing=$(for f in $hist_api; do grep -qx "$f" "$TMP/exported" || echo "$f"; done)
+check "exports the histogram API ($(echo $hist_api | wc -w) calls)${missing:+ (missing: $(echo $missing))}" test -z "$missing"
 
 # ---- the examples, built outside the tree ------------------------------------
 mkdir -p "$TMP/src" "$TMP/bin"
@@ -75,6 +87,17 @@ cc_quiet() {
     head -8 "$TMP/cc.err" | sed 's/^/# /'
     return 1
 }
+
+# ---- each installed header on its own ---------------------------------------
+# (C, and C++ when there is a compiler: the headers say extern "C")
+for h in $want_hdr; do
+    check "<c1m/$h> compiles alone (C)" bash -c "echo '#include <c1m/$h>' |
+        cc -std=gnu11 -Wall -Wextra -Werror -fsyntax-only $(pc --cflags) -x c - 2>'$TMP/cc.err' || { head -8 '$TMP/cc.err'; false; }"
+    if command -v c++ >/dev/null; then
+        check "<c1m/$h> compiles alone (C++)" bash -c "echo '#include <c1m/$h>' |
+            c++ -Wall -Wextra -Werror -fsyntax-only $(pc --cflags) -x c++ - 2>'$TMP/cc.err' || { head -8 '$TMP/cc.err'; false; }"
+    fi
+done
 build_example() { # NAME: a shared and a static binary of examples/NAME.c
     local n=$1 src=$TMP/src/$1.c
     check "$n builds with pkg-config (shared)" \
@@ -287,6 +310,29 @@ awk '/^## An example in 20 lines/ {on = 1} on && /^```c$/ {code = 1; next}
      code && /^```$/ {exit} code {print}' "$ROOT/docs/API.md" >"$TMP/src/api_example.c"
 check "docs/API.md's example ($(wc -l <"$TMP/src/api_example.c") lines) builds" \
     cc_quiet $SAN -std=gnu11 -Wall -Wextra -Werror -o "$TMP/bin/api_example" "$TMP/src/api_example.c" $(pc --cflags --libs)
+# docs/API.md's histogram example: built as printed, it times 1,000
+# sleeps of 100 µs, prints p50/p99 and writes latency.hgrm (in ms)
+awk '/^### A latency histogram in 10 lines/ {on = 1} on && /^```c$/ {code = 1; next}
+     code && /^```$/ {exit} code {print}' "$ROOT/docs/API.md" >"$TMP/src/hist_example.c"
+check "docs/API.md's histogram example ($(wc -l <"$TMP/src/hist_example.c") lines) builds" \
+    cc_quiet $SAN -std=gnu11 -Wall -Wextra -Werror -o "$TMP/bin/hist_example" "$TMP/src/hist_example.c" $(pc --cflags --libs)
+mkdir -p "$TMP/hist"
+hout=$(cd "$TMP/hist" && LD_LIBRARY_PATH=$P/lib "$TMP/bin/hist_example" 2>&1)
+hrc=$?
+p50=$(sed -n 's/^p50 \([0-9]*\) us, p99 \([0-9]*\) us$/\1/p' <<<"$hout")
+p99=$(sed -n 's/^p50 \([0-9]*\) us, p99 \([0-9]*\) us$/\2/p' <<<"$hout")
+check "histogram example: exit 0, 100 <= p50 <= p99 ($hout)" \
+    test $hrc -eq 0 -a "${p50:-0}" -ge 100 -a "${p99:-0}" -ge "${p50:-1}"
+H=$TMP/hist/latency.hgrm
+check "histogram example: latency.hgrm has the header, 1000 values at percentile 1.0 and the footer" bash -c "
+    head -1 '$H' | grep -q 'Value *Percentile *TotalCount *1/(1-Percentile)' &&
+    grep -qE '^ *[0-9.]+ 1\.000000000000 +1000\$' '$H' &&
+    grep -qE '^#\[Max += +[0-9.]+, Total count += +1000\]' '$H' &&
+    grep -q '^#\[Buckets = *33, SubBuckets *= *256\]' '$H'"
+hp50=$(awk '$2 == "0.500000000000" {print $1 * 1000; exit}' "$H" 2>/dev/null)
+check "histogram example: the .hgrm's 50 % row ($hp50 us) is within 1 % of the printed p50 ($p50 us)" \
+    awk -v a="${hp50:-0}" -v b="${p50:-0}" 'BEGIN { exit !(b > 0 && a >= b * 0.99 && a <= b * 1.01) }'
+
 for v in shared static; do
     test_echo $v
     test_push $v
