@@ -26,6 +26,7 @@ PKGS=(
   build-essential   # gcc, make
   libjansson-dev    # JSON results (c1m bench --json, c1m merge, c1m lab)
   nettle-dev        # SHA-1 + base64 of the WebSocket handshake
+  liburing-dev      # the io_uring backend (engine/backend_uring.c): libc1m links -luring
   scdoc             # the man page, c1m(1)
   iproute2          # ip netns (c1m lab --hosts, --netns)
   gnuplot-nox       # plots (c1m lab)
@@ -35,7 +36,6 @@ TEST_PKGS=(
   libcmocka-dev     # unit tests
   clang             # libFuzzer targets (make fuzz)
   libhttp-parser-dev # parser micro-benchmark peer
-  liburing-dev      # the io_uring backend (engine/backend_uring.c) and floors
   curl              # HTTP tests: a real client
   nginx-light       # HTTP peer in tests and benchmarks (its service stays off)
   wrk               # HTTP load peer in benchmarks

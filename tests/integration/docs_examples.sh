@@ -173,6 +173,23 @@ check "README: scripts/install-deps.sh and --test are documented there" \
     sh -c "grep -q 'scripts/install-deps.sh && make -j2 && build/c1m lab' '$ROOT/README.md' &&
            grep -q 'scripts/install-deps.sh --test && make test' '$ROOT/README.md'"
 check "install-deps.sh --help exits 0" "$ROOT/scripts/install-deps.sh" --help
+# The first command (install-deps.sh without --test) must install what
+# building needs: every library the Makefile links into libc1m and c1m
+# comes from a package of its base list (libc6-dev comes with
+# build-essential). Debian's dpkg names the package of each -lNAME.
+if command -v dpkg >/dev/null; then
+    base=" $(sed -n '/^PKGS=(/,/^)/p' "$ROOT/scripts/install-deps.sh" | awk 'NR > 1 && $1 != ")" {printf "%s ", $1}') libc6-dev "
+    libs=$( { sed -n 's/^LIB_LIBS *:= *\([^#]*\).*/\1/p' "$ROOT/Makefile"
+              grep -A1 '^$(C1M):' "$ROOT/Makefile"; } | grep -oE -- '-l[a-z0-9_]+' | sort -u)
+    notbase=
+    for l in $libs; do
+        f=$(realpath -s "$(cc -print-file-name="lib${l#-l}.so")")
+        pkg=$(dpkg -S "$f" 2>/dev/null | head -1 | cut -d: -f1)
+        [[ -n $pkg && $base == *" $pkg "* ]] || notbase="$notbase $l(${pkg:-no package})"
+    done
+    check "install-deps.sh (no --test) installs the package of every library the build links ($(echo $libs))${notbase:+; not in its base list:$notbase}" \
+        test -n "$libs" -a -z "$notbase"
+fi
 check "the Makefile has the targets the README names (all, test)" \
     sh -c "grep -q '^all:' '$ROOT/Makefile' && grep -q '^test:' '$ROOT/Makefile'"
 
