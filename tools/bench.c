@@ -191,13 +191,12 @@ static int parse_url(const char *url, char *buf, size_t len, char **host, uint16
     *port = 80;
     char *colon = strrchr(buf, ':');
     if (colon) {
-        uint64_t v;
         *colon = '\0';
-        if (c1m_parse_count(colon + 1, 1, 65535, &v)) {
-            fprintf(stderr, "c1m bench: bad --url '%s': bad port '%s'\n", url, colon + 1);
+        if (c1m_port_parse(colon + 1, port)) {
+            fprintf(stderr, "c1m bench: bad --url '%s': bad port '%s' (a port number from 1 to 65535)\n",
+                    url, colon + 1);
             return -EINVAL;
         }
-        *port = (uint16_t)v;
     }
     if (!**host || strpbrk(*host, "@?# ")) {
         fprintf(stderr, "c1m bench: bad --url '%s': want http://HOST[:PORT]/PATH\n", url);
@@ -521,9 +520,8 @@ static int parse_opt(int opt, const char *arg, c1m_bench_cfg_t *cfg, bench_flags
         fl->host = arg;
         return 0;
     case OPT_PORT:
-        if (c1m_flag_count("bench", "--port", arg, 1, 65535, &v))
+        if (c1m_flag_port("bench", "--port", arg, &fl->port))
             return 2;
-        fl->port = (uint16_t)v;
         fl->port_set = true;
         return 0;
     case OPT_URL:

@@ -1,5 +1,6 @@
 #include "tools/flags.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -20,6 +21,27 @@ int c1m_flag_count(const char *cmd, const char *flag, const char *arg, uint64_t 
 {
     return c1m_parse_count(arg, min, max, out) ? bad(cmd, flag, arg, C1M_VAL_COUNT, min, max)
                                                : 0;
+}
+
+int c1m_port_parse(const char *s, uint16_t *out)
+{
+    unsigned long v = 0;
+    size_t n = 0;
+    for (; s[n] >= '0' && s[n] <= '9' && n < 6; n++)
+        v = v * 10 + (unsigned long)(s[n] - '0');
+    if (n == 0 || s[n] != '\0' || v < 1 || v > 65535)
+        return -EINVAL;
+    *out = (uint16_t)v;
+    return 0;
+}
+
+int c1m_flag_port(const char *cmd, const char *flag, const char *arg, uint16_t *out)
+{
+    if (c1m_port_parse(arg, out) == 0)
+        return 0;
+    fprintf(stderr, "c1m %s: bad value '%s' for %s: a port number from 1 to 65535\n", cmd, arg,
+            flag);
+    return 2;
 }
 
 int c1m_flag_size(const char *cmd, const char *flag, const char *arg, uint64_t min,

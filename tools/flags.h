@@ -13,6 +13,10 @@ int c1m_flag_count(const char *cmd, const char *flag, const char *arg, uint64_t 
                    uint64_t max, uint64_t *out);
 int c1m_flag_size(const char *cmd, const char *flag, const char *arg, uint64_t min,
                   uint64_t max, uint64_t *out);
+/* A TCP port: 1 to 65535 in plain digits (a port takes no suffix: "9k"
+ * is refused, not read as 9000). c1m_port_parse returns 0 or -EINVAL. */
+int c1m_port_parse(const char *s, uint16_t *out);
+int c1m_flag_port(const char *cmd, const char *flag, const char *arg, uint16_t *out);
 /* min_us, max_us, *out in microseconds */
 int c1m_flag_duration(const char *cmd, const char *flag, const char *arg, uint64_t min_us,
                       uint64_t max_us, uint64_t *out);

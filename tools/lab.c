@@ -1093,9 +1093,8 @@ static int parse_flags(lab_cfg_t *c, int argc, char **argv)
             c->rounds = (unsigned)v;
             break;
         case OPT_PORT:
-            if (c1m_flag_count("lab", "--port", optarg, 1, 65535, &v))
+            if (c1m_flag_port("lab", "--port", optarg, &c->port))
                 return 2;
-            c->port = (uint16_t)v;
             break;
         case OPT_OUT:
             /* root writes there and runs gnuplot in it: a plain path only */

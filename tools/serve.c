@@ -349,9 +349,8 @@ int c1m_cmd_serve(int argc, char **argv)
             http = !cfg.proto;
             break;
         case OPT_PORT:
-            if (c1m_flag_count("serve", "--port", optarg, 1, 65535, &v))
+            if (c1m_flag_port("serve", "--port", optarg, &cfg.port))
                 return 2;
-            cfg.port = (uint16_t)v;
             port_set = true;
             break;
         case OPT_BIND: {
