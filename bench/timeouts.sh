@@ -1,8 +1,8 @@
 #!/bin/bash
-# The seed's timer experiment on c1m's own code: echo (8-byte closed loop,
+# The Go-timers article's experiment on c1m's own code: echo (8-byte closed loop,
 # build/bench/floor_client) at CONNS connections against
 #   c1m serve --arch reuseport --loops 2
-# with the four timeouts off, then on (the seed's Go server values: read 5s,
+# with the four timeouts off, then on (that article's Go server values: read 5s,
 # write 10s, header 10s, idle 10s; every request refreshes them: echo marks
 # each read as a request begin / header done / end) under each design:
 #   wheel        per-loop timing wheel, lazy re-arm (c1m's design)

@@ -5,7 +5,7 @@
  * its durations (c->tmo_ms[k], copied from c1m_loop_cfg_t.timeout_ms at
  * open, overridable per connection). One timer entry (c->tmo, 24 bytes)
  * stands for the earliest of them. How that entry is kept depends on the
- * loop's c1m_timers_mode_t (the seed's timer experiment, on the same code):
+ * loop's c1m_timers_mode_t (the Go-timers article's experiment, on the same code):
  *
  *   C1M_TIMERS_WHEEL        per-loop timing wheel (core/timer_wheel.h), the
  *       default. The entry holds a deadline <= the true earliest one. Arming

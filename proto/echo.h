@@ -1,6 +1,6 @@
-/* The echo services: `echo` (bytes back as they come) and `ts8` (the seed's
- * 8-byte big-endian timestamp frames, echoed whole; a partial frame is kept
- * until its remaining bytes arrive). */
+/* The echo services: `echo` (bytes back as they come) and `ts8` (the
+ * 1M-connections article's 8-byte big-endian timestamp frames, echoed
+ * whole; a partial frame is kept until its remaining bytes arrive). */
 #ifndef C1M_PROTO_ECHO_H
 #define C1M_PROTO_ECHO_H
 

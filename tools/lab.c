@@ -1,10 +1,10 @@
-/* c1m lab: the seed article's experiment as one command.
+/* c1m lab: the 1M-connections article's experiment as one command.
  *
  * For each architecture: start `c1m serve`, wait until it listens, drive it
  * with `c1m bench` (in this namespace, or from K client namespaces on a
- * bridge like the seed's 50 containers, merged exactly), sample the server's
+ * bridge like that article's 50 containers, merged exactly), sample the server's
  * CPU, memory and the kernel's socket memory while the window runs, stop
- * both by PID, and draw the seed's table (terminal, Markdown, JSON) and the
+ * both by PID, and draw its table (terminal, Markdown, JSON) and the
  * plots (gnuplot). --experiment timers runs the second article's timer
  * table instead.
  *
@@ -822,7 +822,7 @@ static int run_row(lab_t *lab, lab_row_t *r, const char *tag)
     uint64_t start_at = 0;
     if (c->hosts) {
         /* everyone starts measuring at the same moment: after a generous
-         * estimate of the ramp (the seed started its clients 2 minutes ahead) */
+         * estimate of the ramp (the article started its clients 2 minutes ahead) */
         double ramp_s = 3.0 + (double)c->conns / 15000.0;
         start_at = c1m_wall_ns() + (uint64_t)(ramp_s * 1e9);
     }

@@ -1,4 +1,4 @@
-/* c1m lab: the results — the seed-style table (terminal and Markdown), a
+/* c1m lab: the results — the 1M-connections article's table (terminal and Markdown), a
  * JSON file for the run, and gnuplot plots: TPS per architecture, the
  * latency spectrum by percentile (from the exact histograms), TPS over time
  * (from bench's intervals). */

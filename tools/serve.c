@@ -271,8 +271,8 @@ int c1m_cmd_serve(int argc, char **argv)
      * run goes to epoll as under auto; only --backend uring refuses */
     bool env_uring = cfg.loop.backend == C1M_BACKEND_URING;
     cfg.proto = &c1m_proto_echo;
-    /* http: the timer flags keep their values; the others get the seed's
-     * defaults below (a sentinel tells which were given). */
+    /* http: the timer flags keep their values; the others get the Go-timers
+     * article's defaults below (a sentinel tells which were given). */
     uint32_t tmo_default[C1M_TO__COUNT];
     for (int k = 0; k < C1M_TO__COUNT; k++) {
         tmo_default[k] = cfg.loop.timeout_ms[k];
@@ -547,7 +547,7 @@ int c1m_cmd_serve(int argc, char **argv)
         return 2;
     }
     cfg.arch = (c1m_arch_t)arch;
-    /* the seed's Go server: read 5s, write 10s, header 10s, idle 10s */
+    /* the Go-timers article's Go server: read 5s, write 10s, header 10s, idle 10s */
     c1m_loop_cfg_t go;
     c1m_http_go_timeouts(&go);
     const uint32_t *http_tmo = go.timeout_ms;

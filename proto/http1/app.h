@@ -1,4 +1,4 @@
-/* The seed's application (seeds/004) on an HTTP instance:
+/* The Go-timers article's application on an HTTP instance:
  *   GET  /             "Welcome!\n"
  *   GET  /hello/:name  "hello, NAME!\n"
  *   POST /echo         the request body back (chunked uploads welcome)

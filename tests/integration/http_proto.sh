@@ -1,6 +1,6 @@
 #!/bin/bash
 # c1m serve --proto http with real clients, under several architectures:
-# the seed's routes, keep-alive (curl re-uses the connection), HEAD,
+# the Go-timers article's routes, keep-alive (curl re-uses the connection), HEAD,
 # chunked upload, Expect: 100-continue, redirect, 405 + Allow, bad
 # requests (status + close), pipelining in order, HTTP/1.0, smuggling
 # attempts, /metrics (promtool when installed).
@@ -168,7 +168,7 @@ check "no access log: server up" server_up 21511
 check "no access log: GET / answered" test "$(curl -s http://127.0.0.1:21511/)" = "Welcome!"
 stop_check "no access log"
 check "no access log by default" test ! -s "$TMPD/noaccess"
-# the seed's port by default
+# the default HTTP port
 port_free 8998 || bad "port 8998 is taken by another process"
 "$C1M" serve --proto http --quiet 2>>"$LOG" &
 SPID=$!; PIDS+=("$SPID")

@@ -250,7 +250,7 @@ static void test_readme_and_seed_routes(void **state)
     assert_int_equal(len, 0);
     c1m_http_router_free(r);
 
-    /* the seed app: exactly GET / and GET /hello/:name */
+    /* the Go-timers article's app: exactly GET / and GET /hello/:name */
     r = new_router();
     add(r, "GET", "/");
     add(r, "GET", "/hello/:name");
