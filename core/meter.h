@@ -1,6 +1,7 @@
-/* A rate meter with the semantics of go-metrics' Meter (the
- * 1M-connections article's "ops" meter): total count, mean rate since start, and 1-, 5- and 15-minute
- * exponentially weighted moving averages ticked every 5 seconds.
+/* A rate meter with the semantics of go-metrics' Meter (the 1M-connections
+ * article's "ops" meter): total count, mean rate since start, and 1-, 5-
+ * and 15-minute exponentially weighted moving averages ticked every 5
+ * seconds.
  *
  * The meter is fed cumulative totals (sums of per-loop counters that only
  * their loop writes), so the hot path never touches it. */

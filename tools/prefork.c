@@ -93,7 +93,8 @@ static void describe_exit(int status, char *buf, size_t len)
  * inherited by every child (the 1M-connections article's Go server passed
  * its listener as ExtraFiles fd 3); with --prefork-reuseport one
  * SO_REUSEPORT listener per child, held here too so that a restarted or
- * replacing child, or the next binary, takes over the same socket and nothing queued on it is lost. */
+ * replacing child, or the next binary, takes over the same socket and
+ * nothing queued on it is lost. */
 static int open_listeners(c1m_prefork_t *pf)
 {
     const c1m_server_cfg_t *cfg = pf->cfg;
