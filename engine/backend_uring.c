@@ -72,6 +72,7 @@
 #include "core/log.h"
 #include "engine/backend.h"
 #include "engine/loop.h"
+#include "engine/share.h"
 #include "engine/uring_bufring.h"
 #include "engine/uring_compat.h"
 #include "engine/uring_probe.h"
@@ -83,6 +84,7 @@
 #define U_SPOOL 16            /* large send buffers a loop keeps for reuse */
 #define U_SPOOL_BYTES (1024 * 1024)
 #define U_MAX_WATCH 16
+#define U_ACCEPT_CHECK_MS 250   /* see check_backlogs */
 #define U_PUMP_MAX 64         /* READ dispatches per connection per event */
 #define NIL UINT16_MAX   /* no buffer (buffer ids are below 32768) */
 
@@ -131,6 +133,7 @@ typedef struct uwatch {
     uint32_t gen;           /* of the request armed now: older completions are stale */
     uint8_t watched, armed, ready;
     uint8_t regular;        /* listener: accept regular fds (dispatch hands them on) */
+    uint8_t accepted;       /* listener: an accept completed since the last check_backlogs */
     uint32_t *q;            /* listener: accepted slots (or fds) not taken yet */
     uint32_t qh, qn, qcap;
     int err;                /* listener: accept error for the loop */
@@ -168,6 +171,8 @@ typedef struct ustate {
     struct spool { char *p; uint32_t cap; } spool[U_SPOOL]; /* see send_buf */
     struct sockaddr_in6 *peer;  /* per slot, with peer_addrs (see peer_record) */
     uint32_t nspool, spool_bytes;
+    uint64_t check_ms;      /* next check_backlogs */
+    uint64_t rekicks;       /* accepts re-armed by check_backlogs */
     uwatch_t watch[U_MAX_WATCH];
 } ustate_t;
 
@@ -1195,6 +1200,8 @@ static void on_accept(c1m_loop_t *loop, ustate_t *u, uint32_t x, int res, unsign
         return; /* the end of a request we replaced */
     if (current && !(flags & IORING_CQE_F_MORE))
         w->armed = 0;
+    if (res >= 0)
+        w->accepted = 1;
     if (res >= 0 && u->peer && !w->regular && (uint32_t)res < u->nslots)
         peer_record(u, (uint32_t)res, &w->addr, w->alen);
     if (res >= 0) {
@@ -1219,7 +1226,56 @@ static void on_accept(c1m_loop_t *loop, ustate_t *u, uint32_t x, int res, unsign
     if (w->qn || w->err) {
         c1m__loop_dispatch(loop, w->io, C1M_EV_READ);
         w->ready = w->watched && w->qn > 0; /* more than one batch: again later */
+        /* An error ended the accept (ECONNABORTED, EPROTO, ...) and the
+         * loop took it without pausing (a pause unwatches): accept again,
+         * or the listener is deaf in this ring for good. */
+        if (w->io && w->watched && !w->armed && !w->err)
+            arm_watch(u, i);
     }
+}
+
+/* Connections waiting in the backlog of a listener whose accept is armed,
+ * and no accept completed for U_ACCEPT_CHECK_MS: a lost wake-up, so arm
+ * the accept again (a new one accepts at once what is queued). A listener
+ * wakes one accept of those waiting on it (exclusive, as EPOLLEXCLUSIVE),
+ * and an accept that was cancelled stays in the listener's wait queue
+ * until its ring runs task work: on a shared listener a cancel that is
+ * not processed yet (a sibling that paused or drains, the per-batch
+ * re-arm of a shared listener, a process that died while its ring is
+ * torn down) takes the wake-up of the next connection, and that
+ * connection waits until another arrives. Seen as 18-65 connections never
+ * accepted in 1 of ~60 serve_archs runs (prefork, exclusive), and as
+ * probes unanswered after an upgrade; epoll removes a waiter at once. */
+static void check_backlogs(ustate_t *u, uint64_t now)
+{
+    u->check_ms = now + U_ACCEPT_CHECK_MS;
+    for (int i = 0; i < U_MAX_WATCH; i++) {
+        uwatch_t *w = &u->watch[i];
+        if (!w->io || w->io->kind != C1M_IO_LISTENER || !w->watched || !w->armed)
+            continue;
+        if (!w->accepted && c1m__share_backlog(w->io->fd) > 0) {
+            disarm_watch(u, i);
+            arm_watch(u, i);
+            u->rekicks++;
+        }
+        w->accepted = 0;
+    }
+}
+
+/* The wait's bound while a listener is armed: check_backlogs runs on time
+ * on an idle loop too (a lost wake-up is seen only by looking). */
+static int backlog_wait(ustate_t *u, int timeout_ms)
+{
+    bool armed = false;
+    for (int i = 0; i < U_MAX_WATCH && !armed; i++)
+        armed = u->watch[i].io && u->watch[i].io->kind == C1M_IO_LISTENER && u->watch[i].armed;
+    if (!armed)
+        return timeout_ms;
+    uint64_t now = c1m_now_ms();
+    if (now >= u->check_ms)
+        check_backlogs(u, now);
+    int left = (int)(u->check_ms - now);
+    return timeout_ms < 0 || timeout_ms > left ? left : timeout_ms;
 }
 
 static void on_poll(c1m_loop_t *loop, ustate_t *u, uint32_t x, int res, unsigned flags)
@@ -1325,6 +1381,7 @@ static int u_poll(c1m_loop_t *loop, int timeout_ms)
     }
     c1m_bufring_publish(&u->br);
     u->ncaddr = 0; /* the enter below submits the connects: addresses copied */
+    timeout_ms = backlog_wait(u, timeout_ms);
     if (anything_ready(u))
         timeout_ms = 0;
     int rc;
