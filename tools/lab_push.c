@@ -399,8 +399,9 @@ static void write_notes(const lab_t *lab, FILE *f, bool md)
             : lab->in_netns ? "loopback inside the lab's network namespace" : "loopback");
     fprintf(f, "%sestablished: subscribers whose upgrade was answered (101); connect: the "
                "time until the last one was (c1m bench keeps at most 4096 upgrades in flight "
-               "over all its loops, each until its 101, and retries one the server closes "
-               "before answering); a row fails when any subscriber is closed during the run\n",
+               "over all its loops, each until its 101 or for 30 s, and retries one the server "
+               "closes before answering); a row fails when any subscriber is closed during the "
+               "run\n",
             li);
     fprintf(f, "%sreach X %%: the X-th percentile of the window's deliveries, from the "
                "timestamp the publisher put in the message to its arrival at a subscriber "

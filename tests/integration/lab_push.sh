@@ -73,6 +73,8 @@ jcheck "$J" "sum(r['server_cpu_s'] for r in d['rows']) > 0" \
     "lab.json: the server's CPU was measured (over both rows)"
 check "table.md has a row per count" \
     test "$(grep -cE '^\| +(200|2000) ' "$T/run/table.md")" -eq 2
+check "bench waits 30 s for an upgrade (--connect-timeout 30s)" \
+    grep -q -- '--connect-timeout 30s' "$T/run/push-200.bench.json"
 check "a bench JSON per count, in push mode" \
     sh -c "grep -q '\"mode\": *\"push\"' '$T/run/push-200.bench.json' &&
            grep -q '\"mode\": *\"push\"' '$T/run/push-2000.bench.json'"
