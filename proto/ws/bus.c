@@ -281,6 +281,11 @@ static void *publisher(void *arg)
         if (pp->cfg.push_count && seq == pp->cfg.push_count)
             break; /* --push-count: all sent */
     }
+    /* only this detached thread holds pp (the starter's sem_wait returned
+     * at least one period ago) */
+    sem_destroy(&pp->started);
+    free(pp->p);
+    free(pp);
     return NULL;
 }
 

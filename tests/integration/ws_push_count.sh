@@ -30,7 +30,7 @@ time.sleep(1.7)" &
     sub=$!
     sleep 1.8
     wait $sub
-    stop_check "$arch: --push-every 100ms --push-count 2"
+    stop_check "$arch: --push-every 100ms --push-count 2"; [ "$SRC" = 0 ] || cat "$TMP/$arch.log"
     if [ $arch = single ]; then
         n=$(sed -n 's/.*ws: broadcasts \([0-9]*\) .*/\1/p' "$TMP/$arch.log")
         check "$arch: 2 broadcasts in 1.8 s (${n:-none})" test "${n:-0}" = 2
