@@ -31,7 +31,7 @@ _c1m()
     case "$cmd" in
     serve) opts="--arch --loops --procs --child-arch --prefork-reuseport --workers --queue
                  --balance --cpu-affinity --edge --backend --proto --port --bind --access-log
-                 --http-max-head --http-max-body --work --push-every --push-size
+                 --http-max-head --http-max-body --work --push-every --push-size --push-count
                  --ws-slow --ws-out-limit --ws-ping --ws-slow-grace --max-conns --out-high --out-low
                  --read-timeout --write-timeout --idle-timeout --header-timeout --timeouts
                  --timers --drain-timeout --upgrade-exec --upgrade-grace --pid-file

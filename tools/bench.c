@@ -62,10 +62,14 @@ static void bench_usage(FILE *f)
 "                       127.0.0.2-127.255.255.254 for a loopback target); explicit\n"
 "                       ports 10000-64999, no (address, port) used twice in a run\n"
 "  --connect-rate N     connects per second in total, 1 to 100M (default: unpaced)\n"
-"  --connect-timeout DUR  per connect attempt, 1ms to 168h (default 5s)\n"
-"  --retries N          further attempts after a failed connect, 0 to 100 (default 3)\n"
-"  --connect-window N   connects in flight per loop, 1 to 1M (default: from\n"
-"                       net.core.somaxconn)\n"
+"  --connect-timeout DUR  per connect attempt (ws: until the 101), 1ms to 168h\n"
+"                       (default 5s)\n"
+"  --retries N          further attempts after a failed connect (ws: also a close\n"
+"                       before the 101), 0 to 100 (default 3)\n"
+"  --connect-window N   connects in flight per loop, 1 to 1M; ws: a connect is in\n"
+"                       flight until the server's 101 (default: half of\n"
+"                       net.core.somaxconn over all loops; ws: at most 4096 over\n"
+"                       all loops)\n"
 "Timing and output:\n"
 "  --duration DUR       measured window, 1ms to 168h (default 10s)\n"
 "  --warmup DUR         excluded from the results, before the window, 0 to 168h\n"
@@ -454,6 +458,11 @@ static void check_somaxconn(c1m_bench_cfg_t *cfg, bool window_set)
         /* keep the SYNs in flight below what one accept queue can hold, so
          * that a slow acceptor drops none (a dropped SYN costs 1 s) */
         uint64_t w = (uint64_t)somaxconn / 2 / loops;
+        /* ws: a connect is in flight until its 101, and an upgrade costs
+         * the server far more than an accept: no more handshakes waiting
+         * than a busy server answers well within --connect-timeout */
+        if (cfg->proto == C1M_BENCH_WS && w > C1M_BENCH_WS_WINDOW / loops)
+            w = C1M_BENCH_WS_WINDOW / loops;
         cfg->connect_window = (uint32_t)(w < 8 ? 8 : w > 1024 ? 1024 : w);
     }
     if (somaxconn < 1024 && cfg->conns > (uint64_t)somaxconn)

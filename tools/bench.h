@@ -27,6 +27,9 @@
 
 enum { C1M_BENCH_TS8 = 0, C1M_BENCH_ECHO, C1M_BENCH_HTTP, C1M_BENCH_WS };
 
+/* ws: handshakes in flight over all loops at most, by default (bench.c) */
+#define C1M_BENCH_WS_WINDOW 4096u
+
 typedef struct c1m_bench_cfg {
     int proto;
     struct sockaddr_in dst;
@@ -46,7 +49,7 @@ typedef struct c1m_bench_cfg {
     uint64_t connect_rate;     /* connections/s in total; 0 = unpaced */
     uint64_t connect_timeout_us;
     uint32_t retries;
-    uint32_t connect_window;   /* connects in flight per loop */
+    uint32_t connect_window;   /* connects in flight per loop (ws: until the 101) */
     /* workload */
     uint64_t rate;             /* requests/s in total; 0 = closed loop */
     uint32_t pipeline;         /* requests in flight per connection */
@@ -68,6 +71,7 @@ enum {
     C1M_BERR_IO,           /* other read/write error */
     C1M_BERR_PARSE,        /* unparsable response (http) */
     C1M_BERR_NOMEM,        /* a buffer could not grow */
+    C1M_BERR_HANDSHAKE,    /* ws: the server closed before its 101 */
     C1M_BERR__COUNT
 };
 const char *c1m_bench_err_name(int kind);
@@ -76,8 +80,8 @@ const char *c1m_bench_err_name(int kind);
 typedef struct c1m_bench_conn_ctr {
     uint64_t attempts, established, failed, closed_peer, closed_error, reconnects;
     uint64_t settled;          /* established or given up */
-    uint64_t live;             /* open now */
-    uint64_t connecting;       /* in flight now */
+    uint64_t live;             /* open now (ws: upgraded) */
+    uint64_t connecting;       /* in flight now (ws: until the 101) */
     uint64_t errors[C1M_BERR__COUNT];
 } c1m_bench_conn_ctr_t;
 

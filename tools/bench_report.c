@@ -15,7 +15,7 @@ static const char *const err_names[C1M_BERR__COUNT] = {
     [C1M_BERR_CONNECT] = "connect_other",     [C1M_BERR_BIND] = "source_unavailable",
     [C1M_BERR_SOCKET] = "socket",             [C1M_BERR_RESET] = "reset",
     [C1M_BERR_IO] = "io",                     [C1M_BERR_PARSE] = "bad_response",
-    [C1M_BERR_NOMEM] = "nomem",
+    [C1M_BERR_NOMEM] = "nomem",               [C1M_BERR_HANDSHAKE] = "ws_handshake_closed",
 };
 
 const char *c1m_bench_err_name(int kind)

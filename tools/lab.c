@@ -709,8 +709,15 @@ static pid_t spawn_bench(lab_t *lab, lab_row_t *r, int host, uint64_t conns, uin
     argv[n++] = "bench";
     argv[n++] = "--proto";
     argv[n++] = lab->proto_used;
-    if (!strcmp(lab->proto_used, "ws"))
+    if (!strcmp(lab->proto_used, "ws")) {
         argv[n++] = "--push"; /* --experiment push */
+        /* an upgrade waits behind at most bench's window (4096), but a
+         * broadcast to a large row's subscribers takes the servers' CPU for
+         * seconds while the ramp goes on: a stalled upgrade is waited for,
+         * not given up and asked again */
+        argv[n++] = "--connect-timeout";
+        argv[n++] = "30s";
+    }
     if (!strcmp(lab->proto_used, "http")) {
         argv[n++] = "--url";
         argv[n++] = a_url;

@@ -33,7 +33,7 @@ typedef struct lab_cfg {
 /* One row of the table: an architecture (or a timer design), the serve
  * arguments planned for it, and what was measured. */
 typedef struct lab_row {
-    char id[24], label[40], server_desc[80], client_desc[64], note[200];
+    char id[24], label[40], server_desc[80], client_desc[64], note[320];
     char serve_args[12][40];   /* after "c1m serve --quiet --port P --proto X" */
     unsigned nserve_args;
     unsigned bench_loops, bench_procs;   /* bench_procs 0 = bench chooses */

@@ -113,6 +113,19 @@ static uint64_t period_ms(uint64_t n)
     return C1M_MAX((uint64_t)1000, n * 80 / 1000);
 }
 
+/* The server's keep-alive ping (--ws-ping): after twice the row's warm-up
+ * and window, so that no ping falls in the run. At the server's default
+ * (the HTTP idle timeout, 10 s) every idle subscriber gets a ping and sends
+ * a pong every 10 s: at 1M, 100,000 of each per second, eight times the
+ * broadcasts' deliveries at a broadcast every 80 s, all counted in CPU/msg;
+ * and a pong still unread when the next ping is due closes its subscriber
+ * (the 1M run lost subscribers in bursts after each broadcast). */
+static uint64_t ping_ms(const lab_row_t *r)
+{
+    uint64_t ms = 2 * (r->push_warmup_us + r->push_duration_us) / 1000 + 60000;
+    return C1M_MIN(ms, (uint64_t)3600000); /* --ws-ping's maximum, 1 h */
+}
+
 /* The same estimate as lab.c's pre-flight: both ends of every connection
  * on this machine, ~4 KiB of kernel memory per socket, ~256 B of user
  * memory per socket on each side. */
@@ -176,10 +189,14 @@ int lab_push_plan(lab_t *lab)
                  r->push_every_ms);
         snprintf(r->serve_args[r->nserve_args++], sizeof r->serve_args[0], "--push-size");
         snprintf(r->serve_args[r->nserve_args++], sizeof r->serve_args[0], "%u", PUSH_SIZE);
+        snprintf(r->serve_args[r->nserve_args++], sizeof r->serve_args[0], "--ws-ping");
+        snprintf(r->serve_args[r->nserve_args++], sizeof r->serve_args[0], "%" PRIu64 "ms",
+                 ping_ms(r));
         snprintf(r->server_desc, sizeof r->server_desc, "prefork %u x 1 loop", procs);
         snprintf(r->note, sizeof r->note, "a %u-byte broadcast every %" PRIu64 " ms, window "
-                 "%.0f s after %.0f s of warm-up", PUSH_SIZE, r->push_every_ms,
-                 (double)r->push_duration_us / 1e6, (double)r->push_warmup_us / 1e6);
+                 "%.0f s after %.0f s of warm-up, keep-alive ping after %.0f s", PUSH_SIZE,
+                 r->push_every_ms, (double)r->push_duration_us / 1e6,
+                 (double)r->push_warmup_us / 1e6, (double)ping_ms(r) / 1e3);
         /* the client processes, from the file cap (as bench would choose) */
         r->bench_loops = c->cpus;
         uint64_t per_host = c->hosts ? (n + c->hosts - 1) / c->hosts : n;
@@ -228,6 +245,12 @@ static double broadcasts(const lab_row_t *r)
     return r->established ? (double)deliveries(r) / (double)r->established : 0;
 }
 
+/* Subscribers closed after their upgrade (by the server or on an error). */
+static uint64_t subscribers_closed(const lab_row_t *r)
+{
+    return r->res ? r->res->conns_closed_peer + r->res->conns_closed_error : 0;
+}
+
 static double cpu_per_msg_us(const lab_row_t *r)
 {
     return deliveries(r) ? r->cpu_s * 1e6 / (double)deliveries(r) : 0;
@@ -271,7 +294,17 @@ int lab_push_run(lab_t *lab, lab_run_row_fn run_row)
         if (r->res && !push)
             snprintf(r->note, sizeof r->note, "bench ran in mode '%.20s', not push",
                      r->res->mode);
-        r->ok = r->ok && push && r->lost == 0 && r->mismatches == 0 && deliveries(r) > 0;
+        /* and every subscriber kept to the end: one the server closed
+         * misses the broadcasts after, and "broadcasts" (deliveries per
+         * established connection) would hide it */
+        uint64_t gone = subscribers_closed(r);
+        if (gone) {
+            size_t l = strlen(r->note);
+            snprintf(r->note + l, sizeof r->note - l, "%s%" PRIu64 " subscribers closed during "
+                     "the run", l ? "; " : "", gone);
+        }
+        r->ok = r->ok && push && r->lost == 0 && r->mismatches == 0 && deliveries(r) > 0 &&
+                gone == 0;
         if (r->res && r->lat_max > r->push_every_ms * 1000) {
             size_t l = strlen(r->note);
             snprintf(r->note + l, sizeof r->note - l, "%sslowest delivery %.2f s > period: "
@@ -364,6 +397,12 @@ static void write_notes(const lab_t *lab, FILE *f, bool md)
                "bench --proto ws --push holds the subscribers (%s)\n", li, PUSH_SIZE,
             lab->cfg.hosts ? "clients in network namespaces on a bridge, merged exactly"
             : lab->in_netns ? "loopback inside the lab's network namespace" : "loopback");
+    fprintf(f, "%sestablished: subscribers whose upgrade was answered (101); connect: the "
+               "time until the last one was (c1m bench keeps at most 4096 upgrades in flight "
+               "over all its loops, each until its 101 or for 30 s, and retries one the server "
+               "closes before answering); a row fails when any subscriber is closed during the "
+               "run\n",
+            li);
     fprintf(f, "%sreach X %%: the X-th percentile of the window's deliveries, from the "
                "timestamp the publisher put in the message to its arrival at a subscriber "
                "(one clock: one machine); with broadcasts alike it is the time one broadcast "
@@ -423,6 +462,8 @@ static int write_json(const lab_t *lab, const char *path, bool interrupted)
         json_object_set_new(p, "deliveries", json_integer((json_int_t)deliveries(r)));
         json_object_set_new(p, "broadcasts", json_real(broadcasts(r)));
         json_object_set_new(p, "lost", json_integer((json_int_t)r->lost));
+        json_object_set_new(p, "ws_ping_ms", json_integer((json_int_t)ping_ms(r)));
+        json_object_set_new(p, "subscribers_closed", json_integer((json_int_t)subscribers_closed(r)));
         json_object_set_new(p, "reach_50_us", json_integer((json_int_t)r->p50));
         json_object_set_new(p, "reach_99_us", json_integer((json_int_t)r->p99));
         json_object_set_new(p, "reach_100_us", json_integer((json_int_t)r->lat_max));

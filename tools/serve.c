@@ -107,6 +107,8 @@ static void serve_usage(FILE *f)
 "                       1ms to 1h (sequence number + timestamp; one publisher per\n"
 "                       process; prefork: one for all children) (default none)\n"
 "  --push-size SIZE     size of each pushed message, 16 to 16MiB (default 64)\n"
+"  --push-count N       stop publishing after N broadcasts, 1 to 4G (default: no\n"
+"                       end)\n"
 "  --ws-slow MODE       a subscriber whose unsent output would pass --ws-out-limit\n"
 "                       is closed with 1008 (close) or skips the message (skip)\n"
 "                       (default close)\n"
@@ -178,7 +180,7 @@ enum {
     OPT_READ_TIMEOUT, OPT_WRITE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_HEADER_TIMEOUT, OPT_TIMERS,
     OPT_UPGRADE_EXEC, OPT_UPGRADE_GRACE, OPT_PID_FILE,
     OPT_BACKEND,
-    OPT_PUSH_EVERY, OPT_PUSH_SIZE, OPT_WS_SLOW, OPT_WS_OUT_LIMIT, OPT_WS_PING, OPT_WS_SLOW_GRACE,
+    OPT_PUSH_EVERY, OPT_PUSH_SIZE, OPT_PUSH_COUNT, OPT_WS_SLOW, OPT_WS_OUT_LIMIT, OPT_WS_PING, OPT_WS_SLOW_GRACE,
 };
 
 static const struct option serve_opts[] = {
@@ -212,6 +214,7 @@ static const struct option serve_opts[] = {
     { "timers", required_argument, 0, OPT_TIMERS },
     { "push-every", required_argument, 0, OPT_PUSH_EVERY },
     { "push-size", required_argument, 0, OPT_PUSH_SIZE },
+    { "push-count", required_argument, 0, OPT_PUSH_COUNT },
     { "ws-slow", required_argument, 0, OPT_WS_SLOW },
     { "ws-out-limit", required_argument, 0, OPT_WS_OUT_LIMIT },
     { "ws-ping", required_argument, 0, OPT_WS_PING },
@@ -417,6 +420,12 @@ int c1m_cmd_serve(int argc, char **argv)
             ws_cfg.push_every_ms = (uint32_t)(v / 1000);
             ws_flags = true;
             break;
+        case OPT_PUSH_COUNT:
+            if (c1m_flag_count("serve", "--push-count", optarg, 1, UINT32_MAX, &v))
+                return 2;
+            ws_cfg.push_count = (uint32_t)v;
+            ws_flags = true;
+            break;
         case OPT_PUSH_SIZE:
             if (c1m_flag_size("serve", "--push-size", optarg, 16, 16u << 20, &v))
                 return 2;
@@ -556,6 +565,10 @@ int c1m_cmd_serve(int argc, char **argv)
             cfg.loop.timeout_ms[k] = 0;
         else if (cfg.loop.timeout_ms[k] == UINT32_MAX)
             cfg.loop.timeout_ms[k] = http ? http_tmo[k] : tmo_default[k];
+    }
+    if (ws_cfg.push_count && !ws_cfg.push_every_ms) {
+        fprintf(stderr, "c1m serve: --push-count goes with --push-every\n");
+        return 2;
     }
     if (http) {
         if (!port_set)

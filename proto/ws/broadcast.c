@@ -401,6 +401,10 @@ static void publish_tick(c1m_timer_t *t)
 {
     ws_loop_t *ls = c1m_timer_data(t);
     c1m_ws_hub_t *h = ls->hub;
+    if (h->cfg.push_count && ls->seq >= h->cfg.push_count) {
+        c1m_loop_timer_stop(ls->loop, t); /* --push-count: all sent */
+        return;
+    }
     uint32_t size = h->cfg.push_size;
     uint8_t small[256];
     uint8_t *p = size <= sizeof small ? small : malloc(size);

@@ -63,9 +63,11 @@ typedef struct c1m_ws_hub_cfg {
      * a binary message of push_size bytes (>= 16) to topic push_topic:
      * 8-byte big-endian sequence number from 1, 8-byte big-endian
      * CLOCK_REALTIME ns when it was made, then 'x' padding. It runs as a
-     * timer on the first loop of each process that registers. 0 = none. */
+     * timer on the first loop of each process that registers. 0 = none.
+     * push_count: it stops after that many (0 = never). */
     uint32_t push_every_ms;
     uint32_t push_size;
+    uint32_t push_count;
     int push_topic;
 } c1m_ws_hub_cfg_t;
 

@@ -278,7 +278,14 @@ static void *publisher(void *arg)
         memcpy(pp->p, &s, 8);
         memcpy(pp->p + 8, &ts, 8);
         c1m_ws_bus_publish(pp->b, pp->cfg.push_topic, C1M_WS_OP_BINARY, pp->p, pp->cfg.push_size);
+        if (pp->cfg.push_count && seq == pp->cfg.push_count)
+            break; /* --push-count: all sent */
     }
+    /* only this detached thread holds pp (the starter's sem_wait returned
+     * at least one period ago) */
+    sem_destroy(&pp->started);
+    free(pp->p);
+    free(pp);
     return NULL;
 }
 

@@ -19,6 +19,10 @@ check "... the default counts 10k, 100k, 1M: each planned or dropped with a reas
     test $((rows + dropped)) -eq 3 -a "$rows" -ge 1
 check "... 1M needs many server processes under the file cap" \
     sh -c "echo \"\$1\" | grep -q '^  1.00M .*--procs [0-9][0-9]'" _ "$out"
+# no keep-alive ping inside a row's run (at 1M the server's default, every
+# 10 s, is 100,000 pings and pongs a second: more than the deliveries)
+check "... each row's --ws-ping outlasts its run (1M: 1232 s)" \
+    sh -c "echo \"\$1\" | grep -q '^  1.00M .*--ws-ping 1232000ms'" _ "$out"
 out=$("$C1M" lab --experiment push --conns 10k,10M --dry-run 2>&1)
 rc=$?
 check "10k,10M: 10M dropped with its memory need, 10k planned (rc $rc)" \
@@ -51,6 +55,9 @@ jcheck "$J" "d['experiment'] == 'push' and d['conns'] == [200, 2000] and len(d['
 jcheck "$J" "[r['conns_target'] for r in d['rows']] == [200, 2000] and
              all(r['conns_established'] == r['conns_target'] and r['ok'] for r in d['rows'])" \
     "lab.json: every row established its count and is ok"
+jcheck "$J" "all(r['push']['subscribers_closed'] == 0 and r['push']['ws_ping_ms'] > 60000
+                 for r in d['rows'])" \
+    "lab.json: no subscriber closed during the run, the keep-alive ping after the run"
 jcheck "$J" "all(r['push']['lost'] == 0 and r['push']['deliveries'] > 0 and
                  r['push']['broadcasts'] >= 1 for r in d['rows'])" \
     "lab.json: deliveries > 0, at least one broadcast, lost 0 in every row"
@@ -66,6 +73,8 @@ jcheck "$J" "sum(r['server_cpu_s'] for r in d['rows']) > 0" \
     "lab.json: the server's CPU was measured (over both rows)"
 check "table.md has a row per count" \
     test "$(grep -cE '^\| +(200|2000) ' "$T/run/table.md")" -eq 2
+check "bench waits 30 s for an upgrade (--connect-timeout 30s)" \
+    grep -q -- '--connect-timeout 30s' "$T/run/push-200.bench.json"
 check "a bench JSON per count, in push mode" \
     sh -c "grep -q '\"mode\": *\"push\"' '$T/run/push-200.bench.json' &&
            grep -q '\"mode\": *\"push\"' '$T/run/push-2000.bench.json'"
