@@ -72,9 +72,9 @@ RELEASE_ONLY="docs_links.sh docs_examples.sh upgrade.sh bench_intervals.sh ws_br
 # where the kernel allows it and the features fit, else epoll). The suites that exercise the engine run again
 # with the other backend forced (C1M_BACKEND, which tests/integration/lib.sh's
 # start_server passes as --backend): SUITE:BACKEND. Not under ASan (CI
-# time): there the default pass covers uring (echo, ts8) and epoll (HTTP), and the
+# time): there the default pass covers uring (every protocol), and the
 # unit tests run the loop on both backends.
-EXTRA_RUNS="serve_archs:epoll serve_timeouts:epoll serve_faults:epoll http_proto:uring"
+EXTRA_RUNS="serve_archs:epoll serve_timeouts:epoll serve_faults:epoll http_proto:epoll"
 EXTRA_RUNS_ASAN=""
 # Suites that would take turns: none. (A lab run may change kernel settings
 # that are not per namespace, which two labs at once would restore out of

@@ -28,18 +28,9 @@
  * runs on it, else epoll; one line says which and why. What the uring
  * backend refuses (c1m_server_cfg_check) sends auto to epoll rather than
  * failing a command that runs on epoll. */
-/* HTTP (and WebSocket, which it carries) stays on epoll under auto while
- * a SIGUSR2 upgrade of it on uring can still lose requests: exclusive and
- * prefork-reuseport lost some in one of three fresh-clone CI runs
- * (tests/integration/upgrade.sh). NULL once that is fixed. */
-static const char *const URING_HTTP_NOT_YET =
-    "a lossless upgrade (SIGUSR2) of HTTP under every architecture";
-
-static void choose_backend(c1m_server_cfg_t *cfg, bool http)
+static void choose_backend(c1m_server_cfg_t *cfg)
 {
-    const char *unsupported = cfg->loop.edge_triggered ? "--edge (an epoll mode)"
-                              : http                   ? URING_HTTP_NOT_YET
-                                                       : NULL;
+    const char *unsupported = cfg->loop.edge_triggered ? "--edge (an epoll mode)" : NULL;
     char why[512], err[384];
     cfg->loop.backend = c1m__backend_resolve(C1M_BACKEND_AUTO, false, unsupported, why, sizeof why);
     if (cfg->loop.backend == C1M_BACKEND_URING && c1m_server_cfg_check(cfg, err, sizeof err) < 0) {
@@ -82,7 +73,7 @@ static void serve_usage(FILE *f)
 "  --backend NAME       auto | epoll | uring (io_uring: multishot accept into\n"
 "                       direct descriptors, multishot recv into a buffer ring;\n"
 "                       every architecture; --edge is epoll's, and auto\n"
-"                       takes epoll for it and for http).\n"
+"                       takes epoll for it).\n"
 "                       auto: uring where the kernel allows it, else epoll, and\n"
 "                       one line on stderr says which and why (default auto, or\n"
 "                       $C1M_BACKEND when set)\n"
@@ -614,7 +605,7 @@ int c1m_cmd_serve(int argc, char **argv)
     cfg.nlisten_fds = (uint32_t)ninh;
     c1m_upgrade_configure(&up);
     if (cfg.loop.backend == C1M_BACKEND_AUTO)
-        choose_backend(&cfg, http);
+        choose_backend(&cfg);
     if (c1m_server_cfg_check(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "c1m serve: %s\n", err);
         c1m_http_free(h);

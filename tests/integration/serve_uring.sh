@@ -95,7 +95,7 @@ r=$("$TC" echo $port 50 1 64)
 check "auto, echo: echoes on uring ($r)" test $? -eq 0
 stop_server
 port=$((port + 1))
-auto_serve "http --access-log" $port "backend epoll (auto: a lossless upgrade (SIGUSR2) of HTTP" \
+auto_serve "http --access-log" $port "backend uring (auto: io_uring: SINGLE_ISSUER" \
     --proto http --access-log
 out=$(curl -s --max-time 5 http://127.0.0.1:$port/)
 check "auto, --access-log: answers ($out)" test "$out" = "Welcome!"
