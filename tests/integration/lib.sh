@@ -39,7 +39,8 @@ cleanup() {
     for h in "${EXIT_HOOKS[@]}"; do $h; done
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
     wait 2>/dev/null
-    [ -n "$TMP" ] && rm -rf "$TMP"
+    # C1M_KEEP_TMP=1: keep it (what a failed check saw), and say where
+    if [ -n "$TMP" ] && [ -n "${C1M_KEEP_TMP:-}" ]; then echo "kept $TMP"; elif [ -n "$TMP" ]; then rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
 # on_exit FUNCTION: run it first at exit (e.g. a graceful stop of a peer)

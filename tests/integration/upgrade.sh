@@ -399,6 +399,9 @@ http_keepalive_drain() {
     for i in $(seq 100); do grep -q ready "$TMP/$name.out" && break; sleep 0.05; done
     kill -USR2 "$old"
     if wait_pid_change "$pf" "$old" 10; then PIDS+=("$(cat "$pf")"); else bad "$name: no upgrade"; fi
+    # the pid file changes before the old server reads the new one's ready
+    # message: a request before that is answered as any other (keep-alive)
+    for i in $(seq 100); do grep -q 'is ready' "$log" && break; sleep 0.05; done
     touch "$TMP/$name.go"
     wait $cpid
     check "$name: a request during the drain is answered with Connection: close, then a FIN" \
