@@ -590,8 +590,12 @@ static void accept_some(c1m_loop_t *loop, c1m_listener_t *l, uint32_t batch)
             if (!loop->full_logged) /* once per loop: it may recur every second */
                 c1m_warn("loop %u: holding %u connections, its share of this process's "
                          "open-file budget (or of --max-conns): not accepting more until "
-                         "some close; more processes (--procs) hold more",
-                         loop->id, loop->cfg.max_conns);
+                         "some close; more processes (--procs) hold more%s",
+                         loop->id, loop->cfg.max_conns,
+                         loop->be == &c1m__backend_uring
+                             ? ", and on io_uring a --max-conns above it gives the process "
+                               "more rings (each ring's table holds up to the open-file limit)"
+                             : "");
             loop->full_logged = true;
             loop->accept_full = true;
             accept_pause(loop, loop->now_ms + 1000);
