@@ -1264,14 +1264,11 @@ static void check_backlogs(ustate_t *u, uint64_t now)
 
 /* The wait's bound while a listener is armed: check_backlogs runs on time
  * on an idle loop too (a lost wake-up is seen only by looking). */
-static int backlog_wait(ustate_t *u, int timeout_ms)
+static int backlog_wait(c1m_loop_t *loop, ustate_t *u, int timeout_ms)
 {
-    bool armed = false;
-    for (int i = 0; i < U_MAX_WATCH && !armed; i++)
-        armed = u->watch[i].io && u->watch[i].io->kind == C1M_IO_LISTENER && u->watch[i].armed;
-    if (!armed)
-        return timeout_ms;
-    uint64_t now = c1m_now_ms();
+    if (!loop->nlisteners)
+        return timeout_ms; /* a client loop: nothing to look at */
+    uint64_t now = loop->now_ms; /* read at the last wake: no clock read per poll */
     if (now >= u->check_ms)
         check_backlogs(u, now);
     int left = (int)(u->check_ms - now);
@@ -1381,7 +1378,7 @@ static int u_poll(c1m_loop_t *loop, int timeout_ms)
     }
     c1m_bufring_publish(&u->br);
     u->ncaddr = 0; /* the enter below submits the connects: addresses copied */
-    timeout_ms = backlog_wait(u, timeout_ms);
+    timeout_ms = backlog_wait(loop, u, timeout_ms);
     if (anything_ready(u))
         timeout_ms = 0;
     int rc;
